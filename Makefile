@@ -1,0 +1,114 @@
+# handoff: build, run, test.
+#
+#   make            build build/handoff and build/handoff-worker
+#   make run        build and serve on :8080 (Ctrl-C stops it gracefully)
+#   make test       every test, on the normal build and under ASan+UBSan
+#   make check      every test on the normal build only
+#   make asan       every test under AddressSanitizer + UBSan
+#   make bench      throughput figures with wrk (not a test)
+#   make deps       install the Debian packages we need (as root)
+#
+# Set-up on a fresh Debian machine is part of every target: tools/deps.sh
+# installs missing packages with apt-get when run as root.
+
+BUILD ?= build
+CC ?= cc
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wundef -Wformat=2 \
+       -Wstrict-prototypes -Wmissing-prototypes -Wnull-dereference \
+       -Wduplicated-cond
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) -MMD -MP
+CFLAGS_OURS = $(CFLAGS_BASE) $(WARN) -Icommon -I$(LLHTTP_INC)
+# llhttp's generated code is not ours to warn about.
+CFLAGS_LLHTTP = $(CFLAGS_BASE) -w -I$(LLHTTP_INC)
+LDLIBS = -lev
+
+COMMON_SRC = $(wildcard common/*.c)
+MASTER_SRC = $(wildcard master/*.c)
+WORKER_SRC = $(wildcard worker/*.c)
+LLHTTP_C = api.c http.c llhttp.c
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+MASTER_OBJ = $(MASTER_SRC:%.c=$(BUILD)/obj/%.o)
+WORKER_OBJ = $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
+LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
+
+# Unit tests: tests/unit/test_<x>.c, each linked with what it exercises.
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+SCHED_OBJ = $(BUILD)/obj/master/sched.o $(BUILD)/obj/master/policy_rr.o \
+            $(BUILD)/obj/master/policies.o
+
+.PHONY: all deps run test check asan bench clean format check-format
+
+all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(UNIT_TESTS)
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_OURS) -c -o $@ $<
+
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_LLHTTP) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_OURS) -Imaster -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/test_chan: $(BUILD)/obj/tests/unit/test_chan.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^
+
+$(BUILD)/tests/test_sched: $(BUILD)/obj/tests/unit/test_sched.o $(SCHED_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^
+
+$(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^
+
+run: all
+	$(BUILD)/handoff --port 8080
+
+# The normal suite, then the sanitizer suite; one summary line at the end.
+test: all
+	@$(MAKE) --no-print-directory asan-build
+	@python3 tests/run.py --build $(BUILD) --build build/asan
+
+check: all
+	@python3 tests/run.py --build $(BUILD)
+
+asan-build:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+
+asan: asan-build
+	@python3 tests/run.py --build build/asan
+
+bench: all
+	@tools/bench.sh $(BUILD)
+
+format:
+	clang-format -i common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch]
+
+check-format:
+	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

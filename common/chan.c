@@ -1,0 +1,302 @@
+/*
+ * chan.c: fixed-size messages with SCM_RIGHTS over a SOCK_SEQPACKET pair.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "fdutil.h"
+
+void
+chan_msg_init(struct chan_msg *m, enum chan_type type, uint32_t worker_id)
+{
+    memset(m, 0, sizeof(*m));
+    m->version = CHAN_VERSION;
+    m->type = (uint8_t) type;
+    m->worker_id = worker_id;
+}
+
+const char *
+chan_type_name(unsigned type)
+{
+    switch (type) {
+    case CHAN_CONN:
+        return "CONN";
+    case CHAN_SHUTDOWN:
+        return "SHUTDOWN";
+    case CHAN_READY:
+        return "READY";
+    case CHAN_ACK:
+        return "ACK";
+    case CHAN_LOAD:
+        return "LOAD";
+    default:
+        return "?";
+    }
+}
+
+void
+chan_outbox_init(struct chan_outbox *ob)
+{
+    memset(ob, 0, sizeof(*ob));
+}
+
+void
+chan_outbox_free(struct chan_outbox *ob)
+{
+    free(ob->msgs);
+    free(ob->fds);
+    ob->msgs = NULL;
+    ob->fds = NULL;
+    ob->head = ob->tail = ob->cap = 0;
+}
+
+void
+chan_outbox_clear(struct chan_outbox *ob)
+{
+    ob->head = ob->tail = 0;
+}
+
+int
+chan_outbox_push(struct chan_outbox *ob, const struct chan_msg *m, int fd)
+{
+    if (ob->tail == ob->cap) {
+        size_t len = chan_outbox_len(ob);
+
+        if (ob->head > 0 && len <= ob->cap / 2) {
+            /* Reuse the sent prefix rather than grow. */
+            memmove(ob->msgs, ob->msgs + ob->head, len * sizeof(*ob->msgs));
+            memmove(ob->fds, ob->fds + ob->head, len * sizeof(*ob->fds));
+        } else {
+            size_t cap = ob->cap ? ob->cap * 2 : 16;
+            struct chan_msg *msgs = malloc(cap * sizeof(*msgs));
+            int *fds = malloc(cap * sizeof(*fds));
+
+            if (msgs == NULL || fds == NULL) {
+                free(msgs);
+                free(fds);
+                errno = ENOMEM;
+                return -1;
+            }
+            if (len > 0) {
+                memcpy(msgs, ob->msgs + ob->head, len * sizeof(*msgs));
+                memcpy(fds, ob->fds + ob->head, len * sizeof(*fds));
+            }
+            free(ob->msgs);
+            free(ob->fds);
+            ob->msgs = msgs;
+            ob->fds = fds;
+            ob->cap = cap;
+        }
+        ob->head = 0;
+        ob->tail = len;
+    }
+    ob->msgs[ob->tail] = *m;
+    ob->msgs[ob->tail].flags = (uint16_t) (fd >= 0 ? m->flags | CHAN_F_FD
+                                                   : m->flags & ~CHAN_F_FD);
+    ob->fds[ob->tail] = fd;
+    ob->tail++;
+    return 0;
+}
+
+/* Sends msgs[head, head+n) as one record. */
+static enum chan_status
+chan_send_record(int sock, struct chan_outbox *ob, size_t n)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * CHAN_BATCH_MAX)];
+    } control;
+    int fds[CHAN_BATCH_MAX];
+    size_t nfds = 0, i;
+    struct iovec iov;
+    struct msghdr mh;
+    ssize_t rc;
+
+    for (i = 0; i < n; i++) {
+        if (ob->fds[ob->head + i] >= 0) {
+            fds[nfds++] = ob->fds[ob->head + i];
+        }
+    }
+    iov.iov_base = ob->msgs + ob->head;
+    iov.iov_len = n * sizeof(struct chan_msg);
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (nfds > 0) {
+        struct cmsghdr *cm;
+
+        memset(&control, 0, sizeof(control));
+        mh.msg_control = control.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cm = CMSG_FIRSTHDR(&mh);
+        if (cm == NULL) { /* cannot be: the buffer fits; for the compiler */
+            errno = EINVAL;
+            return CHAN_ERROR;
+        }
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        /* memcpy, not a cast: CMSG_DATA need not be aligned for int. */
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+    }
+    do {
+        rc = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (rc == -1 && errno == EINTR);
+    if (rc == -1) {
+        return errno == EAGAIN || errno == EWOULDBLOCK ? CHAN_AGAIN
+                                                       : CHAN_ERROR;
+    }
+    if ((size_t) rc != iov.iov_len) {
+        /* Cannot happen on SEQPACKET; refuse to guess what arrived. */
+        errno = EPROTO;
+        return CHAN_ERROR;
+    }
+    if (ob->on_record != NULL) {
+        ob->on_record(ob->on_record_arg, ob->msgs + ob->head, n, nfds);
+    }
+    return CHAN_OK;
+}
+
+enum chan_status
+chan_outbox_flush(int sock, struct chan_outbox *ob)
+{
+    while (ob->head < ob->tail) {
+        size_t n = chan_outbox_len(ob);
+        enum chan_status st;
+
+        if (n > CHAN_BATCH_MAX) {
+            n = CHAN_BATCH_MAX;
+        }
+        st = chan_send_record(sock, ob, n);
+        if (st != CHAN_OK) {
+            return st;
+        }
+        ob->head += n;
+        ob->sent += n;
+    }
+    ob->head = ob->tail = 0;
+    return CHAN_OK;
+}
+
+int
+chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
+            const int *fds, struct chan_record *rec)
+{
+    size_t count, i, used = 0;
+
+    if (len == 0 || len % sizeof(struct chan_msg) != 0
+        || len / sizeof(struct chan_msg) > CHAN_BATCH_MAX
+        || nfds > CHAN_BATCH_MAX) {
+        return -1;
+    }
+    count = len / sizeof(struct chan_msg);
+    if (buf != rec->msgs) {
+        memcpy(rec->msgs, buf, len);
+    }
+    for (i = 0; i < count; i++) {
+        const struct chan_msg *m = &rec->msgs[i];
+
+        if (m->version != CHAN_VERSION || m->type == 0
+            || m->type > CHAN_TYPE_MAX || (m->flags & ~CHAN_F_FD) != 0) {
+            return -1;
+        }
+        /* Only CONN carries an fd, and it always does unless truncated. */
+        if ((m->type == CHAN_CONN) != ((m->flags & CHAN_F_FD) != 0)) {
+            return -1;
+        }
+        rec->fds[i] = -1;
+        if (m->flags & CHAN_F_FD) {
+            if (used < nfds) {
+                rec->fds[i] = fds[used++];
+            } else if (!fds_truncated) {
+                return -1;
+            }
+        }
+    }
+    if (used != nfds) {
+        return -1;
+    }
+    rec->count = count;
+    return (int) count;
+}
+
+/* Collects the fds of every SCM_RIGHTS cmsg; closes any beyond <max>. */
+static size_t
+chan_collect_fds(struct msghdr *mh, int *fds, size_t max, bool *overflow)
+{
+    struct cmsghdr *cm;
+    size_t n = 0;
+
+    *overflow = false;
+    for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+        size_t k, count;
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS
+            || cm->cmsg_len < CMSG_LEN(0)) {
+            continue;
+        }
+        count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (k = 0; k < count; k++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+            if (n < max) {
+                fds[n++] = fd;
+            } else {
+                fd_close(fd);
+                *overflow = true;
+            }
+        }
+    }
+    return n;
+}
+
+enum chan_status
+chan_recv(int sock, struct chan_record *rec)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * CHAN_BATCH_MAX)];
+    } control;
+    int fds[CHAN_BATCH_MAX];
+    struct iovec iov;
+    struct msghdr mh;
+    size_t nfds, i;
+    bool overflow;
+    ssize_t rc;
+
+    iov.iov_base = rec->msgs;
+    iov.iov_len = sizeof(rec->msgs);
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control.buf;
+    mh.msg_controllen = sizeof(control.buf);
+    do {
+        rc = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (rc == -1 && errno == EINTR);
+    if (rc == -1) {
+        return errno == EAGAIN || errno == EWOULDBLOCK ? CHAN_AGAIN
+                                                       : CHAN_ERROR;
+    }
+    if (rc == 0) {
+        /* SEQPACKET has no empty records: zero bytes is the peer's EOF. */
+        return CHAN_EOF;
+    }
+    nfds = chan_collect_fds(&mh, fds, CHAN_BATCH_MAX, &overflow);
+    if (overflow || (mh.msg_flags & MSG_TRUNC)
+        || chan_decode(rec->msgs, (size_t) rc, nfds,
+                       (mh.msg_flags & MSG_CTRUNC) != 0, fds, rec)
+               < 0) {
+        for (i = 0; i < nfds; i++) {
+            fd_close(fds[i]);
+        }
+        errno = EPROTO;
+        return CHAN_ERROR;
+    }
+    return CHAN_OK;
+}

@@ -1,0 +1,155 @@
+/*
+ * chan.h: the master<->worker channel.
+ *
+ * Each worker has one AF_UNIX SOCK_SEQPACKET socketpair with the master.
+ * Everything on it is a fixed-size struct chan_msg. A record (one sendmsg)
+ * carries 1..CHAN_BATCH_MAX messages and, as SCM_RIGHTS, one fd for each
+ * message flagged CHAN_F_FD, in message order. SEQPACKET keeps record
+ * boundaries and sends a record whole or not at all, so a message and its
+ * fd always arrive together and a send is never partial: after EAGAIN the
+ * same record is simply sent again, and no fd can go out twice.
+ *
+ * The layout is documented in docs/architecture.md; keep the two in step.
+ */
+#ifndef HS_COMMON_CHAN_H
+#define HS_COMMON_CHAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHAN_VERSION 1
+#define CHAN_BATCH_MAX 64 /* messages, and so fds, per record */
+
+enum chan_type {
+    CHAN_CONN = 1,     /* master->worker: a connection; its fd rides along */
+    CHAN_SHUTDOWN = 2, /* master->worker: finish in-flight work and exit */
+    CHAN_READY = 3,    /* worker->master: loop running, send connections */
+    CHAN_ACK = 4,      /* worker->master: CONN taken (accepted) or refused */
+    CHAN_LOAD = 5,     /* worker->master: load report */
+};
+#define CHAN_TYPE_MAX CHAN_LOAD
+
+#define CHAN_F_FD 0x0001 /* an fd rides with this message */
+
+/* A peer address without the padding of struct sockaddr_storage. */
+struct chan_peer {
+    uint8_t family; /* AF_INET, AF_INET6, or 0 when unknown */
+    uint8_t reserved;
+    uint16_t port;    /* host byte order */
+    uint8_t addr[16]; /* IPv4 uses the first 4 bytes */
+};
+
+struct chan_load {
+    uint32_t open_conns; /* connections the worker holds */
+    uint32_t in_flight;  /* requests begun and not yet fully answered */
+    uint64_t served;     /* requests answered since the worker started */
+    uint32_t lag_us;     /* latest event-loop lag, microseconds */
+    uint32_t rss_kib;    /* resident set size, KiB */
+};
+
+struct chan_msg {
+    uint8_t version; /* CHAN_VERSION */
+    uint8_t type;    /* enum chan_type */
+    uint16_t flags;  /* CHAN_F_* */
+    uint32_t worker_id;
+    uint64_t conn_id; /* CONN, ACK: the master's connection number */
+    union {
+        struct chan_peer peer; /* CONN */
+        struct {
+            uint32_t accepted; /* 1 taken, 0 refused */
+            uint32_t reserved;
+        } ack;                 /* ACK */
+        struct chan_load load; /* LOAD */
+        uint8_t raw[24];
+    } u;
+};
+
+_Static_assert(sizeof(struct chan_peer) == 20, "chan_peer is wire format");
+_Static_assert(sizeof(struct chan_load) == 24, "chan_load is wire format");
+_Static_assert(sizeof(struct chan_msg) == 40, "chan_msg is wire format");
+
+/* Results of channel I/O. */
+enum chan_status {
+    CHAN_OK = 0,     /* done */
+    CHAN_AGAIN = 1,  /* the socket would block; wait for it */
+    CHAN_EOF = 2,    /* the peer closed its end */
+    CHAN_ERROR = -1, /* failed; errno says why (EPROTO: malformed record) */
+};
+
+/* Fills the fixed part of a message. */
+void chan_msg_init(struct chan_msg *m, enum chan_type type, uint32_t worker_id);
+
+/*
+ * Messages waiting to be sent, in order. The outbox never owns the fds it
+ * refers to: their owner keeps them open until the peer acknowledges.
+ */
+struct chan_outbox {
+    struct chan_msg *msgs; /* owned */
+    int *fds;              /* owned array; fds[i] pairs with msgs[i] or -1 */
+    size_t head;           /* first unsent message */
+    size_t tail;           /* one past the last message */
+    size_t cap;
+    uint64_t sent; /* messages ever sent; indexes acknowledgements */
+    /* Optional: told of each record sent, for trace output. */
+    void (*on_record)(void *arg, const struct chan_msg *msgs, size_t n,
+                      size_t nfds);
+    void *on_record_arg;
+};
+
+/* Empty outbox; on_record is cleared too. */
+void chan_outbox_init(struct chan_outbox *ob);
+void chan_outbox_free(struct chan_outbox *ob);
+static inline size_t
+chan_outbox_len(const struct chan_outbox *ob)
+{
+    return ob->tail - ob->head;
+}
+
+/*
+ * Queues <m>, with <fd> attached when fd >= 0. Returns 0, or -1 (ENOMEM).
+ * The message becomes number ob->sent + chan_outbox_len(ob) - 1.
+ */
+int chan_outbox_push(struct chan_outbox *ob, const struct chan_msg *m, int fd);
+
+/* Drops unsent messages (the peer is gone). */
+void chan_outbox_clear(struct chan_outbox *ob);
+
+/*
+ * Sends queued messages as records of up to CHAN_BATCH_MAX messages until
+ * the outbox is empty (CHAN_OK), the socket is full (CHAN_AGAIN: arm a
+ * write watcher and call again) or an error (CHAN_ERROR, errno set;
+ * ENOBUFS and ETOOMANYREFS are transient but never signal writability).
+ * EINTR is retried.
+ */
+enum chan_status chan_outbox_flush(int sock, struct chan_outbox *ob);
+
+/* One received record, messages with their fds. */
+struct chan_record {
+    struct chan_msg msgs[CHAN_BATCH_MAX];
+    int fds[CHAN_BATCH_MAX]; /* fds[i] for msgs[i], or -1; owned by caller */
+    size_t count;
+};
+
+/*
+ * Receives one record with MSG_CMSG_CLOEXEC. On CHAN_OK the caller owns
+ * every fds[i] >= 0. A malformed record gives CHAN_ERROR with errno EPROTO,
+ * after closing any fds that came with it. When the kernel dropped fds
+ * (MSG_CTRUNC, typically EMFILE here), the messages that lost theirs get
+ * fds[i] == -1; the caller refuses them so that their sender keeps them.
+ */
+enum chan_status chan_recv(int sock, struct chan_record *rec);
+
+/*
+ * The pure part of chan_recv, for tests and fuzzing: checks <len> bytes at
+ * <buf> (which must be suitably aligned messages) and pairs <nfds> fds with
+ * the flagged messages. <fds_truncated> allows fewer fds than flags.
+ * Returns the message count, or -1 when the record is malformed.
+ */
+int chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
+                const int *fds, struct chan_record *rec);
+
+/* A name for trace and logs, e.g. "CONN". */
+const char *chan_type_name(unsigned type);
+
+#endif

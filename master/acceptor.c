@@ -1,0 +1,187 @@
+/*
+ * acceptor.c: accepts connections on the listening socket and gives them
+ * to the scheduler.
+ *
+ * Accepting pauses in two cases, letting the kernel backlog hold what
+ * arrives meanwhile: while the scheduler's queue is at --max-queue (Node's
+ * primary has no such bound, node-cluster.md §5), and for a moment after
+ * EMFILE, ENFILE, ENOBUFS or ENOMEM, so a full table never becomes a busy
+ * loop.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "master.h"
+
+#define ACCEPT_BATCH 64       /* per loop turn, so channels are not starved */
+#define ACCEPT_PAUSE_S 0.1    /* after a resource error */
+
+static void
+acceptor_peer(const struct sockaddr_storage *ss, struct chan_peer *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *) ss;
+
+        p->family = AF_INET;
+        p->port = ntohs(sin->sin_port);
+        memcpy(p->addr, &sin->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *) ss;
+
+        p->family = AF_INET6;
+        p->port = ntohs(sin6->sin6_port);
+        memcpy(p->addr, &sin6->sin6_addr, 16);
+    }
+}
+
+/* FNV-1a over the address bytes only: the port changes per connection. */
+static uint32_t
+acceptor_addr_hash(const struct chan_peer *p)
+{
+    size_t i, n = p->family == AF_INET6 ? 16 : 4;
+    uint32_t h = 2166136261u;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ p->addr[i]) * 16777619u;
+    }
+    return h;
+}
+
+static bool
+acceptor_transient(int err)
+{
+    /* accept(2): Linux passes pending network errors of the new socket
+     * through accept; the listener itself is fine. */
+    switch (err) {
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void
+acceptor_pause_for_error(struct master *m, int err)
+{
+    log_warn(err, "accept4() failed; pausing accepts for %.0f ms",
+             ACCEPT_PAUSE_S * 1000);
+    m->accept_error_pause = true;
+    ev_io_stop(m->loop, &m->accept_w);
+    ev_timer_set(&m->accept_pause, ACCEPT_PAUSE_S, 0.);
+    ev_timer_start(m->loop, &m->accept_pause);
+}
+
+static void
+acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct master *m = container_of(io, struct master, accept_w);
+    int i;
+
+    (void) loop;
+    (void) revents;
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        struct mconn *c;
+        int fd;
+
+        if (m->sched.nqueued >= m->opt.max_queue) {
+            break; /* acceptor_update() pauses us */
+        }
+        fd = accept4(m->listen_fd, (struct sockaddr *) &ss, &sslen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno == EINTR || acceptor_transient(errno)) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                acceptor_pause_for_error(m, errno);
+            }
+            break;
+        }
+        c = mconn_new(&m->pool);
+        if (c == NULL) {
+            fd_close(fd);
+            acceptor_pause_for_error(m, ENOMEM);
+            break;
+        }
+        c->fd = fd;
+        acceptor_peer(&ss, &c->peer);
+        sched_conn_init(&c->sc, ++m->next_conn_id,
+                        acceptor_addr_hash(&c->peer));
+        m->accepted++;
+        sched_conn_arrive(&m->sched, &c->sc);
+    }
+    acceptor_update(m);
+}
+
+static void
+acceptor_resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct master *m = container_of(t, struct master, accept_pause);
+
+    (void) loop;
+    (void) revents;
+    m->accept_error_pause = false;
+    acceptor_update(m);
+}
+
+void
+acceptor_start(struct master *m)
+{
+    ev_io_init(&m->accept_w, acceptor_cb, m->listen_fd, EV_READ);
+    ev_init(&m->accept_pause, acceptor_resume_cb);
+    acceptor_update(m);
+}
+
+/* Starts or stops accepting according to the pauses in force. */
+void
+acceptor_update(struct master *m)
+{
+    bool full = m->sched.nqueued >= m->opt.max_queue;
+
+    if (m->listen_fd == -1) {
+        return;
+    }
+    if (full != m->accept_queue_pause) {
+        m->accept_queue_pause = full;
+        if (full) {
+            log_warn(0, "%zu connections wait for a worker (--max-queue); "
+                        "accepting paused, the kernel backlog holds the rest",
+                     m->sched.nqueued);
+        } else {
+            log_info("queue below --max-queue; accepting again");
+        }
+    }
+    if (full || m->accept_error_pause) {
+        ev_io_stop(m->loop, &m->accept_w);
+    } else {
+        ev_io_start(m->loop, &m->accept_w);
+    }
+}
+
+void
+acceptor_close(struct master *m)
+{
+    if (m->listen_fd == -1) {
+        return;
+    }
+    ev_io_stop(m->loop, &m->accept_w);
+    ev_timer_stop(m->loop, &m->accept_pause);
+    fd_close(m->listen_fd);
+    m->listen_fd = -1;
+}

@@ -1,0 +1,267 @@
+/*
+ * master.c: the master process: start-up, signals, graceful stop, and the
+ * sink through which the scheduler's decisions become channel messages and
+ * closed descriptors.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "master.h"
+#include "policy.h"
+
+/* The scheduler hands <sc> to <sw>: queue a CONN with the fd attached. */
+static void
+master_sink_send(void *ctx, struct sched_conn *sc, struct sched_worker *sw)
+{
+    struct mconn *c = mconn_of(sc);
+    struct chan_msg msg;
+
+    (void) ctx;
+    chan_msg_init(&msg, CHAN_CONN, sw->id);
+    msg.conn_id = sc->id;
+    msg.u.peer = c->peer;
+    link_send(mworker_of(sw), &msg, c->fd);
+}
+
+/* The worker acknowledged <sc>: only now does the master let go of it. */
+static void
+master_sink_release(void *ctx, struct sched_conn *sc)
+{
+    struct master *m = ctx;
+    struct mconn *c = mconn_of(sc);
+
+    fd_close(c->fd);
+    mconn_free(&m->pool, c);
+}
+
+void
+master_worker_gone(struct master *m, struct mworker *w)
+{
+    sched_worker_down(&m->sched, &w->sw);
+}
+
+static bool
+master_work_pending(const struct master *m)
+{
+    unsigned i;
+
+    if (m->sched.nqueued > 0) {
+        return true;
+    }
+    for (i = 0; i < m->nslots; i++) {
+        const struct mworker *w = m->slots[i].w;
+
+        if (w != NULL && w->sw.ninflight > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Moves a graceful stop along: once no connection waits in the queue or in
+ * a channel, each ready worker leaves the rotation and is told to finish
+ * its requests and exit; when none is left, the loop ends.
+ */
+void
+master_stop_progress(struct master *m)
+{
+    unsigned i;
+
+    if (!m->stopping) {
+        return;
+    }
+    if (!master_work_pending(m)) {
+        for (i = 0; i < m->nslots; i++) {
+            struct mworker *w = m->slots[i].w;
+            struct chan_msg msg;
+
+            if (w == NULL || !w->ready || w->shutdown_sent
+                || w->chan_fd == -1) {
+                continue;
+            }
+            sched_worker_down(&m->sched, &w->sw);
+            chan_msg_init(&msg, CHAN_SHUTDOWN, w->sw.id);
+            link_send(w, &msg, -1);
+            w->shutdown_sent = true;
+        }
+    }
+    if (m->nalive == 0) {
+        ev_break(m->loop, EVBREAK_ALL);
+    }
+}
+
+static void
+master_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    struct master *m = container_of(p, struct master, prepare_w);
+
+    (void) loop;
+    (void) revents;
+    master_stop_progress(m);
+    link_flush_dirty(m);
+    acceptor_update(m);
+}
+
+static void
+master_grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct master *m = container_of(t, struct master, grace_w);
+
+    (void) loop;
+    (void) revents;
+    log_warn(0, "grace period over; killing %u remaining worker%s",
+             m->nalive, m->nalive == 1 ? "" : "s");
+    spawn_kill_all(m, SIGKILL);
+}
+
+static void
+master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+{
+    struct master *m = sig->data;
+
+    (void) revents;
+    if (m->stopping) {
+        if (sig->signum != SIGQUIT) {
+            log_info("signal %d during a graceful stop: stopping now",
+                     sig->signum);
+            spawn_kill_all(m, SIGKILL);
+            ev_break(loop, EVBREAK_ALL);
+        }
+        return;
+    }
+    log_info("signal %d: stopping gracefully (up to %.1f s)", sig->signum,
+             (double) m->opt.grace_ms / 1000.);
+    m->stopping = true;
+    acceptor_close(m);
+    spawn_stop_respawns(m);
+    ev_timer_set(&m->grace_w, (double) m->opt.grace_ms / 1000., 0.);
+    ev_timer_start(loop, &m->grace_w);
+    master_stop_progress(m);
+}
+
+static void
+master_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    /* Every queued connection costs the master an fd; use what we may. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+            log_warn(errno, "setrlimit(RLIMIT_NOFILE) failed");
+        }
+    }
+}
+
+static void
+master_close_conn(void *arg, struct sched_conn *sc)
+{
+    master_sink_release(arg, sc);
+}
+
+/* After the loop: reap what is left and free everything (for LSan too). */
+static void
+master_cleanup(struct master *m)
+{
+    unsigned i;
+
+    for (i = 0; i < m->nslots; i++) {
+        struct slot *s = &m->slots[i];
+        struct mworker *w = s->w;
+
+        ev_timer_stop(m->loop, &s->respawn);
+        if (w == NULL) {
+            continue;
+        }
+        if (!w->exited) {
+            int status;
+
+            (void) kill(w->pid, SIGKILL);
+            while (waitpid(w->pid, &status, 0) == -1 && errno == EINTR) {
+            }
+            ev_child_stop(m->loop, &w->child_w);
+        }
+        link_close(w);
+        sched_worker_down(&m->sched, &w->sw);
+        chan_outbox_free(&w->out);
+        free(w);
+        s->w = NULL;
+    }
+    sched_drop_queue(&m->sched, master_close_conn, m);
+    acceptor_close(m);
+    sched_fini(&m->sched);
+    mconn_pool_fini(&m->pool);
+    free(m->slots);
+}
+
+int
+master_run(struct master *m)
+{
+    struct sched_sink sink = {
+        .ctx = m,
+        .send = master_sink_send,
+        .release = master_sink_release,
+        .event = m->opt.trace ? trace_sched_event : NULL,
+    };
+    char where[128];
+
+    signal(SIGPIPE, SIG_IGN);
+    master_raise_nofile();
+    if (spawn_resolve_worker_bin(m) == -1) {
+        fprintf(stderr, "handoff: worker program %s: %s\n", m->worker_bin,
+                strerror(errno));
+        return 1;
+    }
+    m->listen_fd = listener_open(&m->opt, where, sizeof(where));
+    if (m->listen_fd == -1) {
+        fprintf(stderr, "handoff: %s\n", where);
+        return 1;
+    }
+    m->loop = ev_default_loop(EVFLAG_AUTO);
+    if (m->loop == NULL) {
+        fprintf(stderr, "handoff: cannot create the event loop\n");
+        fd_close(m->listen_fd);
+        return 1;
+    }
+    m->nslots = m->opt.workers;
+    m->slots = calloc(m->nslots, sizeof(*m->slots));
+    if (m->slots == NULL || sched_init(&m->sched, m->opt.policy, &sink) == -1) {
+        fprintf(stderr, "handoff: out of memory\n");
+        free(m->slots);
+        fd_close(m->listen_fd);
+        return 1;
+    }
+    TAILQ_INIT(&m->dirty);
+
+    ev_signal_init(&m->sig_int, master_signal_cb, SIGINT);
+    ev_signal_init(&m->sig_term, master_signal_cb, SIGTERM);
+    ev_signal_init(&m->sig_quit, master_signal_cb, SIGQUIT);
+    m->sig_int.data = m->sig_term.data = m->sig_quit.data = m;
+    ev_signal_start(m->loop, &m->sig_int);
+    ev_signal_start(m->loop, &m->sig_term);
+    ev_signal_start(m->loop, &m->sig_quit);
+    ev_init(&m->grace_w, master_grace_cb);
+    ev_prepare_init(&m->prepare_w, master_prepare_cb);
+    ev_prepare_start(m->loop, &m->prepare_w);
+
+    log_info("handoff %s listening on %s with %u worker%s (policy %s)",
+             HANDOFF_VERSION, where, m->opt.workers,
+             m->opt.workers == 1 ? "" : "s", m->opt.policy->name);
+    acceptor_start(m);
+    spawn_all(m);
+
+    ev_run(m->loop, 0);
+
+    master_cleanup(m);
+    log_info("stopped");
+    return 0;
+}

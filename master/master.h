@@ -1,0 +1,158 @@
+/*
+ * master.h: the master process's state, shared by the files of master/.
+ *
+ * The master owns the listening socket, every accepted connection until a
+ * worker acknowledges it, and one channel per worker. Its files:
+ *   master.c    start-up, signals, graceful stop, the scheduler's sink
+ *   listener.c  bind() and listen()
+ *   acceptor.c  accept4() and its pauses (EMFILE, full queue)
+ *   spawn.c     fork/exec of workers, exits, respawn backoff
+ *   link.c      channel I/O with each worker
+ *   trace.c     --trace lines
+ *   mconn.c     the records of accepted connections
+ */
+#ifndef HS_MASTER_MASTER_H
+#define HS_MASTER_MASTER_H
+
+#include <ev.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "chan.h"
+#include "options.h"
+#include "sched.h"
+
+#define container_of(ptr, type, member)                                       \
+    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+
+/* An accepted connection, owned by the master until acknowledged. */
+struct mconn {
+    struct sched_conn sc; /* embedded: the scheduler's view */
+    int fd;               /* owned */
+    struct chan_peer peer;
+    struct mconn *next_free; /* in the pool's free list */
+};
+
+/* A worker process as the master sees it. */
+struct mworker {
+    struct sched_worker sw; /* embedded: the scheduler's view */
+    struct master *m;
+    struct slot *slot;
+    pid_t pid;
+    int chan_fd;                 /* owned; -1 once closed */
+    ev_io chan_r, chan_w;        /* channel readable / writable */
+    ev_timer chan_retry;         /* after ENOBUFS-like send failures */
+    ev_child child_w;
+    struct chan_outbox out;
+    TAILQ_ENTRY(mworker) dirty_link;
+    bool dirty;                  /* in m->dirty: outbox needs a flush */
+    bool ready;                  /* said READY */
+    bool shutdown_sent;
+    bool exited;                 /* reaped */
+    ev_tstamp started;
+};
+
+TAILQ_HEAD(mworker_list, mworker);
+
+/* A place for one worker; replacements reuse the slot. */
+struct slot {
+    struct master *m;
+    unsigned index;
+    struct mworker *w;     /* current process, or NULL */
+    ev_timer respawn;      /* pending restart */
+    uint64_t backoff_ms;   /* next crash-loop delay */
+    unsigned restarts;
+};
+
+struct mconn_pool {
+    struct mconn *free;
+    void **chunks; /* owned allocations */
+    size_t nchunks;
+    size_t live;   /* records in use */
+};
+
+struct master {
+    struct ev_loop *loop;
+    struct master_options opt;
+    char worker_bin[PATH_MAX];
+    struct sched sched;
+    struct mconn_pool pool;
+
+    int listen_fd; /* owned; -1 once closed */
+    ev_io accept_w;
+    ev_timer accept_pause; /* after EMFILE and friends */
+    bool accept_error_pause;
+    bool accept_queue_pause;
+
+    ev_prepare prepare_w; /* flush outboxes once per loop turn */
+    struct mworker_list dirty;
+
+    ev_signal sig_int, sig_term, sig_quit;
+    ev_timer grace_w;
+    bool stopping;
+
+    struct slot *slots;
+    unsigned nslots;
+    unsigned nalive; /* worker processes not yet reaped */
+
+    uint32_t next_worker_id;
+    uint64_t next_conn_id;
+    uint64_t accepted;
+};
+
+/* listener.c */
+int listener_open(const struct master_options *o, char *desc, size_t desclen);
+
+/* acceptor.c */
+void acceptor_start(struct master *m);
+void acceptor_update(struct master *m);
+void acceptor_close(struct master *m);
+
+/* spawn.c */
+int spawn_resolve_worker_bin(struct master *m);
+void spawn_all(struct master *m);
+void spawn_stop_respawns(struct master *m);
+void spawn_kill_all(struct master *m, int sig);
+
+/* link.c */
+void link_start(struct mworker *w);
+void link_send(struct mworker *w, const struct chan_msg *msg, int fd);
+void link_flush_dirty(struct master *m);
+void link_drain(struct mworker *w);
+void link_close(struct mworker *w);
+
+/* trace.c */
+void trace_sched_event(void *ctx, enum sched_event ev,
+                       const struct sched_conn *c,
+                       const struct sched_worker *w);
+void trace_record(void *arg, const struct chan_msg *msgs, size_t n,
+                  size_t nfds);
+const char *trace_peer(const struct chan_peer *p, char *buf, size_t len);
+
+/* mconn.c */
+struct mconn *mconn_new(struct mconn_pool *pool);
+void mconn_free(struct mconn_pool *pool, struct mconn *c);
+void mconn_pool_fini(struct mconn_pool *pool);
+
+/* master.c */
+int master_run(struct master *m);
+void master_worker_gone(struct master *m, struct mworker *w);
+void master_stop_progress(struct master *m);
+
+static inline struct mworker *
+mworker_of(const struct sched_worker *sw)
+{
+    return container_of(sw, struct mworker, sw);
+}
+
+static inline struct mconn *
+mconn_of(const struct sched_conn *sc)
+{
+    return container_of(sc, struct mconn, sc);
+}
+
+#endif

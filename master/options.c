@@ -1,0 +1,211 @@
+/*
+ * options.c: parses the master's flags. Every bad flag or value gets one
+ * line on stderr naming it, so a typo in a unit file is obvious.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "numparse.h"
+#include "options.h"
+#include "policy.h"
+
+#define MAX_WORKERS 1024
+
+static const char options_usage[] =
+    "Usage: handoff [OPTION]...\n"
+    "A multi-process HTTP server: the master accepts connections and hands\n"
+    "each one to a worker process over a UNIX socket (SCM_RIGHTS), the way\n"
+    "Node.js's cluster module does.\n"
+    "\n"
+    "  -p, --port=PORT        TCP port to listen on (default 8080; 0 picks "
+    "one)\n"
+    "  -H, --host=ADDR        address to bind (default 0.0.0.0; IPv6 such "
+    "as ::1\n"
+    "                         or [::1] works)\n"
+    "  -w, --workers=N        worker processes (default: online CPUs)\n"
+    "      --backlog=N        listen(2) backlog (default 511, as Node)\n"
+    "      --max-queue=N      accepted connections that may wait for a "
+    "worker;\n"
+    "                         at this bound the master stops accepting "
+    "(default 4096)\n"
+    "      --grace=DURATION   graceful-stop limit, e.g. 10s or 500ms "
+    "(default 10s)\n"
+    "      --trace            print every step of every handoff to stderr\n"
+    "      --worker-bin=PATH  worker program (default: handoff-worker "
+    "beside handoff)\n"
+    "  -h, --help             show this help and exit\n"
+    "  -V, --version          show the version and exit\n"
+    "\n"
+    "Signals: SIGTERM, SIGINT stop gracefully; a second one stops at once.\n"
+    "See handoff(1) and docs/architecture.md.\n";
+
+enum {
+    OPT_BACKLOG = 256,
+    OPT_MAX_QUEUE,
+    OPT_GRACE,
+    OPT_TRACE,
+    OPT_WORKER_BIN,
+};
+
+static const struct option options_long[] = {
+    {"port", required_argument, NULL, 'p'},
+    {"host", required_argument, NULL, 'H'},
+    {"workers", required_argument, NULL, 'w'},
+    {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+    {"grace", required_argument, NULL, OPT_GRACE},
+    {"trace", no_argument, NULL, OPT_TRACE},
+    {"worker-bin", required_argument, NULL, OPT_WORKER_BIN},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static void
+options_defaults(struct master_options *o)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(o, 0, sizeof(*o));
+    snprintf(o->host, sizeof(o->host), "0.0.0.0");
+    o->port = 8080;
+    o->workers = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS
+                                                   : (unsigned) cpus;
+    o->backlog = 511;
+    o->max_queue = 4096;
+    o->grace_ms = 10000;
+    o->policy = &policy_rr;
+}
+
+static bool
+options_uint(const char *flag, const char *arg, uint64_t min, uint64_t max,
+             unsigned *out)
+{
+    uint64_t v;
+
+    if (!num_parse_cstr(arg, min, max, &v)) {
+        fprintf(stderr,
+                "handoff: invalid value '%s' for %s (expected an integer "
+                "from %llu to %llu)\n",
+                arg, flag, (unsigned long long) min, (unsigned long long) max);
+        return false;
+    }
+    *out = (unsigned) v;
+    return true;
+}
+
+static bool
+options_host(const char *arg, struct master_options *o)
+{
+    size_t len = strlen(arg);
+
+    if (len >= 2 && arg[0] == '[' && arg[len - 1] == ']') {
+        arg++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof(o->host) || memchr(arg, '[', len) != NULL
+        || memchr(arg, ']', len) != NULL) {
+        fprintf(stderr, "handoff: invalid value '%s' for --host (expected an "
+                        "IPv4 or IPv6 address or a host name)\n",
+                optarg);
+        return false;
+    }
+    memcpy(o->host, arg, len);
+    o->host[len] = '\0';
+    return true;
+}
+
+/* The option as the user wrote it, for error lines. */
+static const char *
+options_culprit(char **argv, int opt)
+{
+    static char shortopt[3];
+    const char *arg = argv[optind - 1];
+
+    if (opt > 0 && opt < 128 && strncmp(arg, "--", 2) != 0) {
+        snprintf(shortopt, sizeof(shortopt), "-%c", opt);
+        return shortopt;
+    }
+    return arg;
+}
+
+enum options_result
+options_parse(int argc, char **argv, struct master_options *o)
+{
+    int c;
+
+    options_defaults(o);
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":p:H:w:hV", options_long, NULL))
+           != -1) {
+        bool ok = true;
+
+        switch (c) {
+        case 'p':
+            ok = options_uint("--port", optarg, 0, 65535, &o->port);
+            break;
+        case 'H':
+            ok = options_host(optarg, o);
+            break;
+        case 'w':
+            ok = options_uint("--workers", optarg, 1, MAX_WORKERS,
+                              &o->workers);
+            break;
+        case OPT_BACKLOG:
+            ok = options_uint("--backlog", optarg, 1, 65535, &o->backlog);
+            break;
+        case OPT_MAX_QUEUE:
+            ok = options_uint("--max-queue", optarg, 1, 1000000,
+                              &o->max_queue);
+            break;
+        case OPT_GRACE:
+            if (!num_parse_duration_ms(optarg, 0, 3600 * 1000, &o->grace_ms)) {
+                fprintf(stderr,
+                        "handoff: invalid value '%s' for --grace (expected a "
+                        "duration such as 10s or 500ms, at most 1h)\n",
+                        optarg);
+                ok = false;
+            }
+            break;
+        case OPT_TRACE:
+            o->trace = true;
+            break;
+        case OPT_WORKER_BIN:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "handoff: --worker-bin needs a path\n");
+                ok = false;
+            }
+            o->worker_bin = optarg;
+            break;
+        case 'h':
+            fputs(options_usage, stdout);
+            return OPTIONS_EXIT;
+        case 'V':
+            printf("handoff %s\n", HANDOFF_VERSION);
+            return OPTIONS_EXIT;
+        case ':':
+            fprintf(stderr, "handoff: option '%s' needs a value (see "
+                            "handoff --help)\n",
+                    options_culprit(argv, optopt));
+            return OPTIONS_BAD;
+        default:
+            fprintf(stderr, "handoff: unknown option '%s' (see handoff "
+                            "--help)\n",
+                    options_culprit(argv, optopt));
+            return OPTIONS_BAD;
+        }
+        if (!ok) {
+            return OPTIONS_BAD;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "handoff: unexpected argument '%s' (see handoff "
+                        "--help)\n",
+                argv[optind]);
+        return OPTIONS_BAD;
+    }
+    return OPTIONS_RUN;
+}

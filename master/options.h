@@ -1,0 +1,35 @@
+/*
+ * options.h: the master's command line.
+ */
+#ifndef HS_MASTER_OPTIONS_H
+#define HS_MASTER_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "version.h"
+
+struct sched_policy;
+
+struct master_options {
+    char host[64];          /* numeric address or name, brackets stripped */
+    unsigned port;          /* 0: the kernel picks one (logged) */
+    unsigned workers;
+    unsigned backlog;
+    unsigned max_queue;     /* accepted connections waiting for a worker */
+    uint64_t grace_ms;      /* graceful-stop limit */
+    bool trace;
+    const char *worker_bin; /* NULL: handoff-worker beside this binary */
+    const struct sched_policy *policy;
+};
+
+enum options_result {
+    OPTIONS_RUN,  /* start the server */
+    OPTIONS_EXIT, /* --help or --version was printed: exit 0 */
+    OPTIONS_BAD,  /* one line on stderr said what is wrong: exit 2 */
+};
+
+enum options_result options_parse(int argc, char **argv,
+                                  struct master_options *o);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * sched.c: the scheduler's state machine; see sched.h. No I/O here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "sched.h"
+
+int
+sched_init(struct sched *s, const struct sched_policy *policy,
+           const struct sched_sink *sink)
+{
+    memset(s, 0, sizeof(*s));
+    s->policy = policy;
+    s->sink = *sink;
+    TAILQ_INIT(&s->queue);
+    TAILQ_INIT(&s->workers);
+    if (policy->state_size > 0) {
+        s->pstate = calloc(1, policy->state_size);
+        if (s->pstate == NULL) {
+            return -1;
+        }
+    }
+    if (policy->init != NULL) {
+        policy->init(s);
+    }
+    return 0;
+}
+
+void
+sched_fini(struct sched *s)
+{
+    free(s->pstate);
+    s->pstate = NULL;
+}
+
+static void
+sched_emit(struct sched *s, enum sched_event ev, const struct sched_conn *c,
+           const struct sched_worker *w)
+{
+    if (s->sink.event != NULL) {
+        s->sink.event(s->sink.ctx, ev, c, w);
+    }
+}
+
+/* Hands the head of the queue out for as long as the policy finds takers. */
+static void
+sched_dispatch(struct sched *s)
+{
+    struct sched_conn *c;
+
+    while ((c = TAILQ_FIRST(&s->queue)) != NULL) {
+        struct sched_worker *w = s->policy->pick(s, c);
+
+        if (w == NULL) {
+            break;
+        }
+        TAILQ_REMOVE(&s->queue, c, link);
+        s->nqueued--;
+        c->worker = w;
+        TAILQ_INSERT_TAIL(&w->inflight, c, link);
+        w->ninflight++;
+        w->handed++;
+        s->handoffs++;
+        sched_emit(s, SCHED_EV_HANDOFF, c, w);
+        s->sink.send(s->sink.ctx, c, w);
+    }
+}
+
+/*
+ * Dispatches, then reports <w> free if the policy said so and the dispatch
+ * did not hand it a connection at once: as in Node's handoff(), a worker
+ * that gets the next queued connection never shows in the free list.
+ */
+static void
+sched_dispatch_after(struct sched *s, struct sched_worker *w, bool freed)
+{
+    uint64_t handed = w->handed;
+
+    sched_dispatch(s);
+    if (freed && w->handed == handed && w->up) {
+        sched_emit(s, SCHED_EV_FREE, NULL, w);
+    }
+}
+
+void
+sched_worker_init(struct sched_worker *w, uint32_t id)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    TAILQ_INIT(&w->inflight);
+}
+
+void
+sched_worker_up(struct sched *s, struct sched_worker *w)
+{
+    bool freed;
+
+    if (w->up) {
+        return;
+    }
+    w->up = true;
+    TAILQ_INSERT_TAIL(&s->workers, w, link);
+    s->nworkers++;
+    sched_emit(s, SCHED_EV_UP, NULL, w);
+    freed = s->policy->worker_up(s, w);
+    sched_dispatch_after(s, w, freed);
+}
+
+void
+sched_worker_down(struct sched *s, struct sched_worker *w)
+{
+    struct sched_conn *c;
+
+    if (!w->up) {
+        return;
+    }
+    s->policy->worker_down(s, w);
+    TAILQ_REMOVE(&s->workers, w, link);
+    s->nworkers--;
+    w->up = false;
+    sched_emit(s, SCHED_EV_DOWN, NULL, w);
+
+    /* Back to the head in their original order: they have waited longest. */
+    while ((c = TAILQ_LAST(&w->inflight, sched_conn_list)) != NULL) {
+        TAILQ_REMOVE(&w->inflight, c, link);
+        w->ninflight--;
+        c->worker = NULL;
+        TAILQ_INSERT_HEAD(&s->queue, c, link);
+        s->nqueued++;
+        s->reclaims++;
+        sched_emit(s, SCHED_EV_RECLAIM, c, w);
+    }
+    sched_dispatch(s);
+}
+
+void
+sched_conn_init(struct sched_conn *c, uint64_t id, uint32_t addr_hash)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->addr_hash = addr_hash;
+}
+
+void
+sched_conn_arrive(struct sched *s, struct sched_conn *c)
+{
+    c->worker = NULL;
+    TAILQ_INSERT_TAIL(&s->queue, c, link);
+    s->nqueued++;
+    sched_emit(s, SCHED_EV_ARRIVE, c, NULL);
+    sched_dispatch(s);
+}
+
+int
+sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
+          bool accepted)
+{
+    struct sched_conn *c;
+    bool freed;
+
+    /* Acknowledgements come in handoff order, so this is the head. */
+    TAILQ_FOREACH(c, &w->inflight, link) {
+        if (c->id == conn_id) {
+            break;
+        }
+    }
+    if (c == NULL) {
+        return -1;
+    }
+    TAILQ_REMOVE(&w->inflight, c, link);
+    w->ninflight--;
+    c->worker = NULL;
+    if (accepted) {
+        s->acks++;
+        sched_emit(s, SCHED_EV_ACCEPTED, c, w);
+        s->sink.release(s->sink.ctx, c);
+    } else {
+        s->refusals++;
+        TAILQ_INSERT_TAIL(&s->queue, c, link);
+        s->nqueued++;
+        sched_emit(s, SCHED_EV_REFUSED, c, w);
+    }
+    freed = w->up && s->policy->answered(s, w, accepted);
+    sched_dispatch_after(s, w, freed);
+    return 0;
+}
+
+void
+sched_load(struct sched *s, struct sched_worker *w,
+           const struct chan_load *load)
+{
+    w->load = *load;
+    if (w->up && s->policy->load != NULL) {
+        s->policy->load(s, w);
+        sched_dispatch(s);
+    }
+}
+
+void
+sched_drop_queue(struct sched *s, void (*fn)(void *, struct sched_conn *),
+                 void *arg)
+{
+    struct sched_conn *c;
+
+    while ((c = TAILQ_FIRST(&s->queue)) != NULL) {
+        TAILQ_REMOVE(&s->queue, c, link);
+        s->nqueued--;
+        fn(arg, c);
+    }
+}
+
+size_t
+sched_describe(const struct sched *s, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    if (len == 0) {
+        return 0;
+    }
+    buf[0] = '\0';
+    if (s->policy->describe != NULL) {
+        n = s->policy->describe(s, buf, len);
+    }
+    return n;
+}

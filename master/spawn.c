@@ -1,0 +1,294 @@
+/*
+ * spawn.c: starts worker processes, notices their exits, and restarts them
+ * with exponential backoff so that a crash loop never becomes a fork storm.
+ *
+ * A worker is the separate program handoff-worker, started with fork and
+ * exec (as Node's cluster.fork() does), with its end of a SOCK_SEQPACKET
+ * socketpair as fd 3 (Node's NODE_CHANNEL_FD default). Nothing else of the
+ * master crosses exec: every other descriptor is close-on-exec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "master.h"
+
+#define CHANNEL_FD 3
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 10000
+#define BACKOFF_RESET_S 10.0 /* a worker that lived this long was healthy */
+
+static void spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents);
+static void spawn_schedule(struct slot *s, uint64_t delay_ms);
+
+int
+spawn_resolve_worker_bin(struct master *m)
+{
+    char self[PATH_MAX];
+    ssize_t n;
+
+    if (m->opt.worker_bin != NULL) {
+        if (snprintf(m->worker_bin, sizeof(m->worker_bin), "%s",
+                     m->opt.worker_bin)
+            >= (int) sizeof(m->worker_bin)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+    } else {
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n == -1) {
+            return -1;
+        }
+        self[n] = '\0';
+        if (snprintf(m->worker_bin, sizeof(m->worker_bin),
+                     "%s/handoff-worker", dirname(self))
+            >= (int) sizeof(m->worker_bin)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+    }
+    return access(m->worker_bin, X_OK);
+}
+
+/*
+ * In the child between fork and exec: only async-signal-safe calls.
+ * Signals were blocked across fork so that none runs libev's handler here
+ * (it would write to the master's own wakeup pipe).
+ */
+static void __attribute__((noreturn))
+spawn_exec_child(const char *path, char *const argv[], int chan_fd)
+{
+    static const char msg[] = "handoff: cannot exec the worker program\n";
+    struct sigaction sa;
+    sigset_t none;
+    int sig;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (sig = 1; sig < NSIG; sig++) {
+        (void) sigaction(sig, &sa, NULL);
+    }
+    sigemptyset(&none);
+    (void) sigprocmask(SIG_SETMASK, &none, NULL);
+
+    if (chan_fd == CHANNEL_FD) {
+        if (fd_set_cloexec(chan_fd, 0) == -1) {
+            _exit(127);
+        }
+    } else if (dup2(chan_fd, CHANNEL_FD) == -1) {
+        _exit(127);
+    }
+    execv(path, argv);
+    (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    _exit(127);
+}
+
+static struct mworker *
+spawn_worker(struct slot *s)
+{
+    struct master *m = s->m;
+    char idbuf[16], slotbuf[16], fdbuf[8];
+    char *argv[12];
+    int argc = 0, sv[2];
+    sigset_t all, old;
+    struct mworker *w;
+    pid_t pid;
+
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        log_error(ENOMEM, "cannot start a worker");
+        return NULL;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                   sv)
+        == -1) {
+        log_error(errno, "socketpair() failed; cannot start a worker");
+        free(w);
+        return NULL;
+    }
+    sched_worker_init(&w->sw, ++m->next_worker_id);
+
+    snprintf(idbuf, sizeof(idbuf), "%u", w->sw.id);
+    snprintf(slotbuf, sizeof(slotbuf), "%u", s->index);
+    snprintf(fdbuf, sizeof(fdbuf), "%d", CHANNEL_FD);
+    argv[argc++] = "handoff-worker";
+    argv[argc++] = "--id";
+    argv[argc++] = idbuf;
+    argv[argc++] = "--slot";
+    argv[argc++] = slotbuf;
+    argv[argc++] = "--channel-fd";
+    argv[argc++] = fdbuf;
+    if (m->opt.trace) {
+        argv[argc++] = "--trace";
+    }
+    argv[argc] = NULL;
+
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        spawn_exec_child(m->worker_bin, argv, sv[1]);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    fd_close(sv[1]);
+    if (pid == -1) {
+        log_error(errno, "fork() failed; cannot start a worker");
+        fd_close(sv[0]);
+        free(w);
+        return NULL;
+    }
+
+    w->m = m;
+    w->slot = s;
+    w->pid = pid;
+    w->chan_fd = sv[0];
+    w->started = ev_now(m->loop);
+    chan_outbox_init(&w->out);
+    m->nalive++;
+    s->w = w;
+    ev_child_init(&w->child_w, spawn_child_cb, pid, 0);
+    ev_child_start(m->loop, &w->child_w);
+    link_start(w);
+    log_info("worker W%u (pid %ld) started in slot %u", w->sw.id, (long) pid,
+             s->index);
+    return w;
+}
+
+static void
+spawn_respawn_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct slot *s = container_of(t, struct slot, respawn);
+
+    (void) loop;
+    (void) revents;
+    if (s->m->stopping || s->w != NULL) {
+        return;
+    }
+    if (spawn_worker(s) == NULL) {
+        /* fork/socketpair failed: try again later, backing off. */
+        spawn_schedule(s, s->backoff_ms);
+        s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                           : s->backoff_ms * 2;
+    }
+}
+
+static void
+spawn_schedule(struct slot *s, uint64_t delay_ms)
+{
+    ev_timer_stop(s->m->loop, &s->respawn);
+    ev_timer_set(&s->respawn, (ev_tstamp) delay_ms / 1000., 0.);
+    ev_timer_start(s->m->loop, &s->respawn);
+}
+
+void
+spawn_all(struct master *m)
+{
+    unsigned i;
+
+    for (i = 0; i < m->nslots; i++) {
+        struct slot *s = &m->slots[i];
+
+        s->m = m;
+        s->index = i;
+        s->backoff_ms = BACKOFF_FIRST_MS;
+        ev_init(&s->respawn, spawn_respawn_cb);
+        spawn_schedule(s, 0);
+    }
+}
+
+void
+spawn_stop_respawns(struct master *m)
+{
+    unsigned i;
+
+    for (i = 0; i < m->nslots; i++) {
+        ev_timer_stop(m->loop, &m->slots[i].respawn);
+    }
+}
+
+void
+spawn_kill_all(struct master *m, int sig)
+{
+    unsigned i;
+
+    for (i = 0; i < m->nslots; i++) {
+        struct mworker *w = m->slots[i].w;
+
+        if (w != NULL && !w->exited && kill(w->pid, sig) == -1
+            && errno != ESRCH) {
+            log_warn(errno, "kill(W%u, %d) failed", w->sw.id, sig);
+        }
+    }
+}
+
+static void
+spawn_log_exit(const struct mworker *w, int status, ev_tstamp lived)
+{
+    if (WIFEXITED(status)) {
+        log_msg(WEXITSTATUS(status) == 0 && w->m->stopping ? LOG_LEVEL_INFO
+                                                           : LOG_LEVEL_WARN,
+                0, "worker W%u (pid %ld) exited with code %d after %.1f s",
+                w->sw.id, (long) w->pid, WEXITSTATUS(status), lived);
+    } else if (WIFSIGNALED(status)) {
+        log_warn(0, "worker W%u (pid %ld) killed by signal %d (%s) after "
+                    "%.1f s",
+                 w->sw.id, (long) w->pid, WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), lived);
+    }
+}
+
+static void
+spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
+{
+    struct mworker *w = container_of(cw, struct mworker, child_w);
+    struct master *m = w->m;
+    struct slot *s = w->slot;
+    ev_tstamp lived = ev_now(loop) - w->started;
+    uint64_t delay_ms;
+
+    (void) revents;
+    if (WIFSTOPPED(cw->rstatus) || WIFCONTINUED(cw->rstatus)) {
+        return;
+    }
+    ev_child_stop(loop, cw);
+    w->exited = true;
+    m->nalive--;
+    spawn_log_exit(w, cw->rstatus, lived);
+
+    /* Whatever it sent before dying is still in the socket: read it all,
+     * so acknowledged connections are released, not handed out again. */
+    link_drain(w);
+    link_close(w);
+    master_worker_gone(m, w);
+    s->w = NULL;
+    chan_outbox_free(&w->out);
+    free(w);
+
+    if (m->stopping) {
+        master_stop_progress(m);
+        return;
+    }
+    s->restarts++;
+    if (lived >= BACKOFF_RESET_S) {
+        s->backoff_ms = BACKOFF_FIRST_MS;
+        delay_ms = 0;
+    } else {
+        delay_ms = s->backoff_ms;
+        s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                           : s->backoff_ms * 2;
+    }
+    if (delay_ms > 0) {
+        log_info("restarting slot %u in %llu ms", s->index,
+                 (unsigned long long) delay_ms);
+    }
+    spawn_schedule(s, delay_ms);
+}

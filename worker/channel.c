@@ -1,0 +1,224 @@
+/*
+ * channel.c: the worker's end of its channel to the master (fd 3).
+ *
+ * For each CONN the worker queues an ACK (accepted, or refused while
+ * draining or out of resources) and keeps the connection in `pending`
+ * until that ACK has actually been sent: only then does it read from it.
+ * So if this worker dies, every connection the master has not seen
+ * acknowledged is untouched and can be served by another worker.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "worker.h"
+
+#define CHANNEL_READ_BATCH 64
+#define CHANNEL_RETRY_S 0.05
+
+static struct chan_record channel_rec;
+
+static void
+channel_master_gone(const char *why)
+{
+    struct conn *c;
+
+    if (worker.master_gone) {
+        return;
+    }
+    log_warn(0, "channel to the master closed (%s); finishing up", why);
+    worker.master_gone = true;
+    channel_close();
+    /* Nobody can be told we took these, and nothing has been read from
+     * them; with the master gone nobody else will serve them either. */
+    while ((c = TAILQ_FIRST(&worker.pending)) != NULL) {
+        conn_free(c);
+    }
+    ev_timer_start(worker.loop, &worker.orphan_w);
+    worker_drain("master gone");
+}
+
+static void
+channel_take(const struct chan_msg *msg, int fd)
+{
+    struct chan_msg ack;
+    struct conn *c = NULL;
+    const char *why = NULL;
+
+    if (fd < 0) {
+        why = "its fd did not arrive (MSG_CTRUNC)";
+    } else if (worker.draining) {
+        why = "draining";
+    } else if ((c = conn_new(fd, msg)) == NULL) {
+        why = "out of memory";
+    }
+    if (c == NULL) {
+        fd_close(fd);
+    }
+    chan_msg_init(&ack, CHAN_ACK, worker.id);
+    ack.conn_id = msg->conn_id;
+    ack.u.ack.accepted = c != NULL;
+    if (chan_outbox_push(&worker.out, &ack, -1) == -1) {
+        /* Without its ACK the master would wait for ever: better to die
+         * and let the master hand the connection to another worker. */
+        log_error(ENOMEM, "cannot queue an acknowledgement; exiting");
+        _exit(1);
+    }
+    if (c != NULL) {
+        c->ack_index = worker.out.sent + chan_outbox_len(&worker.out) - 1;
+        TAILQ_INSERT_TAIL(&worker.pending, c, pending_link);
+    }
+    if (worker.trace) {
+        log_trace("C%llu received fd=%d; %s",
+                  (unsigned long long) msg->conn_id, fd,
+                  c != NULL ? "accepting (ack queued)" : "refusing");
+    } else if (why != NULL && fd < 0) {
+        log_warn(0, "refusing C%llu: %s", (unsigned long long) msg->conn_id,
+                 why);
+    }
+}
+
+static void
+channel_handle(const struct chan_msg *msg, int fd)
+{
+    if (msg->worker_id != worker.id) {
+        log_error(0, "message for W%u on W%u's channel; ignored",
+                  msg->worker_id, worker.id);
+        fd_close(fd);
+        return;
+    }
+    switch (msg->type) {
+    case CHAN_CONN:
+        channel_take(msg, fd);
+        break;
+    case CHAN_SHUTDOWN:
+        worker_drain("the master asked");
+        break;
+    default:
+        log_error(0, "unexpected %s from the master; ignored",
+                  chan_type_name(msg->type));
+        fd_close(fd);
+        break;
+    }
+}
+
+static void
+channel_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    int i;
+    size_t k;
+
+    (void) loop;
+    (void) io;
+    (void) revents;
+    for (i = 0; i < CHANNEL_READ_BATCH && !worker.master_gone; i++) {
+        enum chan_status st = chan_recv(worker.chan_fd, &channel_rec);
+
+        if (st == CHAN_OK) {
+            for (k = 0; k < channel_rec.count; k++) {
+                channel_handle(&channel_rec.msgs[k], channel_rec.fds[k]);
+            }
+        } else if (st == CHAN_AGAIN) {
+            break;
+        } else if (st == CHAN_EOF) {
+            channel_master_gone("EOF");
+            return;
+        } else if (errno == EPROTO) {
+            log_error(0, "malformed record from the master; ignored");
+        } else {
+            channel_master_gone("recvmsg() failed");
+            return;
+        }
+    }
+    channel_flush();
+}
+
+static void
+channel_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) revents;
+    ev_io_stop(loop, io);
+    channel_flush();
+}
+
+static void
+channel_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) loop;
+    (void) t;
+    (void) revents;
+    channel_flush();
+}
+
+void
+channel_start(void)
+{
+    struct chan_msg ready;
+
+    chan_outbox_init(&worker.out);
+    ev_io_init(&worker.chan_r, channel_read_cb, worker.chan_fd, EV_READ);
+    ev_io_init(&worker.chan_w, channel_write_cb, worker.chan_fd, EV_WRITE);
+    ev_init(&worker.chan_retry, channel_retry_cb);
+    ev_io_start(worker.loop, &worker.chan_r);
+    chan_msg_init(&ready, CHAN_READY, worker.id);
+    channel_send(&ready);
+}
+
+void
+channel_send(const struct chan_msg *msg)
+{
+    if (worker.master_gone) {
+        return;
+    }
+    if (chan_outbox_push(&worker.out, msg, -1) == -1) {
+        log_error(ENOMEM, "cannot queue a %s message; exiting",
+                  chan_type_name(msg->type));
+        _exit(1);
+    }
+}
+
+/* Sends what is queued, then lets acknowledged connections start. */
+void
+channel_flush(void)
+{
+    struct conn *c;
+
+    if (worker.master_gone || ev_is_active(&worker.chan_w)
+        || ev_is_active(&worker.chan_retry)) {
+        return;
+    }
+    switch (chan_outbox_flush(worker.chan_fd, &worker.out)) {
+    case CHAN_OK:
+        break;
+    case CHAN_AGAIN:
+        ev_io_start(worker.loop, &worker.chan_w);
+        break;
+    default:
+        if (errno == ENOBUFS || errno == ENOMEM) {
+            ev_timer_set(&worker.chan_retry, CHANNEL_RETRY_S, 0.);
+            ev_timer_start(worker.loop, &worker.chan_retry);
+        } else {
+            channel_master_gone("sendmsg() failed");
+            return;
+        }
+        break;
+    }
+    while ((c = TAILQ_FIRST(&worker.pending)) != NULL
+           && c->ack_index < worker.out.sent) {
+        conn_activate(c);
+    }
+}
+
+void
+channel_close(void)
+{
+    if (worker.chan_fd == -1) {
+        return;
+    }
+    ev_io_stop(worker.loop, &worker.chan_r);
+    ev_io_stop(worker.loop, &worker.chan_w);
+    ev_timer_stop(worker.loop, &worker.chan_retry);
+    fd_close(worker.chan_fd);
+    worker.chan_fd = -1;
+}

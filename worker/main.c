@@ -1,0 +1,185 @@
+/*
+ * main.c: the handoff-worker program, started by the handoff master with
+ * its channel on fd 3. It serves connections the master hands it until
+ * told to stop (SHUTDOWN, SIGTERM, SIGINT) or until the master goes away,
+ * then finishes what is in flight and exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "numparse.h"
+#include "version.h"
+#include "worker.h"
+
+struct worker worker;
+
+static int
+worker_parse(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"id", required_argument, NULL, 'i'},
+        {"slot", required_argument, NULL, 's'},
+        {"channel-fd", required_argument, NULL, 'c'},
+        {"trace", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t v;
+    int c;
+    bool have_id = false, have_fd = false;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            if (!num_parse_cstr(optarg, 1, UINT32_MAX, &v)) {
+                goto bad;
+            }
+            worker.id = (uint32_t) v;
+            have_id = true;
+            break;
+        case 's':
+            if (!num_parse_cstr(optarg, 0, 1u << 20, &v)) {
+                goto bad;
+            }
+            worker.slot = (unsigned) v;
+            break;
+        case 'c':
+            if (!num_parse_cstr(optarg, 0, 1u << 20, &v)) {
+                goto bad;
+            }
+            worker.chan_fd = (int) v;
+            have_fd = true;
+            break;
+        case 't':
+            worker.trace = true;
+            break;
+        case 'V':
+            printf("handoff-worker %s\n", HANDOFF_VERSION);
+            exit(0);
+        default:
+            goto bad;
+        }
+    }
+    if (have_id && have_fd && optind == argc) {
+        return 0;
+    }
+bad:
+    fprintf(stderr, "handoff-worker: started by handoff, not by hand "
+                    "(needs --id N --channel-fd FD)\n");
+    return -1;
+}
+
+/* Stop taking connections; exit once the last one closes. */
+void
+worker_drain(const char *why)
+{
+    struct conn *c, *next;
+
+    if (!worker.draining) {
+        log_info("draining (%s): %u connection%s open", why, worker.nconns,
+                 worker.nconns == 1 ? "" : "s");
+        worker.draining = true;
+    }
+    for (c = TAILQ_FIRST(&worker.conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
+        conn_drain(c);
+    }
+    worker_maybe_exit();
+}
+
+void
+worker_maybe_exit(void)
+{
+    if (worker.draining && worker.nconns == 0) {
+        ev_break(worker.loop, EVBREAK_ALL);
+    }
+}
+
+static void
+worker_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+{
+    (void) loop;
+    (void) revents;
+    worker_drain(sig->signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void
+worker_orphan_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) t;
+    (void) revents;
+    log_warn(0, "master gone and %u connection%s still open after %.0f s; "
+                "exiting",
+             worker.nconns, worker.nconns == 1 ? "" : "s",
+             DRAIN_ORPHAN_TIMEOUT);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+worker_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    (void) loop;
+    (void) p;
+    (void) revents;
+    report_flush();
+    channel_flush();
+}
+
+int
+main(int argc, char **argv)
+{
+    char role[32];
+    struct conn *c;
+
+    worker.chan_fd = -1;
+    if (worker_parse(argc, argv) == -1) {
+        return 2;
+    }
+    snprintf(role, sizeof(role), "worker W%u", worker.id);
+    log_init(role);
+    signal(SIGPIPE, SIG_IGN);
+    if (fd_set_nonblock(worker.chan_fd) == -1
+        || fd_set_cloexec(worker.chan_fd, 1) == -1) {
+        log_error(errno, "channel fd %d unusable", worker.chan_fd);
+        return 1;
+    }
+
+    /* A fresh process after exec: the loop is created here, never forked. */
+    worker.loop = ev_default_loop(EVFLAG_AUTO);
+    if (worker.loop == NULL) {
+        log_error(0, "cannot create the event loop");
+        return 1;
+    }
+    TAILQ_INIT(&worker.pending);
+    TAILQ_INIT(&worker.conns);
+    ev_signal_init(&worker.sig_term, worker_signal_cb, SIGTERM);
+    ev_signal_init(&worker.sig_int, worker_signal_cb, SIGINT);
+    ev_signal_start(worker.loop, &worker.sig_term);
+    ev_signal_start(worker.loop, &worker.sig_int);
+    ev_timer_init(&worker.orphan_w, worker_orphan_cb, DRAIN_ORPHAN_TIMEOUT,
+                  0.);
+    ev_prepare_init(&worker.prepare_w, worker_prepare_cb);
+    ev_prepare_start(worker.loop, &worker.prepare_w);
+    channel_start();
+    report_start();
+
+    ev_run(worker.loop, 0);
+
+    while ((c = TAILQ_FIRST(&worker.conns)) != NULL) {
+        conn_free(c);
+    }
+    report_stop();
+    channel_flush(); /* last refusals and report, best effort */
+    channel_close();
+    chan_outbox_free(&worker.out);
+    ev_loop_destroy(worker.loop);
+    log_info("exiting");
+    return 0;
+}

@@ -1,0 +1,177 @@
+/*
+ * routes.c: the demo routes, as in the seeds' Node example.
+ *
+ *   GET /          200 text/plain "Hello from worker <pid>\n"
+ *   GET /cpu?n=N   a busy loop of N iterations, then 200 application/json
+ *                  {"success":true,"worker":<pid>}
+ *   anything else  404; a known path with another method gets 405
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "numparse.h"
+#include "worker.h"
+
+#define CPU_DEFAULT_N 500000
+#define CPU_MAX_N 1000000000ULL /* about a second of one core */
+
+#define ALLOW_GET_HEAD "Allow: GET, HEAD, OPTIONS\r\n"
+
+/*
+ * Splits a request target into path and query. Accepts origin-form
+ * ("/a?b") and absolute-form ("http://host/a?b", RFC 9112 §3.2.2).
+ * Returns false for anything else.
+ */
+static bool
+routes_split(const char *url, size_t len, const char **path, size_t *plen,
+             const char **query, size_t *qlen)
+{
+    const char *end = url + len, *q;
+
+    if (len >= 7 && (strncasecmp(url, "http://", 7) == 0
+                     || (len >= 8 && strncasecmp(url, "https://", 8) == 0))) {
+        const char *p = memchr(url + 7, '/', len - 7);
+
+        if (p == NULL) {
+            *path = "/";
+            *plen = 1;
+            *query = NULL;
+            *qlen = 0;
+            return true;
+        }
+        url = p;
+        len = (size_t) (end - p);
+    }
+    if (len == 0 || url[0] != '/') {
+        return false;
+    }
+    q = memchr(url, '?', len);
+    *path = url;
+    *plen = q != NULL ? (size_t) (q - url) : len;
+    *query = q != NULL ? q + 1 : NULL;
+    *qlen = q != NULL ? (size_t) (end - q - 1) : 0;
+    return true;
+}
+
+/* Finds parameter <name> in <query>; returns false if it is absent. */
+static bool
+routes_param(const char *query, size_t qlen, const char *name,
+             const char **val, size_t *vlen)
+{
+    size_t nlen = strlen(name);
+    const char *p = query, *end = query + qlen;
+
+    while (p != NULL && p < end) {
+        const char *amp = memchr(p, '&', (size_t) (end - p));
+        const char *stop = amp != NULL ? amp : end;
+
+        if ((size_t) (stop - p) > nlen && memcmp(p, name, nlen) == 0
+            && p[nlen] == '=') {
+            *val = p + nlen + 1;
+            *vlen = (size_t) (stop - *val);
+            return true;
+        }
+        if ((size_t) (stop - p) == nlen && memcmp(p, name, nlen) == 0) {
+            *val = stop;
+            *vlen = 0;
+            return true;
+        }
+        p = amp != NULL ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+static void
+routes_hello(struct conn *c)
+{
+    char body[64];
+    int n = snprintf(body, sizeof(body), "Hello from worker %ld\n",
+                     (long) getpid());
+
+    response_simple(c, 200, "text/plain", body, (size_t) n, NULL);
+}
+
+/* The loop the seeds' Node example runs; volatile keeps it from folding. */
+static uint64_t
+routes_spin(uint64_t n)
+{
+    volatile uint64_t acc = 0;
+    uint64_t i;
+
+    for (i = 0; i < n; i++) {
+        acc = acc + (i ^ (acc >> 3));
+    }
+    return acc;
+}
+
+static void
+routes_cpu(struct conn *c, const char *query, size_t qlen)
+{
+    uint64_t n = CPU_DEFAULT_N;
+    const char *val;
+    size_t vlen;
+    char body[64];
+    int len;
+
+    if (query != NULL && routes_param(query, qlen, "n", &val, &vlen)) {
+        if (!num_parse_u64(val, vlen, 0, UINT64_MAX, &n)) {
+            static const char msg[] = "n must be a non-negative integer\n";
+
+            response_simple(c, 400, "text/plain", msg, sizeof(msg) - 1,
+                            NULL);
+            return;
+        }
+        if (n > CPU_MAX_N) {
+            n = CPU_MAX_N;
+        }
+    }
+    (void) routes_spin(n);
+    /* The spin may have taken a while: keep Date and timers honest. */
+    ev_now_update(worker.loop);
+    len = snprintf(body, sizeof(body), "{\"success\":true,\"worker\":%ld}",
+                   (long) getpid());
+    response_simple(c, 200, "application/json", body, (size_t) len, NULL);
+}
+
+void
+routes_handle(struct conn *c)
+{
+    const char *url, *path, *query;
+    size_t ulen, plen, qlen;
+    unsigned method = c->parser.method;
+    bool get = method == HTTP_GET || method == HTTP_HEAD;
+    bool root, cpu;
+
+    url = http_url(&c->req, &ulen);
+    if (ulen == 1 && url[0] == '*' && method == HTTP_OPTIONS) {
+        response_simple(c, 204, NULL, NULL, 0, ALLOW_GET_HEAD);
+        return;
+    }
+    if (!routes_split(url, ulen, &path, &plen, &query, &qlen)) {
+        c->close_after = true;
+        response_error(c, 400);
+        return;
+    }
+    root = plen == 1;
+    cpu = plen == 4 && memcmp(path, "/cpu", 4) == 0;
+    if (!root && !cpu) {
+        response_error(c, 404);
+    } else if (method == HTTP_OPTIONS) {
+        response_simple(c, 204, NULL, NULL, 0, ALLOW_GET_HEAD);
+    } else if (!get) {
+        response_simple(c, 405, "text/plain", "405 Method Not Allowed\n", 23,
+                        ALLOW_GET_HEAD);
+    } else if (root) {
+        routes_hello(c);
+    } else {
+        routes_cpu(c, query, qlen);
+    }
+    if (worker.trace) {
+        log_trace("C%llu %s %.*s", (unsigned long long) c->id,
+                  llhttp_method_name((llhttp_method_t) method),
+                  (int) (ulen > 200 ? 200 : ulen), url);
+    }
+}

@@ -1,0 +1,171 @@
+/*
+ * worker.h: a worker process's state, shared by the files of worker/.
+ *
+ * A worker receives connections from the master over its channel (fd 3),
+ * acknowledges each one before reading a byte of it, then serves HTTP/1.1
+ * on it with llhttp. Its files:
+ *   main.c      flags, start-up, the loop, draining and exit
+ *   channel.c   the channel: CONN in, ACK and READY out, SHUTDOWN
+ *   report.c    load reports and the heartbeat
+ *   conn.c      a connection's life: reading, writing, keep-alive, closing
+ *   http.c      llhttp callbacks: a request's method, target and headers
+ *   routes.c    what each request gets
+ *   response.c  status lines and headers
+ */
+#ifndef HS_WORKER_WORKER_H
+#define HS_WORKER_WORKER_H
+
+#include <ev.h>
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "chan.h"
+
+#define container_of(ptr, type, member)                                       \
+    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+
+#define URL_INLINE 128           /* request targets up to this stay inline */
+#define URL_MAX 8192             /* longer targets get 414 */
+#define HEADER_NAME_KEPT 32      /* longer names cannot be ones we look at */
+#define OUT_HIGH (256 * 1024)    /* stop parsing while this much is unsent */
+#define KEEPALIVE_TIMEOUT 5.0    /* seconds an idle connection is kept */
+#define LINGER_TIMEOUT 2.0       /* seconds to drain input before closing */
+#define DRAIN_ORPHAN_TIMEOUT 5.0 /* master gone: seconds left to finish */
+
+/* A growable byte buffer. */
+struct buf {
+    char *data; /* owned */
+    size_t len, cap;
+    size_t off; /* bytes already consumed from the front */
+};
+
+/* The request being parsed on a connection. */
+struct request {
+    char url_inline[URL_INLINE];
+    char *url_heap;  /* owned; used once the target outgrows url_inline */
+    size_t url_len, url_cap;
+    char hname[HEADER_NAME_KEPT];
+    size_t hname_len;
+    bool hname_long;
+    unsigned host_count;
+    int error_status; /* set by a callback that rejects the request */
+};
+
+enum conn_state {
+    CONN_ACK_PENDING, /* received; its ACK has not left yet: do not read */
+    CONN_OPEN,        /* serving */
+    CONN_LINGER,      /* output done, write side shut, draining input */
+};
+
+struct conn {
+    TAILQ_ENTRY(conn) link;         /* worker.conns */
+    TAILQ_ENTRY(conn) pending_link; /* worker.pending, while ACK_PENDING */
+    int fd;                         /* owned */
+    uint64_t id;                    /* the master's C number */
+    struct chan_peer peer;
+    uint64_t ack_index;             /* outbox message number of our ACK */
+    enum conn_state state;
+    ev_io rio, wio;
+    ev_timer timer;                 /* idle and linger deadlines */
+    ev_tstamp deadline;
+    llhttp_t parser;
+    struct request req;
+    struct buf in;                  /* unparsed input kept while paused */
+    struct buf out;                 /* unsent output */
+    unsigned requests;
+    size_t lingered;                /* bytes discarded while lingering */
+    bool msg_open;                  /* a request has begun, not completed */
+    bool busy;                      /* counted in worker.in_flight */
+    bool paused;                    /* parser paused: output backlog */
+    bool close_after;               /* close once the output is sent */
+    bool linger;                    /* drain input before closing */
+    bool read_eof;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+struct worker {
+    struct ev_loop *loop;
+    uint32_t id;
+    unsigned slot;
+    int chan_fd;
+    bool trace;
+
+    ev_io chan_r, chan_w;
+    ev_timer chan_retry;
+    ev_prepare prepare_w;
+    struct chan_outbox out;
+    struct conn_list pending; /* waiting for their ACK to leave, FIFO */
+    struct conn_list conns;   /* every connection */
+    unsigned nconns;
+    unsigned in_flight;
+    uint64_t served;
+
+    bool draining;    /* no new connections; exit when the last closes */
+    bool master_gone; /* channel closed */
+    ev_timer orphan_w;
+    ev_signal sig_term, sig_int;
+
+    ev_timer heartbeat_w, report_w;
+    ev_tstamp heartbeat_due;
+    ev_tstamp last_report;
+    bool report_dirty;
+    uint32_t lag_us;
+
+    /* Scratch space for one callback at a time: reads land in rbuf, and
+     * responses go to wbuf while the connection has no backlog, so the
+     * common case writes them with one send() and never allocates. */
+    char rbuf[64 * 1024];
+    char wbuf[64 * 1024];
+    size_t wlen;
+    struct conn *wowner;
+};
+
+extern struct worker worker;
+
+/* main.c */
+void worker_drain(const char *why);
+void worker_maybe_exit(void);
+
+/* channel.c */
+void channel_start(void);
+void channel_send(const struct chan_msg *msg);
+void channel_flush(void);
+void channel_close(void);
+
+/* report.c */
+void report_start(void);
+void report_changed(void);
+void report_flush(void);
+void report_stop(void);
+
+/* conn.c */
+struct conn *conn_new(int fd, const struct chan_msg *msg);
+void conn_activate(struct conn *c);
+void conn_free(struct conn *c);
+void conn_drain(struct conn *c);
+void conn_out(struct conn *c, const void *data, size_t len);
+int buf_append(struct buf *b, const void *data, size_t len);
+void buf_free(struct buf *b);
+
+/* http.c */
+void http_init(struct conn *c);
+void http_reset_request(struct request *r);
+const char *http_url(const struct request *r, size_t *len);
+/* Parses <len> bytes; returns the number consumed (less when paused). */
+size_t http_feed(struct conn *c, const char *data, size_t len);
+void http_eof(struct conn *c);
+
+/* routes.c */
+void routes_handle(struct conn *c);
+
+/* response.c */
+void response_simple(struct conn *c, int status, const char *ctype,
+                     const char *body, size_t body_len, const char *extra);
+void response_error(struct conn *c, int status);
+const char *response_reason(int status);
+
+#endif
