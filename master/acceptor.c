@@ -77,8 +77,14 @@ acceptor_transient(int err)
 static void
 acceptor_pause_for_error(struct master *m, int err)
 {
-    log_warn(err, "accept4() failed; pausing accepts for %.0f ms",
-             ACCEPT_PAUSE_S * 1000);
+    ev_tstamp now = ev_now(m->loop);
+
+    /* Once a second is enough to tell an operator the table is full. */
+    if (now - m->accept_error_logged >= 1.0) {
+        m->accept_error_logged = now;
+        log_warn(err, "accept4() failed; pausing accepts for %.0f ms",
+                 ACCEPT_PAUSE_S * 1000);
+    }
     m->accept_error_pause = true;
     ev_io_stop(m->loop, &m->accept_w);
     ev_timer_set(&m->accept_pause, ACCEPT_PAUSE_S, 0.);

@@ -188,6 +188,9 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
         }
         break;
     case CHAN_LOAD:
+        if (m->opt.trace) {
+            trace_load(w, &msg->u.load);
+        }
         sched_load(&m->sched, &w->sw, &msg->u.load);
         break;
     default:

@@ -86,6 +86,7 @@ struct master {
     ev_io accept_w;
     ev_timer accept_pause; /* after EMFILE and friends */
     bool accept_error_pause;
+    ev_tstamp accept_error_logged;
     bool accept_queue_pause;
 
     ev_prepare prepare_w; /* flush outboxes once per loop turn */
@@ -131,6 +132,7 @@ void trace_sched_event(void *ctx, enum sched_event ev,
                        const struct sched_worker *w);
 void trace_record(void *arg, const struct chan_msg *msgs, size_t n,
                   size_t nfds);
+void trace_load(const struct mworker *w, const struct chan_load *l);
 const char *trace_peer(const struct chan_peer *p, char *buf, size_t len);
 
 /* mconn.c */

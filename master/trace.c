@@ -146,3 +146,12 @@ trace_record(void *arg, const struct chan_msg *msgs, size_t n, size_t nfds)
     log_trace("sendmsg  -> W%u: %zu message%s, %zu fd%s (%s)", w->sw.id, n,
               n == 1 ? "" : "s", nfds, nfds == 1 ? "" : "s", list);
 }
+
+void
+trace_load(const struct mworker *w, const struct chan_load *l)
+{
+    log_trace("load     W%u: %u open, %u in flight, %llu served, lag %.1f ms, "
+              "rss %u KiB",
+              w->sw.id, l->open_conns, l->in_flight,
+              (unsigned long long) l->served, l->lag_us / 1000.0, l->rss_kib);
+}

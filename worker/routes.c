@@ -146,6 +146,11 @@ routes_handle(struct conn *c)
     bool root, cpu;
 
     url = http_url(&c->req, &ulen);
+    if (worker.trace) {
+        log_trace("C%llu %s %.*s", (unsigned long long) c->id,
+                  llhttp_method_name((llhttp_method_t) method),
+                  (int) (ulen > 200 ? 200 : ulen), url);
+    }
     if (ulen == 1 && url[0] == '*' && method == HTTP_OPTIONS) {
         response_simple(c, 204, NULL, NULL, 0, ALLOW_GET_HEAD);
         return;
@@ -168,10 +173,5 @@ routes_handle(struct conn *c)
         routes_hello(c);
     } else {
         routes_cpu(c, query, qlen);
-    }
-    if (worker.trace) {
-        log_trace("C%llu %s %.*s", (unsigned long long) c->id,
-                  llhttp_method_name((llhttp_method_t) method),
-                  (int) (ulen > 200 ? 200 : ulen), url);
     }
 }

@@ -1,0 +1,332 @@
+"""Integration-test harness: starts the real handoff binary on 127.0.0.1 on
+a port the kernel picks, follows its log, and talks HTTP to it over raw
+sockets. Waiting is always for an observable condition (a log line, a
+process state, a descriptor count) with a deadline, never a bare sleep.
+
+A test file defines test_* functions and ends with harness.main(globals()).
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+BUILD = os.environ.get("HANDOFF_BUILD") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build")
+HANDOFF = os.path.join(BUILD, "handoff")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "UndefinedBehaviorSanitizer")
+# Sanitized builds are slower; deadlines stretch with them.
+SLOW = 3.0 if "asan" in BUILD else 1.0
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg="check failed"):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def wait_until(pred, timeout=10.0, what="condition", interval=0.01):
+    """Polls pred() until it returns a true value, which is returned."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TestFailure(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def alive(pid):
+    """True while <pid> exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def children(pid):
+    """Live child processes of <pid>, from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(d))
+    return sorted(out)
+
+
+class Server:
+    """One handoff master with its workers, stopped at the end of a test."""
+
+    def __init__(self, *args, workers=2, wait_ready=True, host="127.0.0.1",
+                 preexec_fn=None, env=None):
+        self.args = [HANDOFF, "--host", host, "--port", "0",
+                     "--workers", str(workers), *args]
+        self.workers = workers
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=preexec_fn, env=env)
+        self.pid = self.proc.pid
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        m = self.wait_log(r"listening on (\S+):(\d+) ", timeout=10)
+        self.host = host
+        self.port = int(m.group(2))
+        if wait_ready:
+            self.wait_ready(workers)
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF mark
+            self.cond.notify_all()
+
+    def log(self):
+        with self.cond:
+            return "\n".join(l for l in self.lines if l is not None)
+
+    def wait_log(self, pattern, timeout=10.0, start=0, count=1):
+        """Waits for the <count>-th line from index <start> matching
+        <pattern>; returns its match object."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout * SLOW
+        with self.cond:
+            while True:
+                seen = 0
+                for line in self.lines[start:]:
+                    if line is None:
+                        continue
+                    m = rx.search(line)
+                    if m:
+                        seen += 1
+                        if seen == count:
+                            return m
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.lines and self.lines[-1] is None):
+                    raise TestFailure(
+                        f"no log line matching {pattern!r}; log:\n" + self.log()[-3000:])
+                self.cond.wait(left)
+
+    def mark(self):
+        """An index into the log, for waiting on lines after this point."""
+        with self.cond:
+            return len(self.lines)
+
+    def wait_ready(self, n, start=0):
+        self.wait_log(r"worker W\d+ \(pid \d+\) ready", start=start, count=n,
+                      timeout=15)
+
+    def worker_pids(self):
+        return children(self.pid)
+
+    def ready_workers(self):
+        """{worker id: pid} for every READY line so far."""
+        out = {}
+        for m in re.finditer(r"worker W(\d+) \(pid (\d+)\) ready", self.log()):
+            out[int(m.group(1))] = int(m.group(2))
+        return out
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def wait_exit(self, timeout=20.0):
+        try:
+            return self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("master did not exit; log:\n" + self.log()[-3000:])
+
+    def stop(self):
+        """Graceful stop; returns the exit code."""
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+        return self.wait_exit()
+
+    def kill(self):
+        pids = self.worker_pids() if self.proc.poll() is None else []
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def sanitizer_report(self):
+        log = self.log()
+        for mark in SANITIZER_MARKS:
+            if mark in log:
+                return log
+        return None
+
+
+def connect(port, host="127.0.0.1", timeout=10.0):
+    s = socket.create_connection((host, port), timeout=timeout * SLOW)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, version):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # list of (lower-case name, value)
+        self.body = body
+        self.version = version
+
+    def header(self, name):
+        vals = [v for k, v in self.headers if k == name.lower()]
+        return vals[0] if vals else None
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.headers} {self.body[:80]!r}>"
+
+
+class Reader:
+    """Reads HTTP/1.1 responses from a socket, one at a time."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def read_response(self, head=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode("latin-1").split("\r\n")
+        version, status, reason = (lines[0].split(" ", 2) + [""])[:3]
+        headers = []
+        for l in lines[1:]:
+            k, v = l.split(":", 1)
+            headers.append((k.strip().lower(), v.strip()))
+        resp = Response(int(status), reason, headers, b"", version)
+        length = resp.header("content-length")
+        if head or int(status) in (204, 304) or int(status) < 200:
+            return resp
+        check(length is not None, f"response without Content-Length: {resp}")
+        n = int(length)
+        while len(self.buf) < n:
+            self._fill()
+        resp.body, self.buf = self.buf[:n], self.buf[n:]
+        return resp
+
+    def at_eof(self, timeout=5.0):
+        """True if the peer closes (EOF or reset) with nothing more sent."""
+        self.sock.settimeout(timeout * SLOW)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return self.buf == b""
+                self.buf += data
+        except ConnectionResetError:
+            return self.buf == b""
+        except socket.timeout:
+            return False
+
+
+def request(port, path="/", method="GET", headers=None, host="127.0.0.1",
+            close=True, body=b""):
+    """One request on a new connection; returns the Response."""
+    hdrs = {"Host": "test"}
+    if close:
+        hdrs["Connection"] = "close"
+    hdrs.update(headers or {})
+    if body:
+        hdrs["Content-Length"] = str(len(body))
+    req = f"{method} {path} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    with connect(port, host) as s:
+        s.sendall(req.encode() + body)
+        return Reader(s).read_response(head=(method == "HEAD"))
+
+
+def hello_pid(resp):
+    check(resp.status == 200, f"expected 200, got {resp}")
+    m = re.match(rb"Hello from worker (\d+)\n$", resp.body)
+    check(m is not None, f"unexpected body {resp.body!r}")
+    return int(m.group(1))
+
+
+_servers = []
+
+
+def server(*args, **kw):
+    """A Server torn down after the current test."""
+    s = Server(*args, **kw)
+    _servers.append(s)
+    return s
+
+
+def main(namespace):
+    tests = [(n, f) for n, f in namespace.items()
+             if n.startswith("test_") and callable(f)]
+    only = os.environ.get("HANDOFF_TEST")
+    failures = 0
+    for name, fn in tests:
+        if only and only not in name:
+            continue
+        err = None
+        try:
+            fn()
+        except Exception:
+            err = traceback.format_exc()
+        for s in _servers:
+            if s.proc.poll() is None:
+                # A graceful stop lets LeakSanitizer check every process.
+                try:
+                    s.signal(signal.SIGTERM)
+                    s.proc.wait(15 * SLOW)
+                except (subprocess.TimeoutExpired, ProcessLookupError):
+                    if err is None:
+                        err = "server did not stop on SIGTERM"
+            if s.reader.is_alive():
+                s.reader.join(5)
+            if err is None:
+                report = s.sanitizer_report()
+                if report:
+                    err = "sanitizer report in server log:\n" + report[-4000:]
+            s.kill()
+            if err is not None:
+                sys.stderr.write(f"--- server log ({name}) ---\n{s.log()[-4000:]}\n")
+        _servers.clear()
+        if err is None:
+            print(f"ok {name}", flush=True)
+        else:
+            failures += 1
+            first = err.strip().splitlines()[-1]
+            print(f"FAIL {name}: {first[:200]}", flush=True)
+            sys.stderr.write(f"--- {name} ---\n{err}\n")
+    sys.exit(1 if failures else 0)

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""The master's scheduling and supervision as clients and ps see them:
+round-robin order, a killed worker replaced, a stopped worker skipped and
+its unacknowledged connection served elsewhere, no descriptor leaks, the
+master surviving EMFILE, crash-loop backoff, workers leaving with the
+master."""
+
+import collections
+import datetime
+import os
+import re
+import resource
+import signal
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+
+def test_rr_alternates_sequential_connections():
+    s = h.server(workers=2)
+    served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(20))
+    h.check(sorted(served.values()) == [10, 10], f"per worker: {dict(served)}")
+    h.check(set(served) == set(s.worker_pids()), f"{served} vs {s.worker_pids()}")
+
+
+def steady_fd_count(s):
+    """The master's descriptor count once idle: it holds no connection."""
+    return h.fd_count(s.pid)
+
+
+def test_kill9_worker_is_replaced():
+    s = h.server(workers=2)
+    for _ in range(4):
+        h.hello_pid(h.request(s.port, "/"))
+    baseline = steady_fd_count(s)
+    victim = s.worker_pids()[0]
+    mark = s.mark()
+    os.kill(victim, signal.SIGKILL)
+    s.wait_log(rf"\(pid {victim}\) killed by signal 9", start=mark)
+    s.wait_ready(1, start=mark)
+    pids = s.worker_pids()
+    h.check(victim not in pids and len(pids) == 2, f"workers now {pids}")
+    served = {h.hello_pid(h.request(s.port, "/")) for _ in range(10)}
+    h.check(served == set(pids), f"served by {served}, workers {pids}")
+    h.wait_until(lambda: h.fd_count(s.pid) == baseline, what=f"master fd count back to {baseline}")
+
+
+def test_stopped_worker_skipped_and_its_connection_reclaimed():
+    s = h.server("--trace", workers=2)
+    workers = s.ready_workers()
+    stopped_id = min(workers)
+    stopped_pid = workers[stopped_id]
+    other_pid = workers[max(workers)]
+    os.kill(stopped_pid, signal.SIGSTOP)
+    stuck = None
+    try:
+        for _ in range(8):
+            c = h.connect(s.port)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            port = c.getsockname()[1]
+            cid = s.wait_log(rf"accept +C(\d+) fd=\d+ from 127\.0\.0\.1:{port}\b").group(1)
+            wid = int(s.wait_log(rf"handoff +C{cid} -> W(\d+)").group(1))
+            if wid == stopped_id:
+                h.check(stuck is None, "the stopped worker was given a second connection")
+                stuck = (c, cid)
+                continue
+            with c:
+                h.check(h.hello_pid(h.Reader(c).read_response()) == other_pid)
+        h.check(stuck is not None, "the stopped worker never got its one connection")
+    finally:
+        os.kill(stopped_pid, signal.SIGKILL)
+        os.kill(stopped_pid, signal.SIGCONT)
+    c, cid = stuck
+    with c:
+        s.wait_log(rf"reclaim +C{cid} from W{stopped_id}")
+        r = h.Reader(c).read_response()
+        pid = h.hello_pid(r)
+        h.check(pid != stopped_pid, "served by the dead worker?")
+
+
+def test_fd_count_after_5000_connections():
+    s = h.server(workers=2)
+    h.hello_pid(h.request(s.port, "/"))
+    baseline = steady_fd_count(s)
+    errors = []
+
+    def client(n):
+        try:
+            for _ in range(n):
+                h.hello_pid(h.request(s.port, "/"))
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(625,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    h.check(not errors, f"{len(errors)} clients failed: {errors[:3]}")
+    h.wait_until(lambda: h.fd_count(s.pid) == baseline,
+                 what=f"master fd count back to {baseline} (now {h.fd_count(s.pid)})")
+
+
+def test_workers_exit_when_master_dies():
+    s = h.server(workers=2)
+    pids = s.worker_pids()
+    h.check(len(pids) == 2)
+    s.proc.kill()
+    s.proc.wait()
+    h.wait_until(lambda: not any(h.alive(p) for p in pids), timeout=10,
+                 what="workers to exit after the master died")
+    s.wait_log(r"channel to the master closed")
+
+
+def test_master_survives_emfile():
+    # Workers stopped, so nothing is acknowledged: the master keeps every
+    # accepted fd until it runs out of descriptors, pauses accepting, and
+    # serves everyone once the workers are back.
+    def low_fd_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    s = h.server(workers=2, preexec_fn=low_fd_limit)
+    workers = s.worker_pids()
+    for p in workers:
+        os.kill(p, signal.SIGSTOP)
+    clients = []
+    try:
+        for _ in range(60):
+            c = h.connect(s.port, timeout=30)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            clients.append(c)
+        s.wait_log(r"accept4\(\) failed; pausing accepts .*Too many open files")
+    finally:
+        for p in workers:
+            os.kill(p, signal.SIGCONT)
+    served = collections.Counter()
+    for c in clients:
+        with c:
+            served[h.hello_pid(h.Reader(c).read_response())] += 1
+    h.check(sum(served.values()) == 60, f"served {dict(served)}")
+    h.check(s.proc.poll() is None, "master died")
+    h.hello_pid(h.request(s.port, "/"))
+
+
+def log_time(line):
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+
+
+def test_crash_loop_backs_off():
+    s = h.server("--worker-bin", "/bin/false", workers=1, wait_ready=False)
+    s.wait_log(r"restarting slot 0 in 400 ms", timeout=10)
+    starts = [log_time(l) for l in s.log().splitlines() if "started in slot 0" in l]
+    h.check(len(starts) >= 3, s.log())
+    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+    # 100 ms, then 200 ms, doubling: each gap at least its delay.
+    for i, gap in enumerate(gaps[:3]):
+        h.check(gap >= 0.1 * 2 ** i * 0.9, f"restart gaps {gaps}")
+    h.check(s.proc.poll() is None, "master died")
+
+
+def test_connections_wait_for_a_worker():
+    # While the only worker is away, accepted connections wait in the
+    # queue and are served by its replacement.
+    s = h.server("--trace", workers=1)
+    victim = s.worker_pids()[0]
+    os.kill(victim, signal.SIGSTOP)
+    c1 = h.connect(s.port)
+    c1.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    c2 = h.connect(s.port)
+    c2.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    port2 = c2.getsockname()[1]
+    cid2 = s.wait_log(rf"accept +C(\d+) fd=\d+ from 127\.0\.0\.1:{port2}\b").group(1)
+    s.wait_log(rf"accept +C{cid2} .*queue=\[C{cid2}\]")
+    os.kill(victim, signal.SIGKILL)
+    os.kill(victim, signal.SIGCONT)
+    for c in (c1, c2):
+        with c:
+            pid = h.hello_pid(h.Reader(c).read_response())
+            h.check(pid != victim)
+
+
+if __name__ == "__main__":
+    h.main(globals())

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Runs every test: the C unit binaries and the Python integration scripts,
+for each --build directory given, each with a time limit. Every test prints
+"ok NAME" or "FAIL NAME: why"; the last line is "N passed, N failed"."""
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+UNIT_TIMEOUT = 120
+INTEGRATION_TIMEOUT = 400
+
+
+def run_one(label, cmd, env, timeout):
+    """Runs one test program; returns (passed, failed) counts."""
+    passed = failed = 0
+    start = time.monotonic()
+    stem = os.path.splitext(os.path.basename(cmd[-1]))[0]
+    label = f"{label}{stem}."
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, timeout=timeout,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, errors="replace")
+        out, err, rc = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        rc = "timeout"
+    for line in out.splitlines():
+        if line.startswith("ok "):
+            passed += 1
+            print(f"ok   {label}{line[3:]}")
+        elif line.startswith("FAIL "):
+            failed += 1
+            print(f"FAIL {label}{line[5:]}")
+    if rc != 0 and failed == 0:
+        failed += 1
+        print(f"FAIL {label}run: exited {rc}")
+    if failed:
+        tail = "\n".join(err.splitlines()[-40:])
+        print(f"---- stderr of {' '.join(cmd)} (last lines) ----\n{tail}\n----")
+    sys.stdout.flush()
+    print(f"     ({label[:-1]} took {time.monotonic() - start:.1f}s)", file=sys.stderr)
+    return passed, failed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", action="append", required=True,
+                    help="build directory to test (repeatable)")
+    ap.add_argument("--only", default="", help="substring of test files to run")
+    args = ap.parse_args()
+
+    passed = failed = 0
+    for build in args.build:
+        label = "" if build == "build" else f"[{os.path.basename(build)}] "
+        env = dict(os.environ)
+        env["HANDOFF_BUILD"] = os.path.join(ROOT, build)
+        env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=86"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        units = sorted(glob.glob(os.path.join(ROOT, build, "tests", "test_*")))
+        units = [u for u in units if os.access(u, os.X_OK) and not u.endswith(".d")]
+        for u in units:
+            if args.only and args.only not in u:
+                continue
+            p, f = run_one(label, [u], env, UNIT_TIMEOUT)
+            passed += p
+            failed += f
+        for t in sorted(glob.glob(os.path.join(HERE, "integration", "test_*.py"))):
+            if args.only and args.only not in t:
+                continue
+            p, f = run_one(label, [sys.executable, t], env, INTEGRATION_TIMEOUT)
+            passed += p
+            failed += f
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
