@@ -6,7 +6,7 @@
  * time it answers a handoff; pick() takes the first free worker and so
  * leaves each worker at most one unanswered handoff. With a burst of
  * connections the order is therefore "next free", cyclic in answer order,
- * not strictly cyclic: see docs/node-mapping.md and node-cluster.md §3.
+ * not strictly cyclic: see docs/architecture.md, "Scheduling".
  */
 #include <stdio.h>
 
