@@ -50,10 +50,12 @@ deps:
 	@tools/deps.sh
 
 $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -67,19 +69,23 @@ $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c | deps
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_OURS) -Imaster -Itests/unit -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_OURS) -Imaster -Itests/unit -c -o $@ $<
 
 $(BUILD)/tests/test_chan: $(BUILD)/obj/tests/unit/test_chan.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
 
 $(BUILD)/tests/test_sched: $(BUILD)/obj/tests/unit/test_sched.o $(SCHED_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
 
 $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -o $@ $^
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
 
 run: all
 	$(BUILD)/handoff --port 8080

@@ -33,6 +33,8 @@ chan_type_name(unsigned type)
         return "ACK";
     case CHAN_LOAD:
         return "LOAD";
+    case CHAN_DRAINING:
+        return "DRAINING";
     default:
         return "?";
     }

@@ -27,8 +27,16 @@ enum chan_type {
     CHAN_READY = 3,    /* worker->master: loop running, send connections */
     CHAN_ACK = 4,      /* worker->master: CONN taken (accepted) or refused */
     CHAN_LOAD = 5,     /* worker->master: load report */
+    CHAN_DRAINING = 6, /* worker->master: draining on its own; send no more */
 };
-#define CHAN_TYPE_MAX CHAN_LOAD
+#define CHAN_TYPE_MAX CHAN_DRAINING
+
+/* Why a worker refused a CONN (ACK with accepted == 0). */
+enum chan_refusal {
+    CHAN_REFUSE_OTHER = 0,
+    CHAN_REFUSE_FULL = 1,     /* no room (fd limit, memory, connection cap) */
+    CHAN_REFUSE_DRAINING = 2, /* stopping */
+};
 
 #define CHAN_F_FD 0x0001 /* an fd rides with this message */
 
@@ -58,7 +66,7 @@ struct chan_msg {
         struct chan_peer peer; /* CONN */
         struct {
             uint32_t accepted; /* 1 taken, 0 refused */
-            uint32_t reserved;
+            uint32_t reason;   /* enum chan_refusal, when refused */
         } ack;                 /* ACK */
         struct chan_load load; /* LOAD */
         uint8_t raw[24];

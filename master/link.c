@@ -181,11 +181,21 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
         break;
     case CHAN_ACK:
         if (sched_ack(&m->sched, &w->sw, msg->conn_id,
-                      msg->u.ack.accepted != 0)
+                      msg->u.ack.accepted ? SCHED_ACCEPTED
+                      : msg->u.ack.reason == CHAN_REFUSE_FULL
+                          ? SCHED_REFUSED_FULL
+                          : SCHED_REFUSED)
             == -1) {
             link_protocol_error(w, "acknowledgement of a connection it was "
                                    "not given");
         }
+        break;
+    case CHAN_DRAINING:
+        /* It stopped on its own (a signal sent to it): out of the rotation
+         * now, rather than refusing every connection it would be given. */
+        log_info("worker W%u (pid %ld) is draining", w->sw.id,
+                 (long) w->pid);
+        sched_worker_leave(&m->sched, &w->sw);
         break;
     case CHAN_LOAD:
         if (m->opt.trace) {

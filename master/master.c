@@ -45,31 +45,14 @@ master_sink_release(void *ctx, struct sched_conn *sc)
 void
 master_worker_gone(struct master *m, struct mworker *w)
 {
-    sched_worker_down(&m->sched, &w->sw);
-}
-
-static bool
-master_work_pending(const struct master *m)
-{
-    unsigned i;
-
-    if (m->sched.nqueued > 0) {
-        return true;
-    }
-    for (i = 0; i < m->nslots; i++) {
-        const struct mworker *w = m->slots[i].w;
-
-        if (w != NULL && w->sw.ninflight > 0) {
-            return true;
-        }
-    }
-    return false;
+    sched_worker_gone(&m->sched, &w->sw);
 }
 
 /*
- * Moves a graceful stop along: once no connection waits in the queue or in
- * a channel, each ready worker leaves the rotation and is told to finish
- * its requests and exit; when none is left, the loop ends.
+ * Moves a graceful stop along: while connections wait in the queue every
+ * worker keeps taking them; then each ready worker with no handoff left
+ * unanswered leaves the rotation and is told to finish and exit. A worker
+ * that never answers holds back only itself, until --grace runs out.
  */
 void
 master_stop_progress(struct master *m)
@@ -79,20 +62,18 @@ master_stop_progress(struct master *m)
     if (!m->stopping) {
         return;
     }
-    if (!master_work_pending(m)) {
-        for (i = 0; i < m->nslots; i++) {
-            struct mworker *w = m->slots[i].w;
-            struct chan_msg msg;
+    for (i = 0; i < m->nslots && m->sched.nqueued == 0; i++) {
+        struct mworker *w = m->slots[i].w;
+        struct chan_msg msg;
 
-            if (w == NULL || !w->ready || w->shutdown_sent
-                || w->chan_fd == -1) {
-                continue;
-            }
-            sched_worker_down(&m->sched, &w->sw);
-            chan_msg_init(&msg, CHAN_SHUTDOWN, w->sw.id);
-            link_send(w, &msg, -1);
-            w->shutdown_sent = true;
+        if (w == NULL || !w->ready || w->shutdown_sent || w->chan_fd == -1
+            || w->sw.ninflight > 0) {
+            continue;
         }
+        sched_worker_leave(&m->sched, &w->sw);
+        chan_msg_init(&msg, CHAN_SHUTDOWN, w->sw.id);
+        link_send(w, &msg, -1);
+        w->shutdown_sent = true;
     }
     if (m->nalive == 0) {
         ev_break(m->loop, EVBREAK_ALL);
@@ -191,7 +172,7 @@ master_cleanup(struct master *m)
             ev_child_stop(m->loop, &w->child_w);
         }
         link_close(w);
-        sched_worker_down(&m->sched, &w->sw);
+        sched_worker_gone(&m->sched, &w->sw);
         chan_outbox_free(&w->out);
         free(w);
         s->w = NULL;
@@ -216,6 +197,22 @@ master_run(struct master *m)
 
     signal(SIGPIPE, SIG_IGN);
     master_raise_nofile();
+    m->listen_fd = -1;
+    /* Signals are watched from the start, so an early SIGTERM is a
+     * graceful stop too. */
+    m->loop = ev_default_loop(EVFLAG_AUTO);
+    if (m->loop == NULL) {
+        fprintf(stderr, "handoff: cannot create the event loop\n");
+        return 1;
+    }
+    ev_signal_init(&m->sig_int, master_signal_cb, SIGINT);
+    ev_signal_init(&m->sig_term, master_signal_cb, SIGTERM);
+    ev_signal_init(&m->sig_quit, master_signal_cb, SIGQUIT);
+    m->sig_int.data = m->sig_term.data = m->sig_quit.data = m;
+    ev_signal_start(m->loop, &m->sig_int);
+    ev_signal_start(m->loop, &m->sig_term);
+    ev_signal_start(m->loop, &m->sig_quit);
+
     if (spawn_resolve_worker_bin(m) == -1) {
         fprintf(stderr, "handoff: worker program %s: %s\n", m->worker_bin,
                 strerror(errno));
@@ -224,12 +221,6 @@ master_run(struct master *m)
     m->listen_fd = listener_open(&m->opt, where, sizeof(where));
     if (m->listen_fd == -1) {
         fprintf(stderr, "handoff: %s\n", where);
-        return 1;
-    }
-    m->loop = ev_default_loop(EVFLAG_AUTO);
-    if (m->loop == NULL) {
-        fprintf(stderr, "handoff: cannot create the event loop\n");
-        fd_close(m->listen_fd);
         return 1;
     }
     m->nslots = m->opt.workers;
@@ -241,14 +232,6 @@ master_run(struct master *m)
         return 1;
     }
     TAILQ_INIT(&m->dirty);
-
-    ev_signal_init(&m->sig_int, master_signal_cb, SIGINT);
-    ev_signal_init(&m->sig_term, master_signal_cb, SIGTERM);
-    ev_signal_init(&m->sig_quit, master_signal_cb, SIGQUIT);
-    m->sig_int.data = m->sig_term.data = m->sig_quit.data = m;
-    ev_signal_start(m->loop, &m->sig_int);
-    ev_signal_start(m->loop, &m->sig_term);
-    ev_signal_start(m->loop, &m->sig_quit);
     ev_init(&m->grace_w, master_grace_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);

@@ -30,7 +30,8 @@ struct sched_policy {
     bool (*answered)(struct sched *s, struct sched_worker *w, bool accepted);
     /* A load report replaced w->load. May be NULL. */
     void (*load)(struct sched *s, struct sched_worker *w);
-    /* The worker to take <c>, or NULL to keep it (and all behind it) queued. */
+    /* The worker to take <c>, or NULL to keep it (and all behind it) queued.
+     * Never a worker with w->full set: answered() is deferred for those. */
     struct sched_worker *(*pick)(struct sched *s, const struct sched_conn *c);
     /* Writes a short view of the policy's state for trace. May be NULL. */
     size_t (*describe)(const struct sched *s, char *buf, size_t len);

@@ -109,10 +109,8 @@ sched_worker_up(struct sched *s, struct sched_worker *w)
 }
 
 void
-sched_worker_down(struct sched *s, struct sched_worker *w)
+sched_worker_leave(struct sched *s, struct sched_worker *w)
 {
-    struct sched_conn *c;
-
     if (!w->up) {
         return;
     }
@@ -120,8 +118,16 @@ sched_worker_down(struct sched *s, struct sched_worker *w)
     TAILQ_REMOVE(&s->workers, w, link);
     s->nworkers--;
     w->up = false;
+    w->full = false;
     sched_emit(s, SCHED_EV_DOWN, NULL, w);
+}
 
+void
+sched_worker_gone(struct sched *s, struct sched_worker *w)
+{
+    struct sched_conn *c;
+
+    sched_worker_leave(s, w);
     /* Back to the head in their original order: they have waited longest. */
     while ((c = TAILQ_LAST(&w->inflight, sched_conn_list)) != NULL) {
         TAILQ_REMOVE(&w->inflight, c, link);
@@ -155,10 +161,10 @@ sched_conn_arrive(struct sched *s, struct sched_conn *c)
 
 int
 sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
-          bool accepted)
+          enum sched_answer answer)
 {
     struct sched_conn *c;
-    bool freed;
+    bool freed = false;
 
     /* Acknowledgements come in handoff order, so this is the head. */
     TAILQ_FOREACH(c, &w->inflight, link) {
@@ -172,7 +178,7 @@ sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
     TAILQ_REMOVE(&w->inflight, c, link);
     w->ninflight--;
     c->worker = NULL;
-    if (accepted) {
+    if (answer == SCHED_ACCEPTED) {
         s->acks++;
         sched_emit(s, SCHED_EV_ACCEPTED, c, w);
         s->sink.release(s->sink.ctx, c);
@@ -182,7 +188,15 @@ sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
         s->nqueued++;
         sched_emit(s, SCHED_EV_REFUSED, c, w);
     }
-    freed = w->up && s->policy->answered(s, w, accepted);
+    if (w->up && answer == SCHED_REFUSED_FULL) {
+        /* Node hands it the next connection at once and the two ping-pong
+         * until it has room (node-cluster.md §3). Here its answer takes
+         * effect at its next load report, which follows any change. */
+        w->full = true;
+        sched_emit(s, SCHED_EV_PARKED, NULL, w);
+    } else if (w->up) {
+        freed = s->policy->answered(s, w, answer == SCHED_ACCEPTED);
+    }
     sched_dispatch_after(s, w, freed);
     return 0;
 }
@@ -191,11 +205,20 @@ void
 sched_load(struct sched *s, struct sched_worker *w,
            const struct chan_load *load)
 {
+    bool freed = false;
+
     w->load = *load;
-    if (w->up && s->policy->load != NULL) {
-        s->policy->load(s, w);
-        sched_dispatch(s);
+    if (!w->up) {
+        return;
     }
+    if (w->full) {
+        w->full = false;
+        freed = s->policy->answered(s, w, false);
+    }
+    if (s->policy->load != NULL) {
+        s->policy->load(s, w);
+    }
+    sched_dispatch_after(s, w, freed);
 }
 
 void

@@ -8,11 +8,12 @@
  * It does no I/O: its decisions come out through struct sched_sink, which
  * the master turns into sendmsg() and close(), and which unit tests record.
  *
- * Events in: a worker came up (sched_worker_up) or went away
- * (sched_worker_down), a connection was accepted (sched_conn_arrive), a
- * worker acknowledged or refused one (sched_ack), a load report arrived
- * (sched_load). Decisions out: send <conn> to <worker>, release <conn>
- * (the worker has it: close the master's copy).
+ * Events in: a worker came up (sched_worker_up), left the rotation
+ * (sched_worker_leave) or went away (sched_worker_gone), a connection was
+ * accepted (sched_conn_arrive), a worker acknowledged or refused one
+ * (sched_ack), a load report arrived (sched_load). Decisions out: send
+ * <conn> to <worker>, release <conn> (the worker has it: close the
+ * master's copy).
  */
 #ifndef HS_MASTER_SCHED_H
 #define HS_MASTER_SCHED_H
@@ -45,7 +46,9 @@ struct sched_worker {
     unsigned ninflight;
     uint64_t handed;                     /* handoffs ever made to it */
     struct chan_load load;               /* latest report */
-    bool up;                             /* between worker_up and worker_down */
+    bool up;                             /* in the rotation */
+    bool full;                           /* refused for lack of room: parked
+                                            until its next load report */
 };
 
 TAILQ_HEAD(sched_worker_list, sched_worker);
@@ -56,10 +59,18 @@ enum sched_event {
     SCHED_EV_HANDOFF,  /* conn given to worker */
     SCHED_EV_ACCEPTED, /* worker acknowledged conn */
     SCHED_EV_REFUSED,  /* worker refused conn; it went to the queue tail */
+    SCHED_EV_PARKED,   /* worker refused for lack of room: parked */
     SCHED_EV_RECLAIM,  /* worker went away; conn went back to the queue head */
     SCHED_EV_FREE,     /* worker can take a connection (policy says so) */
     SCHED_EV_UP,       /* worker joined */
-    SCHED_EV_DOWN,     /* worker left */
+    SCHED_EV_DOWN,     /* worker left the rotation */
+};
+
+/* A worker's answer to a handoff. */
+enum sched_answer {
+    SCHED_ACCEPTED,
+    SCHED_REFUSED,      /* e.g. draining: the connection goes to the tail */
+    SCHED_REFUSED_FULL, /* no room: also park the worker until it reports */
 };
 
 struct sched_sink {
@@ -94,10 +105,15 @@ void sched_fini(struct sched *s);
 void sched_worker_init(struct sched_worker *w, uint32_t id);
 void sched_worker_up(struct sched *s, struct sched_worker *w);
 /*
- * <w> is gone or leaving. Every connection it had not acknowledged goes
- * back to the head of the queue, in order, and is handed to another worker.
+ * <w> takes no more connections (it drains, or is told to). Its answers
+ * to handoffs already made still count.
  */
-void sched_worker_down(struct sched *s, struct sched_worker *w);
+void sched_worker_leave(struct sched *s, struct sched_worker *w);
+/*
+ * <w> is gone. Every connection it had not acknowledged goes back to the
+ * head of the queue, in order, and is handed to another worker.
+ */
+void sched_worker_gone(struct sched *s, struct sched_worker *w);
 
 void sched_conn_init(struct sched_conn *c, uint64_t id, uint32_t addr_hash);
 void sched_conn_arrive(struct sched *s, struct sched_conn *c);
@@ -107,7 +123,7 @@ void sched_conn_arrive(struct sched *s, struct sched_conn *c);
  * such connection (a protocol error the caller logs).
  */
 int sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
-              bool accepted);
+              enum sched_answer answer);
 
 void sched_load(struct sched *s, struct sched_worker *w,
                 const struct chan_load *load);

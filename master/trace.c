@@ -94,6 +94,11 @@ trace_sched_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
                  "refuse   C%llu <- W%u refused, back to the queue tail", cid,
                  wid);
         break;
+    case SCHED_EV_PARKED:
+        snprintf(what, sizeof(what), "full     W%u, parked until its next "
+                                     "load report",
+                 wid);
+        break;
     case SCHED_EV_RECLAIM:
         snprintf(what, sizeof(what),
                  "reclaim  C%llu from W%u, never acknowledged, to the queue "

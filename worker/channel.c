@@ -36,22 +36,30 @@ channel_master_gone(const char *why)
         conn_free(c);
     }
     ev_timer_start(worker.loop, &worker.orphan_w);
-    worker_drain("master gone");
+    worker_drain("master gone", false);
 }
 
 static void
 channel_take(const struct chan_msg *msg, int fd)
 {
+    static ev_tstamp warned;
     struct chan_msg ack;
     struct conn *c = NULL;
-    const char *why = NULL;
+    enum chan_refusal reason = CHAN_REFUSE_OTHER;
 
     if (fd < 0) {
-        why = "its fd did not arrive (MSG_CTRUNC)";
+        /* MSG_CTRUNC: at our descriptor limit. */
+        reason = CHAN_REFUSE_FULL;
+        if (ev_now(worker.loop) - warned >= 1.0) {
+            warned = ev_now(worker.loop);
+            log_warn(0, "refusing C%llu: its fd did not arrive (descriptor "
+                        "limit?)",
+                     (unsigned long long) msg->conn_id);
+        }
     } else if (worker.draining) {
-        why = "draining";
+        reason = CHAN_REFUSE_DRAINING;
     } else if ((c = conn_new(fd, msg)) == NULL) {
-        why = "out of memory";
+        reason = CHAN_REFUSE_FULL;
     }
     if (c == NULL) {
         fd_close(fd);
@@ -59,6 +67,7 @@ channel_take(const struct chan_msg *msg, int fd)
     chan_msg_init(&ack, CHAN_ACK, worker.id);
     ack.conn_id = msg->conn_id;
     ack.u.ack.accepted = c != NULL;
+    ack.u.ack.reason = c != NULL ? CHAN_REFUSE_OTHER : (uint32_t) reason;
     if (chan_outbox_push(&worker.out, &ack, -1) == -1) {
         /* Without its ACK the master would wait for ever: better to die
          * and let the master hand the connection to another worker. */
@@ -70,12 +79,14 @@ channel_take(const struct chan_msg *msg, int fd)
         TAILQ_INSERT_TAIL(&worker.pending, c, pending_link);
     }
     if (worker.trace) {
-        log_trace("C%llu received fd=%d; %s",
-                  (unsigned long long) msg->conn_id, fd,
-                  c != NULL ? "accepting (ack queued)" : "refusing");
-    } else if (why != NULL && fd < 0) {
-        log_warn(0, "refusing C%llu: %s", (unsigned long long) msg->conn_id,
-                 why);
+        static const char *const why[] = {
+            [CHAN_REFUSE_OTHER] = "refusing",
+            [CHAN_REFUSE_FULL] = "refusing: no room",
+            [CHAN_REFUSE_DRAINING] = "refusing: draining",
+        };
+
+        log_trace("C%llu received fd=%d; %s", (unsigned long long) msg->conn_id,
+                  fd, c != NULL ? "accepting (ack queued)" : why[reason]);
     }
 }
 
@@ -93,7 +104,7 @@ channel_handle(const struct chan_msg *msg, int fd)
         channel_take(msg, fd);
         break;
     case CHAN_SHUTDOWN:
-        worker_drain("the master asked");
+        worker_drain("the master asked", false);
         break;
     default:
         log_error(0, "unexpected %s from the master; ignored",

@@ -132,6 +132,11 @@ http_on_headers_complete(llhttp_t *p)
         /* We speak nothing but HTTP/1.1 here; answer, then close. */
         c->close_after = true;
     }
+    if (p->http_minor == 0 && (p->flags & F_TRANSFER_ENCODING)) {
+        /* RFC 9112 §6.1: a 1.0 message with Transfer-Encoding has faulty
+         * framing; answer it and close rather than trust what follows. */
+        c->close_after = true;
+    }
     return 0;
 }
 

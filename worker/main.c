@@ -76,9 +76,12 @@ bad:
     return -1;
 }
 
-/* Stop taking connections; exit once the last one closes. */
+/*
+ * Stop taking connections; exit once the last one closes. <tell_master>:
+ * the master did not ask for this, so it must take us out of rotation.
+ */
 void
-worker_drain(const char *why)
+worker_drain(const char *why, bool tell_master)
 {
     struct conn *c, *next;
 
@@ -86,6 +89,12 @@ worker_drain(const char *why)
         log_info("draining (%s): %u connection%s open", why, worker.nconns,
                  worker.nconns == 1 ? "" : "s");
         worker.draining = true;
+        if (tell_master) {
+            struct chan_msg msg;
+
+            chan_msg_init(&msg, CHAN_DRAINING, worker.id);
+            channel_send(&msg);
+        }
     }
     for (c = TAILQ_FIRST(&worker.conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
@@ -107,7 +116,7 @@ worker_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
     (void) loop;
     (void) revents;
-    worker_drain(sig->signum == SIGINT ? "SIGINT" : "SIGTERM");
+    worker_drain(sig->signum == SIGINT ? "SIGINT" : "SIGTERM", true);
 }
 
 static void

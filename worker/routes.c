@@ -31,9 +31,12 @@ routes_split(const char *url, size_t len, const char **path, size_t *plen,
 {
     const char *end = url + len, *q;
 
-    if (len >= 7 && (strncasecmp(url, "http://", 7) == 0
-                     || (len >= 8 && strncasecmp(url, "https://", 8) == 0))) {
-        const char *p = memchr(url + 7, '/', len - 7);
+    size_t scheme = len >= 7 && strncasecmp(url, "http://", 7) == 0    ? 7
+                    : len >= 8 && strncasecmp(url, "https://", 8) == 0 ? 8
+                                                                       : 0;
+
+    if (scheme > 0) {
+        const char *p = memchr(url + scheme, '/', len - scheme);
 
         if (p == NULL) {
             *path = "/";
@@ -117,14 +120,19 @@ routes_cpu(struct conn *c, const char *query, size_t qlen)
     int len;
 
     if (query != NULL && routes_param(query, qlen, "n", &val, &vlen)) {
-        if (!num_parse_u64(val, vlen, 0, UINT64_MAX, &n)) {
+        size_t i;
+
+        /* Digits only; any larger value means the cap. */
+        for (i = 0; i < vlen && val[i] >= '0' && val[i] <= '9'; i++) {
+        }
+        if (vlen == 0 || i < vlen) {
             static const char msg[] = "n must be a non-negative integer\n";
 
             response_simple(c, 400, "text/plain", msg, sizeof(msg) - 1,
                             NULL);
             return;
         }
-        if (n > CPU_MAX_N) {
+        if (!num_parse_u64(val, vlen, 0, CPU_MAX_N, &n)) {
             n = CPU_MAX_N;
         }
     }

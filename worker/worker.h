@@ -127,7 +127,7 @@ struct worker {
 extern struct worker worker;
 
 /* main.c */
-void worker_drain(const char *why);
+void worker_drain(const char *why, bool tell_master);
 void worker_maybe_exit(void);
 
 /* channel.c */

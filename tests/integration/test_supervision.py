@@ -71,7 +71,6 @@ def test_stopped_worker_skipped_and_its_connection_reclaimed():
         h.check(stuck is not None, "the stopped worker never got its one connection")
     finally:
         os.kill(stopped_pid, signal.SIGKILL)
-        os.kill(stopped_pid, signal.SIGCONT)
     c, cid = stuck
     with c:
         s.wait_log(rf"reclaim +C{cid} from W{stopped_id}")
@@ -144,6 +143,97 @@ def test_master_survives_emfile():
     h.hello_pid(h.request(s.port, "/"))
 
 
+def test_worker_draining_on_its_own_leaves_rotation():
+    # SIGTERM sent to one worker: it tells the master, which stops handing
+    # it connections, instead of bouncing them off its refusals.
+    s = h.server("--trace", workers=2)
+    workers = s.ready_workers()
+    victim = workers[1]
+    stop = threading.Event()
+    results = collections.Counter()
+
+    def client():
+        while not stop.is_set():
+            try:
+                results[h.request(s.port, "/cpu?n=50000").status] += 1
+            except Exception as e:
+                results[type(e).__name__] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        s.wait_log(r"load +W1: .* [1-9]\d* served")
+        mark = s.mark()
+        os.kill(victim, signal.SIGTERM)
+        s.wait_log(r"worker W1 \(pid \d+\) is draining", start=mark)
+        s.wait_log(rf"\(pid {victim}\) exited with code 0", start=mark)
+        s.wait_ready(1, start=mark)
+        new = max(s.ready_workers())
+        s.wait_log(rf"load +W{new}: .* [1-9]\d* served", start=mark)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    refusals = len(re.findall(r"refusing", s.log()))
+    h.check(refusals <= 8, f"{refusals} refusals: the draining worker kept getting connections")
+    h.check(set(results) == {200}, f"results {dict(results)}")
+
+
+def test_full_worker_is_parked_not_bounced():
+    # A worker out of descriptors refuses; the master parks it until its
+    # next load report instead of handing it the next connection at once.
+    def low_fd_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    s = h.server("--trace", workers=1, preexec_fn=low_fd_limit)
+    idle = []
+    try:
+        for _ in range(60):
+            idle.append(h.connect(s.port))
+        s.wait_log(r"full +W1, parked")
+        mark = s.mark()
+        # two heartbeats later, count the bounces in between
+        s.wait_log(r"load +W1:", start=mark, count=2, timeout=5)
+        window = s.log().splitlines()[mark:]
+        bounces = sum(1 for l in window if "refuse " in l)
+        h.check(bounces <= 6, f"{bounces} refusals within two heartbeats")
+    finally:
+        for c in idle:
+            c.close()
+    # with the idle clients gone the worker has room again
+    h.hello_pid(h.request(s.port, "/"))
+
+
+def test_graceful_stop_not_held_back_by_a_stuck_worker():
+    s = h.server("--trace", "--grace", "20s", workers=2)
+    workers = s.ready_workers()
+    stuck_pid = workers[1]
+    os.kill(stuck_pid, signal.SIGSTOP)
+    clients = []
+    try:
+        # keep connecting until the stopped worker has been handed one
+        for _ in range(6):
+            c = h.connect(s.port)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            clients.append(c)
+            port = c.getsockname()[1]
+            cid = s.wait_log(rf"accept +C(\d+) fd=\d+ from 127\.0\.0\.1:{port}\b").group(1)
+            if s.wait_log(rf"handoff +C{cid} -> W(\d+)").group(1) == "1":
+                break
+        else:
+            raise h.TestFailure("the stopped worker was never handed a connection")
+        s.signal(signal.SIGTERM)
+        # the healthy worker is told to stop and exits on its own
+        s.wait_log(rf"worker W2 \(pid {workers[2]}\) exited with code 0", timeout=10)
+        h.check("grace period over" not in s.log(), "waited for the grace period")
+    finally:
+        os.kill(stuck_pid, signal.SIGKILL)
+        for c in clients:
+            c.close()
+    h.check(s.wait_exit() == 0, f"exit {s.proc.returncode}")
+
+
 def log_time(line):
     return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
 
@@ -174,7 +264,6 @@ def test_connections_wait_for_a_worker():
     cid2 = s.wait_log(rf"accept +C(\d+) fd=\d+ from 127\.0\.0\.1:{port2}\b").group(1)
     s.wait_log(rf"accept +C{cid2} .*queue=\[C{cid2}\]")
     os.kill(victim, signal.SIGKILL)
-    os.kill(victim, signal.SIGCONT)
     for c in (c1, c2):
         with c:
             pid = h.hello_pid(h.Reader(c).read_response())

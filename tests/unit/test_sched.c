@@ -115,25 +115,25 @@ test_node_trace_table(void)
     ASSERT_STREQ(state(), "queue=[C4,C5] free=[]");
 
     /* W2 acks C2: close C2; C4 -> W2 */
-    ASSERT(sched_ack(&s, &W[2], 2, true) == 0);
+    ASSERT(sched_ack(&s, &W[2], 2, SCHED_ACCEPTED) == 0);
     ASSERT_EQ(rec.nreleased, 1);
     ASSERT_EQ(rec.released[0], 2);
     ASSERT_STREQ(sends(), "C4>W2");
     ASSERT_STREQ(state(), "queue=[C5] free=[]");
 
     /* W1 acks C1: C5 -> W1 */
-    ASSERT(sched_ack(&s, &W[1], 1, true) == 0);
+    ASSERT(sched_ack(&s, &W[1], 1, SCHED_ACCEPTED) == 0);
     ASSERT_STREQ(sends(), "C5>W1");
     ASSERT_STREQ(state(), "queue=[] free=[]");
 
     /* W3 acks C3: W3 idle */
-    ASSERT(sched_ack(&s, &W[3], 3, true) == 0);
+    ASSERT(sched_ack(&s, &W[3], 3, SCHED_ACCEPTED) == 0);
     ASSERT_STREQ(sends(), "");
     ASSERT_STREQ(state(), "queue=[] free=[W3]");
 
     /* W2, W1 ack: idle */
-    ASSERT(sched_ack(&s, &W[2], 4, true) == 0);
-    ASSERT(sched_ack(&s, &W[1], 5, true) == 0);
+    ASSERT(sched_ack(&s, &W[2], 4, SCHED_ACCEPTED) == 0);
+    ASSERT(sched_ack(&s, &W[1], 5, SCHED_ACCEPTED) == 0);
     ASSERT_STREQ(state(), "queue=[] free=[W3,W2,W1]");
     ASSERT_EQ(rec.nreleased, 5);
 
@@ -154,7 +154,7 @@ test_slow_arrivals_cycle(void)
     (void) sends();
     for (i = 1; i <= 5; i++) {
         sched_conn_arrive(&s, &C[i]);
-        ASSERT(sched_ack(&s, C[i].worker, (uint64_t) i, true) == 0);
+        ASSERT(sched_ack(&s, C[i].worker, (uint64_t) i, SCHED_ACCEPTED) == 0);
     }
     ASSERT_STREQ(sends(), "C1>W1 C2>W2 C3>W3 C4>W1 C5>W2");
 }
@@ -170,7 +170,7 @@ test_refusal_goes_to_tail(void)
     sched_conn_arrive(&s, &C[3]);
     ASSERT_STREQ(sends(), "C1>W1");
     ASSERT_STREQ(state(), "queue=[C2,C3] free=[]");
-    ASSERT(sched_ack(&s, &W[1], 1, false) == 0);
+    ASSERT(sched_ack(&s, &W[1], 1, SCHED_REFUSED) == 0);
     ASSERT_EQ(rec.nreleased, 0); /* the master keeps its copy */
     ASSERT_EQ(s.refusals, 1);
     /* W1 is free again and takes the head, C2; C1 waits at the tail. */
@@ -186,7 +186,7 @@ test_refusal_redistributes(void)
     (void) sends();
     sched_conn_arrive(&s, &C[1]);
     ASSERT_STREQ(sends(), "C1>W1");
-    ASSERT(sched_ack(&s, &W[1], 1, false) == 0);
+    ASSERT(sched_ack(&s, &W[1], 1, SCHED_REFUSED) == 0);
     ASSERT_STREQ(sends(), "C1>W2");
     ASSERT_STREQ(state(), "queue=[] free=[W1]");
 }
@@ -202,13 +202,13 @@ test_worker_down_reclaims(void)
     sched_conn_arrive(&s, &C[2]);
     sched_conn_arrive(&s, &C[3]);
     ASSERT_STREQ(sends(), "C1>W1 C2>W2");
-    sched_worker_down(&s, &W[1]);
+    sched_worker_gone(&s, &W[1]);
     ASSERT_EQ(s.reclaims, 1);
     ASSERT_STREQ(state(), "queue=[C1,C3] free=[]");
-    ASSERT(sched_ack(&s, &W[2], 2, true) == 0);
+    ASSERT(sched_ack(&s, &W[2], 2, SCHED_ACCEPTED) == 0);
     ASSERT_STREQ(sends(), "C1>W2");
     /* A late ack from the departed worker is refused. */
-    ASSERT_EQ(sched_ack(&s, &W[1], 1, true), -1);
+    ASSERT_EQ(sched_ack(&s, &W[1], 1, SCHED_ACCEPTED), -1);
     ASSERT_EQ(s.nworkers, 1);
 }
 
@@ -220,11 +220,65 @@ test_all_down_then_new_worker(void)
     (void) sends();
     sched_conn_arrive(&s, &C[1]);
     sched_conn_arrive(&s, &C[2]);
-    sched_worker_down(&s, &W[1]);
+    sched_worker_gone(&s, &W[1]);
     ASSERT_STREQ(state(), "queue=[C1,C2] free=[]");
     sched_worker_init(&W[2], 2);
     sched_worker_up(&s, &W[2]);
     ASSERT_STREQ(sends(), "C1>W1 C1>W2");
+}
+
+/* A worker refusing for lack of room is parked until its next load
+ * report, instead of being handed the next connection at once. */
+static void
+test_full_refusal_parks_until_report(void)
+{
+    struct chan_load load = {0};
+
+    setup(&policy_rr, 2);
+    (void) sends();
+    sched_conn_arrive(&s, &C[1]);
+    ASSERT_STREQ(sends(), "C1>W1");
+    ASSERT(sched_ack(&s, &W[1], 1, SCHED_REFUSED_FULL) == 0);
+    ASSERT_STREQ(sends(), "C1>W2"); /* redistributed */
+    ASSERT(W[1].full);
+    ASSERT_STREQ(state(), "queue=[] free=[]");
+    ASSERT(sched_ack(&s, &W[2], 1, SCHED_REFUSED_FULL) == 0);
+    /* Both full: the connection waits, nobody ping-pongs. */
+    ASSERT_STREQ(sends(), "");
+    ASSERT_STREQ(state(), "queue=[C1] free=[]");
+    sched_conn_arrive(&s, &C[2]);
+    ASSERT_STREQ(sends(), "");
+    /* W2 reports (a connection of its closed): it takes the head. */
+    sched_load(&s, &W[2], &load);
+    ASSERT(!W[2].full);
+    ASSERT_STREQ(sends(), "C1>W2");
+    ASSERT(sched_ack(&s, &W[2], 1, SCHED_ACCEPTED) == 0);
+    ASSERT_STREQ(sends(), "C2>W2");
+    ASSERT_EQ(s.refusals, 2);
+}
+
+/* A worker that leaves the rotation gets nothing more, but its answers to
+ * earlier handoffs still count. */
+static void
+test_leave_keeps_answers(void)
+{
+    setup(&policy_rr, 2);
+    (void) sends();
+    sched_conn_arrive(&s, &C[1]);
+    sched_conn_arrive(&s, &C[2]);
+    ASSERT_STREQ(sends(), "C1>W1 C2>W2");
+    sched_worker_leave(&s, &W[1]);
+    ASSERT_EQ(s.nworkers, 1);
+    sched_conn_arrive(&s, &C[3]);
+    ASSERT_STREQ(sends(), "");
+    ASSERT(sched_ack(&s, &W[1], 1, SCHED_REFUSED) == 0); /* draining */
+    ASSERT_STREQ(state(), "queue=[C3,C1] free=[]");
+    ASSERT(sched_ack(&s, &W[2], 2, SCHED_ACCEPTED) == 0);
+    ASSERT_STREQ(sends(), "C3>W2");
+    ASSERT_STREQ(state(), "queue=[C1] free=[]");
+    /* Gone with nothing in flight: nothing to reclaim. */
+    sched_worker_gone(&s, &W[1]);
+    ASSERT_EQ(s.reclaims, 0);
 }
 
 static void
@@ -232,10 +286,10 @@ test_ack_of_unknown_conn(void)
 {
     setup(&policy_rr, 2);
     sched_conn_arrive(&s, &C[1]);
-    ASSERT_EQ(sched_ack(&s, &W[1], 99, true), -1);
-    ASSERT_EQ(sched_ack(&s, &W[2], 1, true), -1); /* not W2's */
-    ASSERT_EQ(sched_ack(&s, &W[1], 1, true), 0);
-    ASSERT_EQ(sched_ack(&s, &W[1], 1, true), -1); /* only once */
+    ASSERT_EQ(sched_ack(&s, &W[1], 99, SCHED_ACCEPTED), -1);
+    ASSERT_EQ(sched_ack(&s, &W[2], 1, SCHED_ACCEPTED), -1); /* not W2's */
+    ASSERT_EQ(sched_ack(&s, &W[1], 1, SCHED_ACCEPTED), 0);
+    ASSERT_EQ(sched_ack(&s, &W[1], 1, SCHED_ACCEPTED), -1); /* only once */
 }
 
 static void
@@ -254,6 +308,8 @@ main(void)
     RUN(test_refusal_redistributes);
     RUN(test_worker_down_reclaims);
     RUN(test_all_down_then_new_worker);
+    RUN(test_full_refusal_parks_until_report);
+    RUN(test_leave_keeps_answers);
     RUN(test_ack_of_unknown_conn);
     RUN(test_policy_lookup);
     TEST_EXIT();
