@@ -133,7 +133,6 @@ void trace_sched_event(void *ctx, enum sched_event ev,
 void trace_record(void *arg, const struct chan_msg *msgs, size_t n,
                   size_t nfds);
 void trace_load(const struct mworker *w, const struct chan_load *l);
-const char *trace_peer(const struct chan_peer *p, char *buf, size_t len);
 
 /* mconn.c */
 struct mconn *mconn_new(struct mconn_pool *pool);

@@ -17,7 +17,7 @@
 
 #define TRACE_QUEUE_SHOWN 8
 
-const char *
+static const char *
 trace_peer(const struct chan_peer *p, char *buf, size_t len)
 {
     char addr[INET6_ADDRSTRLEN];

@@ -30,7 +30,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void conn_run(struct conn *c);
 
-int
+static int
 buf_append(struct buf *b, const void *data, size_t len)
 {
     if (b->off > 0 && b->off == b->len) {
@@ -63,7 +63,7 @@ buf_append(struct buf *b, const void *data, size_t len)
     return 0;
 }
 
-void
+static void
 buf_free(struct buf *b)
 {
     free(b->data);

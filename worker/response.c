@@ -15,7 +15,7 @@ static char response_date[64]; /* "Date: ...\r\n" */
 static size_t response_date_len;
 static time_t response_date_sec = -1;
 
-const char *
+static const char *
 response_reason(int status)
 {
     switch (status) {

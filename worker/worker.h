@@ -148,8 +148,6 @@ void conn_activate(struct conn *c);
 void conn_free(struct conn *c);
 void conn_drain(struct conn *c);
 void conn_out(struct conn *c, const void *data, size_t len);
-int buf_append(struct buf *b, const void *data, size_t len);
-void buf_free(struct buf *b);
 
 /* http.c */
 void http_init(struct conn *c);
@@ -166,6 +164,5 @@ void routes_handle(struct conn *c);
 void response_simple(struct conn *c, int status, const char *ctype,
                      const char *body, size_t body_len, const char *extra);
 void response_error(struct conn *c, int status);
-const char *response_reason(int status);
 
 #endif
