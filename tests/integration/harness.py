@@ -50,6 +50,44 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def _tcp_connection_inodes():
+    """Inodes of TCP sockets that are connections (not listeners)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] != "0A":  # 0A: LISTEN
+                        out.add(fields[9])
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def held_connections(pid):
+    """How many TCP connections <pid> holds open."""
+    conns = _tcp_connection_inodes()
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in conns:
+            n += 1
+    return n
+
+
+def idle_fd_count(pid, timeout=10.0):
+    """<pid>'s descriptor count once it holds no client connection (the
+    master keeps one only until the worker's acknowledgement arrives)."""
+    wait_until(lambda: held_connections(pid) == 0, timeout=timeout,
+               what=f"process {pid} to release its connections")
+    return fd_count(pid)
+
+
 def alive(pid):
     """True while <pid> exists and is not a zombie."""
     try:

@@ -54,16 +54,11 @@ def test_worker_holds_only_its_channel():
         seen.add(target)
 
 
-def steady_fd_count(s):
-    """The master's descriptor count once idle: it holds no connection."""
-    return h.fd_count(s.pid)
-
-
 def test_kill9_worker_is_replaced():
     s = h.server(workers=2)
     for _ in range(4):
         h.hello_pid(h.request(s.port, "/"))
-    baseline = steady_fd_count(s)
+    baseline = h.idle_fd_count(s.pid)
     victim = s.worker_pids()[0]
     mark = s.mark()
     os.kill(victim, signal.SIGKILL)
@@ -73,7 +68,8 @@ def test_kill9_worker_is_replaced():
     h.check(victim not in pids and len(pids) == 2, f"workers now {pids}")
     served = {h.hello_pid(h.request(s.port, "/")) for _ in range(10)}
     h.check(served == set(pids), f"served by {served}, workers {pids}")
-    h.wait_until(lambda: h.fd_count(s.pid) == baseline, what=f"master fd count back to {baseline}")
+    h.wait_until(lambda: h.held_connections(s.pid) == 0 and h.fd_count(s.pid) == baseline,
+                 what=f"master fd count back to {baseline}")
 
 
 def test_stopped_worker_skipped_and_its_connection_reclaimed():
@@ -111,7 +107,7 @@ def test_stopped_worker_skipped_and_its_connection_reclaimed():
 def test_fd_count_after_5000_connections():
     s = h.server(workers=2)
     h.hello_pid(h.request(s.port, "/"))
-    baseline = steady_fd_count(s)
+    baseline = h.idle_fd_count(s.pid)
     errors = []
 
     def client(n):
@@ -127,8 +123,8 @@ def test_fd_count_after_5000_connections():
     for t in threads:
         t.join()
     h.check(not errors, f"{len(errors)} clients failed: {errors[:3]}")
-    h.wait_until(lambda: h.fd_count(s.pid) == baseline,
-                 what=f"master fd count back to {baseline} (now {h.fd_count(s.pid)})")
+    h.wait_until(lambda: h.held_connections(s.pid) == 0 and h.fd_count(s.pid) == baseline,
+                 what=f"master fd count back to {baseline}")
 
 
 def test_workers_exit_when_master_dies():
