@@ -39,8 +39,7 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 
 # Unit tests: tests/unit/test_<x>.c, each linked with what it exercises.
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-SCHED_OBJ = $(BUILD)/obj/master/sched.o $(BUILD)/obj/master/policy_rr.o \
-            $(BUILD)/obj/master/policies.o
+SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
 
 .PHONY: all deps run test check asan bench clean format check-format
 

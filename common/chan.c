@@ -35,6 +35,8 @@ chan_type_name(unsigned type)
         return "LOAD";
     case CHAN_DRAINING:
         return "DRAINING";
+    case CHAN_LISTEN:
+        return "LISTEN";
     default:
         return "?";
     }
@@ -206,8 +208,9 @@ chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
             || m->type > CHAN_TYPE_MAX || (m->flags & ~CHAN_F_FD) != 0) {
             return -1;
         }
-        /* Only CONN carries an fd, and it always does unless truncated. */
-        if ((m->type == CHAN_CONN) != ((m->flags & CHAN_F_FD) != 0)) {
+        /* CONN and LISTEN carry an fd, always, unless truncated. */
+        if ((m->type == CHAN_CONN || m->type == CHAN_LISTEN)
+            != ((m->flags & CHAN_F_FD) != 0)) {
             return -1;
         }
         rec->fds[i] = -1;

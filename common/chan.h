@@ -6,7 +6,7 @@
  * carries 1..CHAN_BATCH_MAX messages and, as SCM_RIGHTS, one fd for each
  * message flagged CHAN_F_FD, in message order. SEQPACKET keeps record
  * boundaries and sends a record whole or not at all, so a message and its
- * fd always arrive together and a send is never partial: after EAGAIN the
+ * fd (CONN and LISTEN carry one) always arrive together and a send is never partial: after EAGAIN the
  * same record is simply sent again, and no fd can go out twice.
  *
  * The layout is documented in docs/architecture.md; keep the two in step.
@@ -28,8 +28,10 @@ enum chan_type {
     CHAN_ACK = 4,      /* worker->master: CONN taken (accepted) or refused */
     CHAN_LOAD = 5,     /* worker->master: load report */
     CHAN_DRAINING = 6, /* worker->master: draining on its own; send no more */
+    CHAN_LISTEN = 7,   /* master->worker: accept on this socket yourself
+                          (policies none and reuseport); its fd rides along */
 };
-#define CHAN_TYPE_MAX CHAN_DRAINING
+#define CHAN_TYPE_MAX CHAN_LISTEN
 
 /* Why a worker refused a CONN (ACK with accepted == 0). */
 enum chan_refusal {

@@ -13,6 +13,7 @@
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
+#include "policy.h"
 
 #define LINK_READ_BATCH 64     /* records per loop turn */
 #define LINK_RETRY_S 0.05      /* after ENOBUFS, ETOOMANYREFS, ENOMEM */
@@ -67,6 +68,23 @@ link_close(struct mworker *w)
     chan_outbox_clear(&w->out);
     fd_close(w->chan_fd);
     w->chan_fd = -1;
+}
+
+/* Under none and reuseport the worker accepts by itself, on this socket. */
+static void
+link_send_listener(struct mworker *w)
+{
+    struct master *m = w->m;
+    int fd = m->opt.policy->accept == POLICY_SHARED_SOCKET ? m->listen_fd
+             : m->opt.policy->accept == POLICY_REUSEPORT   ? w->slot->listen_fd
+                                                           : -1;
+    struct chan_msg msg;
+
+    if (fd == -1) {
+        return;
+    }
+    chan_msg_init(&msg, CHAN_LISTEN, w->sw.id);
+    link_send(w, &msg, fd);
 }
 
 void
@@ -173,6 +191,9 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
         }
         w->ready = true;
         log_info("worker W%u (pid %ld) ready", w->sw.id, (long) w->pid);
+        if (!m->stopping) {
+            link_send_listener(w);
+        }
         if (m->stopping) {
             master_stop_progress(m);
         } else {

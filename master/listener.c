@@ -14,8 +14,8 @@
 #include "master.h"
 
 /* Formats <sa> as "1.2.3.4:80" or "[::1]:80". */
-static void
-listener_format(const struct sockaddr *sa, char *buf, size_t len)
+void
+listener_describe(const struct sockaddr *sa, char *buf, size_t len)
 {
     char host[NI_MAXHOST], serv[NI_MAXSERV];
     socklen_t salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -31,21 +31,26 @@ listener_format(const struct sockaddr *sa, char *buf, size_t len)
              serv);
 }
 
-static int
-listener_try(const struct addrinfo *ai, unsigned backlog)
+/*
+ * A listening socket on <sa>. SO_REUSEADDR lets restarts skip TIME_WAIT
+ * without allowing two listeners on one port; <reuseport> does allow
+ * that, for the reuseport policy's one socket per worker.
+ */
+int
+listener_open_at(const struct sockaddr *sa, socklen_t salen, unsigned backlog,
+                 bool reuseport)
 {
     int fd, one = 1;
 
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                ai->ai_protocol);
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
         return -1;
     }
-    /* Restarts must not wait for TIME_WAIT; this does not allow two
-     * listeners on one port (only SO_REUSEPORT would). */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1
-        || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1
-        || listen(fd, (int) backlog) == -1) {
+        || (reuseport
+            && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))
+                   == -1)
+        || bind(fd, sa, salen) == -1 || listen(fd, (int) backlog) == -1) {
         fd_close(fd);
         return -1;
     }
@@ -54,15 +59,15 @@ listener_try(const struct addrinfo *ai, unsigned backlog)
 
 /*
  * Binds and listens on o->host:o->port. Returns the non-blocking,
- * close-on-exec socket and writes its address to <desc>; or -1 with a
- * one-line reason in <desc>.
+ * close-on-exec socket, its address in <ss> and <sslen>, and a printable
+ * form in <desc>; or -1 with a one-line reason in <desc>.
  */
 int
-listener_open(const struct master_options *o, char *desc, size_t desclen)
+listener_open(const struct master_options *o, bool reuseport,
+              struct sockaddr_storage *ss, socklen_t *sslen, char *desc,
+              size_t desclen)
 {
     struct addrinfo hints, *res, *ai;
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
     char port[8];
     int fd = -1, err = 0, rc;
 
@@ -79,7 +84,8 @@ listener_open(const struct master_options *o, char *desc, size_t desclen)
         return -1;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = listener_try(ai, o->backlog);
+        fd = listener_open_at(ai->ai_addr, ai->ai_addrlen, o->backlog,
+                              reuseport);
         if (fd != -1) {
             break;
         }
@@ -87,7 +93,7 @@ listener_open(const struct master_options *o, char *desc, size_t desclen)
             char where[NI_MAXHOST + NI_MAXSERV + 4];
 
             err = errno;
-            listener_format(ai->ai_addr, where, sizeof(where));
+            listener_describe(ai->ai_addr, where, sizeof(where));
             snprintf(desc, desclen, "cannot listen on %s: %s", where,
                      strerror(err));
         }
@@ -96,11 +102,12 @@ listener_open(const struct master_options *o, char *desc, size_t desclen)
     if (fd == -1) {
         return -1;
     }
-    if (getsockname(fd, (struct sockaddr *) &ss, &sslen) == -1) {
+    *sslen = sizeof(*ss);
+    if (getsockname(fd, (struct sockaddr *) ss, sslen) == -1) {
         snprintf(desc, desclen, "getsockname() failed: %s", strerror(errno));
         fd_close(fd);
         return -1;
     }
-    listener_format((struct sockaddr *) &ss, desc, desclen);
+    listener_describe((struct sockaddr *) ss, desc, desclen);
     return fd;
 }

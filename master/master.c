@@ -122,11 +122,63 @@ master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     log_info("signal %d: stopping gracefully (up to %.1f s)", sig->signum,
              (double) m->opt.grace_ms / 1000.);
     m->stopping = true;
-    acceptor_close(m);
+    /* A LISTEN still in an outbox refers to a listener about to close. */
+    link_flush_dirty(m);
+    master_close_listeners(m);
     spawn_stop_respawns(m);
     ev_timer_set(&m->grace_w, (double) m->opt.grace_ms / 1000., 0.);
     ev_timer_start(loop, &m->grace_w);
     master_stop_progress(m);
+}
+
+/*
+ * Opens the listening socket(s): one that the master accepts on or shares
+ * with every worker, or under reuseport one per slot on the same address.
+ */
+static int
+master_open_listeners(struct master *m, char *where, size_t wlen)
+{
+    bool reuseport = m->opt.policy->accept == POLICY_REUSEPORT;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    unsigned i;
+
+    for (i = 0; i < m->nslots; i++) {
+        m->slots[i].listen_fd = -1;
+    }
+    m->listen_fd = listener_open(&m->opt, reuseport, &ss, &sslen, where, wlen);
+    if (m->listen_fd == -1) {
+        return -1;
+    }
+    if (!reuseport) {
+        return 0;
+    }
+    m->slots[0].listen_fd = m->listen_fd;
+    m->listen_fd = -1;
+    for (i = 1; i < m->nslots; i++) {
+        m->slots[i].listen_fd = listener_open_at((struct sockaddr *) &ss, sslen,
+                                                 m->opt.backlog, true);
+        if (m->slots[i].listen_fd == -1) {
+            snprintf(where, wlen, "cannot open SO_REUSEPORT socket %u: %s",
+                     i + 1, strerror(errno));
+            return -1;
+        }
+    }
+    /* The address line is printed by the caller; keep it. */
+    listener_describe((struct sockaddr *) &ss, where, wlen);
+    return 0;
+}
+
+void
+master_close_listeners(struct master *m)
+{
+    unsigned i;
+
+    acceptor_close(m);
+    for (i = 0; i < m->nslots; i++) {
+        fd_close(m->slots[i].listen_fd);
+        m->slots[i].listen_fd = -1;
+    }
 }
 
 static void
@@ -178,7 +230,7 @@ master_cleanup(struct master *m)
         s->w = NULL;
     }
     sched_drop_queue(&m->sched, master_close_conn, m);
-    acceptor_close(m);
+    master_close_listeners(m);
     sched_fini(&m->sched);
     mconn_pool_fini(&m->pool);
     free(m->slots);
@@ -218,17 +270,18 @@ master_run(struct master *m)
                 strerror(errno));
         return 1;
     }
-    m->listen_fd = listener_open(&m->opt, where, sizeof(where));
-    if (m->listen_fd == -1) {
-        fprintf(stderr, "handoff: %s\n", where);
-        return 1;
-    }
     m->nslots = m->opt.workers;
     m->slots = calloc(m->nslots, sizeof(*m->slots));
     if (m->slots == NULL || sched_init(&m->sched, m->opt.policy, &sink) == -1) {
         fprintf(stderr, "handoff: out of memory\n");
         free(m->slots);
-        fd_close(m->listen_fd);
+        return 1;
+    }
+    if (master_open_listeners(m, where, sizeof(where)) == -1) {
+        fprintf(stderr, "handoff: %s\n", where);
+        master_close_listeners(m);
+        sched_fini(&m->sched);
+        free(m->slots);
         return 1;
     }
     TAILQ_INIT(&m->dirty);
@@ -239,7 +292,13 @@ master_run(struct master *m)
     log_info("handoff %s listening on %s with %u worker%s (policy %s)",
              HANDOFF_VERSION, where, m->opt.workers,
              m->opt.workers == 1 ? "" : "s", m->opt.policy->name);
-    acceptor_start(m);
+    if (m->opt.policy_note[0] != '\0') {
+        log_warn(0, "%s", m->opt.policy_note);
+    }
+    sched_seed(&m->sched, (uint64_t) getpid() << 32 ^ (uint64_t) ev_time());
+    if (m->opt.policy->accept == POLICY_MASTER_ACCEPTS) {
+        acceptor_start(m);
+    }
     spawn_all(m);
 
     ev_run(m->loop, 0);

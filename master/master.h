@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "chan.h"
@@ -66,6 +67,7 @@ struct slot {
     ev_timer respawn;      /* pending restart */
     uint64_t backoff_ms;   /* next crash-loop delay */
     unsigned restarts;
+    int listen_fd;         /* owned; the slot's own socket under reuseport */
 };
 
 struct mconn_pool {
@@ -106,7 +108,13 @@ struct master {
 };
 
 /* listener.c */
-int listener_open(const struct master_options *o, char *desc, size_t desclen);
+int listener_open(const struct master_options *o, bool reuseport,
+                  struct sockaddr_storage *ss, socklen_t *sslen, char *desc,
+                  size_t desclen);
+int listener_open_at(const struct sockaddr *sa, socklen_t salen,
+                     unsigned backlog, bool reuseport);
+void listener_describe(const struct sockaddr *sa, char *buf, size_t len);
+void master_close_listeners(struct master *m);
 
 /* acceptor.c */
 void acceptor_start(struct master *m);

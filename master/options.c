@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@ static const char options_usage[] =
     "(default 4096)\n"
     "      --grace=DURATION   graceful-stop limit, e.g. 10s or 500ms "
     "(default 10s)\n"
+    "      --policy=NAME      how the master picks a worker (default rr, or\n"
+    "                         NODE_CLUSTER_SCHED_POLICY=rr|none); see below\n"
     "      --trace            print every step of every handoff to stderr\n"
     "      --worker-bin=PATH  worker program (default: handoff-worker "
     "beside handoff)\n"
@@ -39,7 +42,9 @@ static const char options_usage[] =
     "  -V, --version          show the version and exit\n"
     "\n"
     "Signals: SIGTERM, SIGINT stop gracefully; a second one stops at once.\n"
-    "See handoff(1) and docs/architecture.md.\n";
+    "See handoff(1) and docs/architecture.md.\n"
+    "\n"
+    "Policies:\n";
 
 enum {
     OPT_BACKLOG = 256,
@@ -47,6 +52,7 @@ enum {
     OPT_GRACE,
     OPT_TRACE,
     OPT_WORKER_BIN,
+    OPT_POLICY,
 };
 
 static const struct option options_long[] = {
@@ -58,6 +64,7 @@ static const struct option options_long[] = {
     {"grace", required_argument, NULL, OPT_GRACE},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"worker-bin", required_argument, NULL, OPT_WORKER_BIN},
+    {"policy", required_argument, NULL, OPT_POLICY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -131,9 +138,62 @@ options_culprit(char **argv, int opt)
     return arg;
 }
 
+static void
+options_help(void)
+{
+    size_t i;
+
+    fputs(options_usage, stdout);
+    for (i = 0; policy_all[i] != NULL; i++) {
+        printf("  %-14s %s\n", policy_all[i]->name, policy_all[i]->summary);
+    }
+}
+
+static void
+options_bad_policy(const char *where, const char *name)
+{
+    char names[256];
+    size_t i, n = 0;
+
+    names[0] = '\0';
+    for (i = 0; policy_all[i] != NULL && n < sizeof(names); i++) {
+        int rc = snprintf(names + n, sizeof(names) - n, "%s%s",
+                          i ? ", " : "", policy_all[i]->name);
+
+        n += rc > 0 ? (size_t) rc : 0;
+    }
+    fprintf(stderr, "handoff: unknown policy '%s' for %s (choose from %s)\n",
+            name, where, names);
+}
+
+/*
+ * Without --policy, Node's variable chooses, read as Node reads it: "none"
+ * and "rr" are honoured and any other value means the default, rr.
+ */
+static void
+options_node_policy(struct master_options *o)
+{
+    const char *env = getenv("NODE_CLUSTER_SCHED_POLICY");
+
+    if (env == NULL || env[0] == '\0') {
+        return;
+    }
+    if (strcmp(env, "none") == 0) {
+        o->policy = &policy_none;
+    } else if (strcmp(env, "rr") == 0) {
+        o->policy = &policy_rr;
+    } else {
+        snprintf(o->policy_note, sizeof(o->policy_note),
+                 "NODE_CLUSTER_SCHED_POLICY=%.64s is neither rr nor none; "
+                 "using rr, as Node does",
+                 env);
+    }
+}
+
 enum options_result
 options_parse(int argc, char **argv, struct master_options *o)
 {
+    bool policy_given = false;
     int c;
 
     options_defaults(o);
@@ -180,8 +240,16 @@ options_parse(int argc, char **argv, struct master_options *o)
             }
             o->worker_bin = optarg;
             break;
+        case OPT_POLICY:
+            o->policy = policy_find(optarg);
+            if (o->policy == NULL) {
+                options_bad_policy("--policy", optarg);
+                ok = false;
+            }
+            policy_given = true;
+            break;
         case 'h':
-            fputs(options_usage, stdout);
+            options_help();
             return OPTIONS_EXIT;
         case 'V':
             printf("handoff %s\n", HANDOFF_VERSION);
@@ -200,6 +268,9 @@ options_parse(int argc, char **argv, struct master_options *o)
         if (!ok) {
             return OPTIONS_BAD;
         }
+    }
+    if (!policy_given) {
+        options_node_policy(o);
     }
     if (optind < argc) {
         fprintf(stderr, "handoff: unexpected argument '%s' (see handoff "

@@ -21,6 +21,7 @@ struct master_options {
     bool trace;
     const char *worker_bin; /* NULL: handoff-worker beside this binary */
     const struct sched_policy *policy;
+    char policy_note[160]; /* a warning to log at start-up, or "" */
 };
 
 enum options_result {

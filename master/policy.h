@@ -15,9 +15,18 @@
 
 #include "sched.h"
 
+/* Who accepts connections under a policy. */
+enum policy_accept {
+    POLICY_MASTER_ACCEPTS, /* the master accepts and the policy picks */
+    POLICY_SHARED_SOCKET,  /* every worker accepts on the master's socket */
+    POLICY_REUSEPORT,      /* each worker accepts on its own SO_REUSEPORT
+                              socket; the kernel hashes between them */
+};
+
 struct sched_policy {
     const char *name;
     const char *summary;  /* one line for --help */
+    enum policy_accept accept;
     size_t state_size;    /* zeroed bytes for s->pstate */
 
     /* Sets up s->pstate, already zeroed. May be NULL. */
@@ -39,6 +48,29 @@ struct sched_policy {
 
 /* Node's RoundRobinHandle: next-free, one handoff in flight per worker. */
 extern const struct sched_policy policy_rr;
+extern const struct sched_policy policy_cyclic;
+extern const struct sched_policy policy_least_loaded;
+extern const struct sched_policy policy_p2c;
+extern const struct sched_policy policy_random;
+extern const struct sched_policy policy_ip_hash;
+extern const struct sched_policy policy_none;
+extern const struct sched_policy policy_reuseport;
+
+/* Policy callbacks with nothing to do, for policies that need no state. */
+bool policy_nop_up(struct sched *s, struct sched_worker *w);
+void policy_nop_down(struct sched *s, struct sched_worker *w);
+bool policy_nop_answered(struct sched *s, struct sched_worker *w,
+                         bool accepted);
+
+/*
+ * The worker after <w> in join order, wrapping to the first; the first
+ * when <w> is NULL. For policies that rotate.
+ */
+struct sched_worker *policy_next(const struct sched *s,
+                                 const struct sched_worker *w);
+
+/* "loads=[W1:3,W2:0]" for trace, shared by the load-based policies. */
+size_t policy_describe_loads(const struct sched *s, char *buf, size_t len);
 
 /* The policy named <name>, or NULL. */
 const struct sched_policy *policy_find(const char *name);

@@ -104,6 +104,7 @@ const struct sched_policy policy_rr = {
     .name = "rr",
     .summary = "Node's RoundRobinHandle: next free worker, one handoff "
                "in flight each (default)",
+    .accept = POLICY_MASTER_ACCEPTS,
     .state_size = sizeof(struct rr_state),
     .init = rr_init,
     .worker_up = rr_worker_up,

@@ -16,6 +16,8 @@ sched_init(struct sched *s, const struct sched_policy *policy,
     s->sink = *sink;
     TAILQ_INIT(&s->queue);
     TAILQ_INIT(&s->workers);
+    s->window = SCHED_WINDOW_DEFAULT;
+    sched_seed(s, 1);
     if (policy->state_size > 0) {
         s->pstate = calloc(1, policy->state_size);
         if (s->pstate == NULL) {
@@ -180,6 +182,7 @@ sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
     c->worker = NULL;
     if (answer == SCHED_ACCEPTED) {
         s->acks++;
+        w->accepted++;
         sched_emit(s, SCHED_EV_ACCEPTED, c, w);
         s->sink.release(s->sink.ctx, c);
     } else {
@@ -208,6 +211,9 @@ sched_load(struct sched *s, struct sched_worker *w,
     bool freed = false;
 
     w->load = *load;
+    /* Every ACK the worker sent before this report has been read (the
+     * channel is ordered), and the report counts those connections. */
+    w->accepted_at_report = w->accepted;
     if (!w->up) {
         return;
     }
@@ -247,4 +253,33 @@ sched_describe(const struct sched *s, char *buf, size_t len)
         n = s->policy->describe(s, buf, len);
     }
     return n;
+}
+
+bool
+sched_can_take(const struct sched *s, const struct sched_worker *w)
+{
+    return w->up && !w->full && w->ninflight < s->window;
+}
+
+uint64_t
+sched_load_of(const struct sched_worker *w)
+{
+    return (uint64_t) w->load.open_conns
+           + (w->accepted - w->accepted_at_report) + w->ninflight;
+}
+
+void
+sched_seed(struct sched *s, uint64_t seed)
+{
+    s->rng = seed != 0 ? seed : 0x9e3779b97f4a7c15ULL;
+}
+
+uint64_t
+sched_random(struct sched *s)
+{
+    /* xorshift64*: plenty for spreading connections, and reproducible. */
+    s->rng ^= s->rng >> 12;
+    s->rng ^= s->rng << 25;
+    s->rng ^= s->rng >> 27;
+    return s->rng * 0x2545f4914f6cdd1dULL;
 }

@@ -42,9 +42,12 @@ struct sched_worker {
     TAILQ_ENTRY(sched_worker) pol_link;  /* policy's own list (rr: free) */
     bool pol_linked;                     /* pol_link is in use */
     uint32_t id;                         /* W1, W2, ... never reused */
+    uint32_t key;                        /* stable across restarts (slot) */
     struct sched_conn_list inflight;     /* handed, not yet acknowledged */
     unsigned ninflight;
     uint64_t handed;                     /* handoffs ever made to it */
+    uint64_t accepted;                   /* handoffs it accepted */
+    uint64_t accepted_at_report;         /* .accepted when .load arrived */
     struct chan_load load;               /* latest report */
     bool up;                             /* in the rotation */
     bool full;                           /* refused for lack of room: parked
@@ -92,6 +95,9 @@ struct sched {
     size_t nqueued;
     struct sched_worker_list workers; /* up, in join order */
     size_t nworkers;
+    unsigned window;                  /* most unanswered handoffs per worker
+                                         for policies that do not wait */
+    uint64_t rng;                     /* xorshift state for random policies */
     /* Monotonic counters. */
     uint64_t handoffs, acks, refusals, reclaims;
 };
@@ -137,5 +143,24 @@ void sched_drop_queue(struct sched *s, void (*fn)(void *, struct sched_conn *),
 
 /* The policy's view of its state for trace lines, e.g. "free=[W2,W3]". */
 size_t sched_describe(const struct sched *s, char *buf, size_t len);
+
+/* Helpers for policies. */
+
+/* True if <w> may be handed a connection now: in the rotation, not
+ * parked, and under the window. */
+bool sched_can_take(const struct sched *s, const struct sched_worker *w);
+
+/*
+ * <w>'s open connections as the master best knows them: its latest report,
+ * plus connections it accepted since (the report could not count them),
+ * plus handoffs not yet answered.
+ */
+uint64_t sched_load_of(const struct sched_worker *w);
+
+/* A pseudo-random number; seed it with sched_seed() (tests use fixed seeds). */
+uint64_t sched_random(struct sched *s);
+void sched_seed(struct sched *s, uint64_t seed);
+
+#define SCHED_WINDOW_DEFAULT 64
 
 #endif

@@ -116,6 +116,7 @@ spawn_worker(struct slot *s)
         return NULL;
     }
     sched_worker_init(&w->sw, ++m->next_worker_id);
+    w->sw.key = s->index;
 
     snprintf(idbuf, sizeof(idbuf), "%u", w->sw.id);
     snprintf(slotbuf, sizeof(slotbuf), "%u", s->index);

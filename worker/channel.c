@@ -103,6 +103,13 @@ channel_handle(const struct chan_msg *msg, int fd)
     case CHAN_CONN:
         channel_take(msg, fd);
         break;
+    case CHAN_LISTEN:
+        if (fd < 0) {
+            log_error(0, "LISTEN without its socket; ignored");
+        } else {
+            listen_adopt(fd);
+        }
+        break;
     case CHAN_SHUTDOWN:
         worker_drain("the master asked", false);
         break;
@@ -217,6 +224,10 @@ channel_flush(void)
     }
     while ((c = TAILQ_FIRST(&worker.pending)) != NULL
            && c->ack_index < worker.out.sent) {
+        TAILQ_REMOVE(&worker.pending, c, pending_link);
+        if (worker.trace) {
+            log_trace("C%llu ack sent; reading", (unsigned long long) c->id);
+        }
         conn_activate(c);
     }
 }

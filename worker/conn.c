@@ -135,22 +135,21 @@ conn_arm_timer(struct conn *c, ev_tstamp deadline)
     }
 }
 
-/* Our ACK has left: from now on the connection is ours alone. */
+/*
+ * The connection is ours alone from now on (our ACK has left, or we
+ * accepted it ourselves): start serving it. It is not in worker.pending.
+ */
 void
 conn_activate(struct conn *c)
 {
     int one = 1;
 
-    TAILQ_REMOVE(&worker.pending, c, pending_link);
     c->state = CONN_OPEN;
     /* Responses are written whole; Nagle would only delay them. */
     (void) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     conn_arm_timer(c, ev_now(worker.loop) + KEEPALIVE_TIMEOUT);
     ev_io_start(worker.loop, &c->rio);
-    if (worker.trace) {
-        log_trace("C%llu ack sent; reading",
-                  (unsigned long long) c->id);
-    }
+
     /* The request is usually there already: no need to wait a loop turn. */
     conn_read_cb(worker.loop, &c->rio, EV_READ);
 }

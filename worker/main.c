@@ -89,6 +89,7 @@ worker_drain(const char *why, bool tell_master)
         log_info("draining (%s): %u connection%s open", why, worker.nconns,
                  worker.nconns == 1 ? "" : "s");
         worker.draining = true;
+        listen_stop();
         if (tell_master) {
             struct chan_msg msg;
 
@@ -185,6 +186,7 @@ main(int argc, char **argv)
         conn_free(c);
     }
     report_stop();
+    listen_stop();
     channel_flush(); /* last refusals and report, best effort */
     channel_close();
     chan_outbox_free(&worker.out);

@@ -6,6 +6,7 @@
  * on it with llhttp. Its files:
  *   main.c      flags, start-up, the loop, draining and exit
  *   channel.c   the channel: CONN in, ACK and READY out, SHUTDOWN
+ *   listen.c    accepting by itself (policies none and reuseport)
  *   report.c    load reports and the heartbeat
  *   conn.c      a connection's life: reading, writing, keep-alive, closing
  *   http.c      llhttp callbacks: a request's method, target and headers
@@ -129,6 +130,10 @@ extern struct worker worker;
 /* main.c */
 void worker_drain(const char *why, bool tell_master);
 void worker_maybe_exit(void);
+
+/* listen.c */
+void listen_adopt(int fd);
+void listen_stop(void);
 
 /* channel.c */
 void channel_start(void);

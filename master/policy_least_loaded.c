@@ -1,0 +1,91 @@
+/*
+ * policy_least_loaded.c: the worker with the fewest open connections, as
+ * the master best knows them (sched_load_of: the latest load report, plus
+ * connections accepted since, plus handoffs not yet answered). Ties go to
+ * the first tied worker after the one picked last, so equal workers take
+ * turns instead of W1 taking everything when all are idle.
+ */
+#include <stdio.h>
+
+#include "policy.h"
+
+struct least_loaded_state {
+    struct sched_worker *last;
+};
+
+static void
+least_loaded_down(struct sched *s, struct sched_worker *w)
+{
+    struct least_loaded_state *st = s->pstate;
+
+    if (st->last == w) {
+        st->last = TAILQ_PREV(w, sched_worker_list, link);
+    }
+}
+
+static struct sched_worker *
+least_loaded_pick(struct sched *s, const struct sched_conn *c)
+{
+    struct least_loaded_state *st = s->pstate;
+    struct sched_worker *w = st->last, *best = NULL;
+    uint64_t best_load = UINT64_MAX;
+    size_t i;
+
+    (void) c;
+    for (i = 0; i < s->nworkers; i++) {
+        uint64_t load;
+
+        w = policy_next(s, w);
+        if (!sched_can_take(s, w)) {
+            continue;
+        }
+        load = sched_load_of(w);
+        if (load < best_load) {
+            best = w;
+            best_load = load;
+        }
+    }
+    if (best != NULL) {
+        st->last = best;
+    }
+    return best;
+}
+
+size_t
+policy_describe_loads(const struct sched *s, char *buf, size_t len)
+{
+    const struct sched_worker *w;
+    size_t n = 0;
+    int rc;
+
+    rc = snprintf(buf, len, "loads=[");
+    n += rc > 0 ? (size_t) rc : 0;
+    TAILQ_FOREACH(w, &s->workers, link) {
+        if (n >= len) {
+            break;
+        }
+        rc = snprintf(buf + n, len - n, "%sW%u:%llu%s",
+                      w == TAILQ_FIRST(&s->workers) ? "" : ",", w->id,
+                      (unsigned long long) sched_load_of(w),
+                      w->full ? "(full)" : "");
+        n += rc > 0 ? (size_t) rc : 0;
+    }
+    if (n < len) {
+        rc = snprintf(buf + n, len - n, "]");
+        n += rc > 0 ? (size_t) rc : 0;
+    }
+    return n < len ? n : len - 1;
+}
+
+const struct sched_policy policy_least_loaded = {
+    .name = "least-loaded",
+    .summary = "fewest open connections (reports + accepted since + "
+               "unanswered)",
+    .accept = POLICY_MASTER_ACCEPTS,
+    .state_size = sizeof(struct least_loaded_state),
+    .worker_up = policy_nop_up,
+    .worker_down = least_loaded_down,
+    .answered = policy_nop_answered,
+    .pick = least_loaded_pick,
+    .describe = policy_describe_loads,
+};

@@ -1,0 +1,127 @@
+/*
+ * listen.c: accepting by the worker itself, for the two baselines where
+ * the kernel balances (policies none and reuseport). The master sends the
+ * listening socket in a LISTEN message; the worker accepts on it until it
+ * drains. Connections accepted here need no acknowledgement: the master
+ * never held them.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "worker.h"
+
+#define LISTEN_BATCH 64
+#define LISTEN_PAUSE_S 0.1
+
+static ev_io listen_w;
+static ev_timer listen_pause;
+static int listen_fd = -1;
+static uint64_t listen_seq;
+
+static void
+listen_peer(const struct sockaddr_storage *ss, struct chan_peer *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *) ss;
+
+        p->family = AF_INET;
+        p->port = ntohs(sin->sin_port);
+        memcpy(p->addr, &sin->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *) ss;
+
+        p->family = AF_INET6;
+        p->port = ntohs(sin6->sin6_port);
+        memcpy(p->addr, &sin6->sin6_addr, 16);
+    }
+}
+
+static void
+listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    static ev_tstamp warned;
+    int i;
+
+    (void) revents;
+    for (i = 0; i < LISTEN_BATCH && !worker.draining; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        struct chan_msg msg;
+        struct conn *c;
+        int fd = accept4(io->fd, (struct sockaddr *) &ss, &sslen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd == -1) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return; /* another worker took it, or none is left */
+            }
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO
+                || errno == EPERM) {
+                continue;
+            }
+            if (ev_now(loop) - warned >= 1.0) {
+                warned = ev_now(loop);
+                log_warn(errno, "accept4() failed; pausing accepts");
+            }
+            ev_io_stop(loop, io);
+            ev_timer_set(&listen_pause, LISTEN_PAUSE_S, 0.);
+            ev_timer_start(loop, &listen_pause);
+            return;
+        }
+        memset(&msg, 0, sizeof(msg));
+        msg.conn_id = ++listen_seq;
+        listen_peer(&ss, &msg.u.peer);
+        c = conn_new(fd, &msg);
+        if (c == NULL) {
+            fd_close(fd);
+            continue;
+        }
+        if (worker.trace) {
+            log_trace("C%llu accepted fd=%d by this worker",
+                      (unsigned long long) c->id, fd);
+        }
+        conn_activate(c);
+    }
+}
+
+static void
+listen_resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) t;
+    (void) revents;
+    if (listen_fd != -1 && !worker.draining) {
+        ev_io_start(loop, &listen_w);
+    }
+}
+
+/* Takes <fd> (owned from now on) and starts accepting on it. */
+void
+listen_adopt(int fd)
+{
+    if (listen_fd != -1 || worker.draining) {
+        fd_close(fd); /* one listener per worker; none once draining */
+        return;
+    }
+    listen_fd = fd;
+    ev_io_init(&listen_w, listen_accept_cb, fd, EV_READ);
+    ev_init(&listen_pause, listen_resume_cb);
+    ev_io_start(worker.loop, &listen_w);
+    log_info("accepting on a listening socket of the master's (fd %d)", fd);
+}
+
+void
+listen_stop(void)
+{
+    if (listen_fd == -1) {
+        return;
+    }
+    ev_io_stop(worker.loop, &listen_w);
+    ev_timer_stop(worker.loop, &listen_pause);
+    fd_close(listen_fd);
+    listen_fd = -1;
+}
