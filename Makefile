@@ -81,6 +81,11 @@ $(BUILD)/tests/test_sched: $(BUILD)/obj/tests/unit/test_sched.o $(SCHED_OBJ) $(C
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+$(BUILD)/tests/test_policies: $(BUILD)/obj/tests/unit/test_policies.o $(SCHED_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

@@ -67,9 +67,11 @@ struct chan_msg {
     union {
         struct chan_peer peer; /* CONN */
         struct {
-            uint32_t accepted; /* 1 taken, 0 refused */
-            uint32_t reason;   /* enum chan_refusal, when refused */
-        } ack;                 /* ACK */
+            uint32_t accepted;   /* 1 taken, 0 refused */
+            uint32_t reason;     /* enum chan_refusal, when refused */
+            uint32_t open_conns; /* the worker's, counting this one if taken */
+            uint32_t in_flight;  /* the worker's requests in progress */
+        } ack;                   /* ACK */
         struct chan_load load; /* LOAD */
         uint8_t raw[24];
     } u;

@@ -209,7 +209,9 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
             == -1) {
             link_protocol_error(w, "acknowledgement of a connection it was "
                                    "not given");
+            break;
         }
+        sched_note_load(&w->sw, msg->u.ack.open_conns, msg->u.ack.in_flight);
         break;
     case CHAN_DRAINING:
         /* It stopped on its own (a signal sent to it): out of the rotation

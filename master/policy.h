@@ -69,7 +69,8 @@ bool policy_nop_answered(struct sched *s, struct sched_worker *w,
 struct sched_worker *policy_next(const struct sched *s,
                                  const struct sched_worker *w);
 
-/* "loads=[W1:3,W2:0]" for trace, shared by the load-based policies. */
+/* "loads=[W1:3/1,W2:0/0]" (open/in flight) for trace, shared by the
+ * load-based policies. */
 size_t policy_describe_loads(const struct sched *s, char *buf, size_t len);
 
 /* The policy named <name>, or NULL. */

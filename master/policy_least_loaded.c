@@ -1,9 +1,10 @@
 /*
  * policy_least_loaded.c: the worker with the fewest open connections, as
- * the master best knows them (sched_load_of: the latest load report, plus
- * connections accepted since, plus handoffs not yet answered). Ties go to
- * the first tied worker after the one picked last, so equal workers take
- * turns instead of W1 taking everything when all are idle.
+ * the master best knows them (sched_load_of: the latest figure from a load
+ * report or an acknowledgement, plus connections accepted since, plus
+ * handoffs not yet answered); between equals, the one with fewer requests
+ * in progress; between those, the first after the one picked last, so
+ * equal workers take turns instead of W1 taking everything.
  */
 #include <stdio.h>
 
@@ -28,21 +29,14 @@ least_loaded_pick(struct sched *s, const struct sched_conn *c)
 {
     struct least_loaded_state *st = s->pstate;
     struct sched_worker *w = st->last, *best = NULL;
-    uint64_t best_load = UINT64_MAX;
     size_t i;
 
     (void) c;
     for (i = 0; i < s->nworkers; i++) {
-        uint64_t load;
-
         w = policy_next(s, w);
-        if (!sched_can_take(s, w)) {
-            continue;
-        }
-        load = sched_load_of(w);
-        if (load < best_load) {
+        if (sched_can_take(s, w)
+            && (best == NULL || sched_load_cmp(w, best) < 0)) {
             best = w;
-            best_load = load;
         }
     }
     if (best != NULL) {
@@ -64,10 +58,10 @@ policy_describe_loads(const struct sched *s, char *buf, size_t len)
         if (n >= len) {
             break;
         }
-        rc = snprintf(buf + n, len - n, "%sW%u:%llu%s",
+        rc = snprintf(buf + n, len - n, "%sW%u:%llu/%u%s",
                       w == TAILQ_FIRST(&s->workers) ? "" : ",", w->id,
                       (unsigned long long) sched_load_of(w),
-                      w->full ? "(full)" : "");
+                      w->load.in_flight, w->full ? "(full)" : "");
         n += rc > 0 ? (size_t) rc : 0;
     }
     if (n < len) {

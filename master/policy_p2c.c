@@ -41,7 +41,7 @@ p2c_pick(struct sched *s, const struct sched_conn *c)
     }
     a = p2c_nth(s, i);
     b = p2c_nth(s, j);
-    return sched_load_of(b) < sched_load_of(a) ? b : a;
+    return sched_load_cmp(b, a) < 0 ? b : a;
 }
 
 const struct sched_policy policy_p2c = {

@@ -268,6 +268,29 @@ sched_load_of(const struct sched_worker *w)
            + (w->accepted - w->accepted_at_report) + w->ninflight;
 }
 
+int
+sched_load_cmp(const struct sched_worker *a, const struct sched_worker *b)
+{
+    uint64_t la = sched_load_of(a), lb = sched_load_of(b);
+
+    if (la != lb) {
+        return la < lb ? -1 : 1;
+    }
+    if (a->load.in_flight != b->load.in_flight) {
+        return a->load.in_flight < b->load.in_flight ? -1 : 1;
+    }
+    return 0;
+}
+
+void
+sched_note_load(struct sched_worker *w, uint32_t open_conns,
+                uint32_t in_flight)
+{
+    w->load.open_conns = open_conns;
+    w->load.in_flight = in_flight;
+    w->accepted_at_report = w->accepted;
+}
+
 void
 sched_seed(struct sched *s, uint64_t seed)
 {

@@ -151,11 +151,24 @@ size_t sched_describe(const struct sched *s, char *buf, size_t len);
 bool sched_can_take(const struct sched *s, const struct sched_worker *w);
 
 /*
- * <w>'s open connections as the master best knows them: its latest report,
- * plus connections it accepted since (the report could not count them),
- * plus handoffs not yet answered.
+ * <w>'s open connections as the master best knows them: its latest figure
+ * (from a load report or an acknowledgement, whichever came last), plus
+ * connections it accepted since, plus handoffs not yet answered.
  */
 uint64_t sched_load_of(const struct sched_worker *w);
+
+/*
+ * Orders workers by load: open connections (sched_load_of), then requests
+ * in progress. Negative if <a> is less loaded than <b>, 0 if equal.
+ */
+int sched_load_cmp(const struct sched_worker *a, const struct sched_worker *b);
+
+/*
+ * Figures that came with an acknowledgement from <w>: fresher than its
+ * last report. Call right after sched_ack().
+ */
+void sched_note_load(struct sched_worker *w, uint32_t open_conns,
+                     uint32_t in_flight);
 
 /* A pseudo-random number; seed it with sched_seed() (tests use fixed seeds). */
 uint64_t sched_random(struct sched *s);

@@ -68,6 +68,8 @@ channel_take(const struct chan_msg *msg, int fd)
     ack.conn_id = msg->conn_id;
     ack.u.ack.accepted = c != NULL;
     ack.u.ack.reason = c != NULL ? CHAN_REFUSE_OTHER : (uint32_t) reason;
+    ack.u.ack.open_conns = worker.nconns;
+    ack.u.ack.in_flight = worker.in_flight;
     if (chan_outbox_push(&worker.out, &ack, -1) == -1) {
         /* Without its ACK the master would wait for ever: better to die
          * and let the master hand the connection to another worker. */

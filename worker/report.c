@@ -118,6 +118,19 @@ report_changed(void)
     }
 }
 
+/*
+ * Sends a report now, ahead of work that will block the loop (a long /cpu
+ * request): the master should know this worker is busy before it stops
+ * hearing from it. At most one per such request, so the rate stays low.
+ */
+void
+report_now(void)
+{
+    ev_timer_stop(worker.loop, &worker.report_w);
+    report_send();
+    channel_flush();
+}
+
 /* Before the loop blocks: send a due report that is not waiting out the
  * minimum gap. */
 void

@@ -17,6 +17,7 @@
 
 #define CPU_DEFAULT_N 500000
 #define CPU_MAX_N 1000000000ULL /* about a second of one core */
+#define CPU_REPORT_N 1000000    /* about a millisecond: worth a report */
 
 #define ALLOW_GET_HEAD "Allow: GET, HEAD, OPTIONS\r\n"
 
@@ -135,6 +136,9 @@ routes_cpu(struct conn *c, const char *query, size_t qlen)
         if (!num_parse_u64(val, vlen, 0, CPU_MAX_N, &n)) {
             n = CPU_MAX_N;
         }
+    }
+    if (n >= CPU_REPORT_N) {
+        report_now();
     }
     (void) routes_spin(n);
     /* The spin may have taken a while: keep Date and timers honest. */

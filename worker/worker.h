@@ -145,6 +145,7 @@ void channel_close(void);
 void report_start(void);
 void report_changed(void);
 void report_flush(void);
+void report_now(void);
 void report_stop(void);
 
 /* conn.c */
