@@ -150,6 +150,10 @@ void
 acceptor_start(struct master *m)
 {
     ev_io_init(&m->accept_w, acceptor_cb, m->listen_fd, EV_READ);
+    /* When a new connection and a worker's answer are both ready, read the
+     * answer first: it frees the worker (rr), releases an fd, and gives
+     * the policy fresh figures for the new connection. */
+    ev_set_priority(&m->accept_w, EV_MINPRI);
     ev_init(&m->accept_pause, acceptor_resume_cb);
     acceptor_update(m);
 }
