@@ -6,6 +6,7 @@
 #   make check      every test on the normal build only
 #   make asan       every test under AddressSanitizer + UBSan
 #   make bench      throughput figures with wrk (not a test)
+#   make experiment every scheduling policy under every workload, with plots
 #   make deps       install the Debian packages we need (as root)
 #
 # Set-up on a fresh Debian machine is part of every target: tools/deps.sh
@@ -41,7 +42,7 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
 
-.PHONY: all deps run test check asan bench clean format check-format
+.PHONY: all deps run test check asan bench experiment clean format check-format
 
 all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(UNIT_TESTS)
 
@@ -111,6 +112,12 @@ asan: asan-build
 
 bench: all
 	@tools/bench.sh $(BUILD)
+
+# Every policy under every workload; results and plots in build/experiment.
+# Pass options with EXPERIMENT="--workers 8 --duration 4".
+experiment: all
+	@HANDOFF_DEPS_EXTRA="wrk gnuplot-nox" tools/deps.sh
+	@tools/experiment --build $(BUILD) $(EXPERIMENT)
 
 format:
 	clang-format -i common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch]

@@ -107,6 +107,8 @@ http_on_header_field_complete(llhttp_t *p)
 
     if (http_hname_is(r, "host")) {
         r->host_count++;
+    } else if (http_hname_is(r, "x-handoff-debug")) {
+        r->debug = true;
     }
     r->hname_len = 0;
     r->hname_long = false;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "version.h"
 #include "worker.h"
@@ -129,6 +130,15 @@ response_simple(struct conn *c, int status, const char *ctype,
     }
     if (extra_len > 0) {
         p = response_put(p, extra, extra_len);
+    }
+    if (c->req.debug) {
+        /* For tools/experiment: who served this, and the how-manieth
+         * request on its connection (1 marks a new connection). */
+        p = PUT_LIT(p, "X-Handoff-Worker: ");
+        p = response_put_u64(p, (uint64_t) getpid());
+        p = PUT_LIT(p, "\r\nX-Handoff-Request: ");
+        p = response_put_u64(p, c->requests);
+        p = PUT_LIT(p, "\r\n");
     }
     if (c->close_after) {
         p = PUT_LIT(p, "Connection: close\r\n");

@@ -52,6 +52,7 @@ struct request {
     size_t hname_len;
     bool hname_long;
     unsigned host_count;
+    bool debug;       /* X-Handoff-Debug: say which worker and request */
     int error_status; /* set by a callback that rejects the request */
 };
 
