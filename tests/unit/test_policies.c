@@ -295,9 +295,16 @@ test_registry(void)
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         ASSERT(policy_find(names[i]) != NULL);
         ASSERT_STREQ(policy_find(names[i])->name, names[i]);
-        ASSERT(policy_all[i] == policy_find(names[i]));
     }
-    ASSERT(policy_all[i] == NULL);
+    /* Every registered policy is complete and found by its own name. */
+    for (i = 0; policy_all[i] != NULL; i++) {
+        const struct sched_policy *p = policy_all[i];
+
+        ASSERT(policy_find(p->name) == p);
+        ASSERT(p->summary != NULL && p->worker_up != NULL
+               && p->worker_down != NULL && p->answered != NULL
+               && p->pick != NULL);
+    }
     ASSERT(policy_find("") == NULL);
 }
 
