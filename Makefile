@@ -42,12 +42,18 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
 
-.PHONY: all deps run test check asan bench experiment clean format check-format
+.PHONY: all deps test-deps asan-build run test check asan bench experiment clean format check-format
 
 all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(UNIT_TESTS)
 
+# Packages the tests and tools need beyond the build's.
+TEST_DEPS = wrk gnuplot-nox
+
 deps:
 	@tools/deps.sh
+
+test-deps:
+	@HANDOFF_DEPS_EXTRA="$(TEST_DEPS)" tools/deps.sh
 
 $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
 	@echo "  LD      $@"
@@ -96,18 +102,18 @@ run: all
 	$(BUILD)/handoff --port 8080
 
 # The normal suite, then the sanitizer suite; one summary line at the end.
-test: all
+test: all test-deps
 	@$(MAKE) --no-print-directory asan-build
 	@python3 tests/run.py --build $(BUILD) --build build/asan
 
-check: all
+check: all test-deps
 	@python3 tests/run.py --build $(BUILD)
 
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
 
-asan: asan-build
+asan: asan-build test-deps
 	@python3 tests/run.py --build build/asan
 
 bench: all
@@ -115,8 +121,7 @@ bench: all
 
 # Every policy under every workload; results and plots in build/experiment.
 # Pass options with EXPERIMENT="--workers 8 --duration 4".
-experiment: all
-	@HANDOFF_DEPS_EXTRA="wrk gnuplot-nox" tools/deps.sh
+experiment: all test-deps
 	@tools/experiment --build $(BUILD) $(EXPERIMENT)
 
 format:
