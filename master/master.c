@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -181,6 +182,29 @@ master_close_listeners(struct master *m)
     }
 }
 
+/* Checks --root and makes it absolute: workers may not share our cwd. */
+static int
+master_resolve_root(struct master *m)
+{
+    struct stat st;
+
+    if (realpath(m->opt.root, m->root) == NULL) {
+        fprintf(stderr, "handoff: --root %s: %s\n", m->opt.root,
+                strerror(errno));
+        return -1;
+    }
+    if (stat(m->root, &st) == -1 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "handoff: --root %s: not a directory\n", m->opt.root);
+        return -1;
+    }
+    if (access(m->root, R_OK | X_OK) == -1) {
+        fprintf(stderr, "handoff: --root %s: %s\n", m->opt.root,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void
 master_raise_nofile(void)
 {
@@ -265,6 +289,9 @@ master_run(struct master *m)
     ev_signal_start(m->loop, &m->sig_term);
     ev_signal_start(m->loop, &m->sig_quit);
 
+    if (m->opt.root != NULL && master_resolve_root(m) == -1) {
+        return 1;
+    }
     if (spawn_resolve_worker_bin(m) == -1) {
         fprintf(stderr, "handoff: worker program %s: %s\n", m->worker_bin,
                 strerror(errno));

@@ -81,6 +81,7 @@ struct master {
     struct ev_loop *loop;
     struct master_options opt;
     char worker_bin[PATH_MAX];
+    char root[PATH_MAX]; /* --root, made absolute, or "" */
     struct sched sched;
     struct mconn_pool pool;
 

@@ -38,6 +38,7 @@ static const char options_usage[] =
     "      --trace            print every step of every handoff to stderr\n"
     "      --worker-bin=PATH  worker program (default: handoff-worker "
     "beside handoff)\n"
+    "      --root=DIR         serve the files under DIR (besides / and /cpu)\n"
     "  -h, --help             show this help and exit\n"
     "  -V, --version          show the version and exit\n"
     "\n"
@@ -53,6 +54,8 @@ enum {
     OPT_TRACE,
     OPT_WORKER_BIN,
     OPT_POLICY,
+    OPT_ROOT,
+    OPT_LIMIT, /* OPT_LIMIT + enum limit_id */
 };
 
 static const struct option options_long[] = {
@@ -65,10 +68,28 @@ static const struct option options_long[] = {
     {"trace", no_argument, NULL, OPT_TRACE},
     {"worker-bin", required_argument, NULL, OPT_WORKER_BIN},
     {"policy", required_argument, NULL, OPT_POLICY},
+    {"root", required_argument, NULL, OPT_ROOT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
 };
+
+#define OPTIONS_FIXED (sizeof(options_long) / sizeof(options_long[0]))
+
+/* The fixed options followed by one per HTTP limit, and the terminator. */
+static struct option options_all[OPTIONS_FIXED + LIM_COUNT + 1];
+
+static void
+options_build(void)
+{
+    size_t i;
+
+    memcpy(options_all, options_long, sizeof(options_long));
+    for (i = 0; i < LIM_COUNT; i++) {
+        options_all[OPTIONS_FIXED + i] = (struct option){
+            limit_defs[i].name, required_argument, NULL, OPT_LIMIT + (int) i};
+    }
+    memset(&options_all[OPTIONS_FIXED + LIM_COUNT], 0, sizeof(struct option));
+}
 
 static void
 options_defaults(struct master_options *o)
@@ -84,6 +105,7 @@ options_defaults(struct master_options *o)
     o->max_queue = 4096;
     o->grace_ms = 10000;
     o->policy = &policy_rr;
+    limits_default(&o->limits);
 }
 
 static bool
@@ -124,6 +146,28 @@ options_host(const char *arg, struct master_options *o)
     return true;
 }
 
+static bool
+options_limit(enum limit_id id, const char *arg, struct master_options *o)
+{
+    static const char *const expect[] = {
+        [LIMIT_COUNT] = "an integer",
+        [LIMIT_BYTES] = "a size such as 512, 16k or 1m",
+        [LIMIT_MS] = "a duration such as 10s or 500ms",
+    };
+    const struct limit_def *d = &limit_defs[id];
+    char lo[24], hi[24];
+
+    if (limits_parse(id, arg, &o->limits.v[id])) {
+        return true;
+    }
+    limits_format(id, d->min, lo, sizeof(lo));
+    limits_format(id, d->max, hi, sizeof(hi));
+    fprintf(stderr, "handoff: invalid value '%s' for --%s (expected %s, "
+                    "from %s to %s)\n",
+            arg, d->name, expect[d->kind], lo, hi);
+    return false;
+}
+
 /* The option as the user wrote it, for error lines. */
 static const char *
 options_culprit(char **argv, int opt)
@@ -141,11 +185,26 @@ options_culprit(char **argv, int opt)
 static void
 options_help(void)
 {
+    static const char *const unit[] = {
+        [LIMIT_COUNT] = "N", [LIMIT_BYTES] = "SIZE", [LIMIT_MS] = "TIME"};
+    char flag[40], def[24];
     size_t i;
 
     fputs(options_usage, stdout);
     for (i = 0; policy_all[i] != NULL; i++) {
         printf("  %-14s %s\n", policy_all[i]->name, policy_all[i]->summary);
+    }
+    printf("\nHTTP limits (SIZE: 512, 16k, 1m; TIME: 10s, 500ms):\n");
+    for (i = 0; i < LIM_COUNT; i++) {
+        const struct limit_def *d = &limit_defs[i];
+
+        snprintf(flag, sizeof(flag), "--%s=%s", d->name, unit[d->kind]);
+        if (d->kind == LIMIT_MS) {
+            snprintf(def, sizeof(def), "%gs", (double) d->def / 1000.);
+        } else {
+            snprintf(def, sizeof(def), "%llu", (unsigned long long) d->def);
+        }
+        printf("  %-28s %s (default %s)\n", flag, d->help, def);
     }
 }
 
@@ -197,9 +256,10 @@ options_parse(int argc, char **argv, struct master_options *o)
     int c;
 
     options_defaults(o);
+    options_build();
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":p:H:w:hV", options_long, NULL))
+    while ((c = getopt_long(argc, argv, ":p:H:w:hV", options_all, NULL))
            != -1) {
         bool ok = true;
 
@@ -240,6 +300,13 @@ options_parse(int argc, char **argv, struct master_options *o)
             }
             o->worker_bin = optarg;
             break;
+        case OPT_ROOT:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "handoff: --root needs a directory\n");
+                ok = false;
+            }
+            o->root = optarg;
+            break;
         case OPT_POLICY:
             o->policy = policy_find(optarg);
             if (o->policy == NULL) {
@@ -255,11 +322,22 @@ options_parse(int argc, char **argv, struct master_options *o)
             printf("handoff %s\n", HANDOFF_VERSION);
             return OPTIONS_EXIT;
         case ':':
+            if (optopt >= OPT_LIMIT && optopt < OPT_LIMIT + LIM_COUNT) {
+                fprintf(stderr, "handoff: option '--%s' needs a value (see "
+                                "handoff --help)\n",
+                        limit_defs[optopt - OPT_LIMIT].name);
+                return OPTIONS_BAD;
+            }
             fprintf(stderr, "handoff: option '%s' needs a value (see "
                             "handoff --help)\n",
                     options_culprit(argv, optopt));
             return OPTIONS_BAD;
         default:
+            if (c >= OPT_LIMIT && c < OPT_LIMIT + LIM_COUNT) {
+                ok = options_limit((enum limit_id) (c - OPT_LIMIT), optarg,
+                                   o);
+                break;
+            }
             fprintf(stderr, "handoff: unknown option '%s' (see handoff "
                             "--help)\n",
                     options_culprit(argv, optopt));

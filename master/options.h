@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http_limits.h"
 #include "version.h"
 
 struct sched_policy;
@@ -22,6 +23,8 @@ struct master_options {
     const char *worker_bin; /* NULL: handoff-worker beside this binary */
     const struct sched_policy *policy;
     char policy_note[160]; /* a warning to log at start-up, or "" */
+    struct limits limits;  /* passed on to every worker */
+    const char *root;      /* --root: serve files from here, or NULL */
 };
 
 enum options_result {

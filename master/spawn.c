@@ -97,7 +97,9 @@ spawn_worker(struct slot *s)
 {
     struct master *m = s->m;
     char idbuf[16], slotbuf[16], fdbuf[8];
-    char *argv[12];
+    char limbuf[LIM_COUNT][64], rootbuf[PATH_MAX + 8];
+    char *argv[12 + LIM_COUNT];
+    int i;
     int argc = 0, sv[2];
     sigset_t all, old;
     struct mworker *w;
@@ -130,6 +132,18 @@ spawn_worker(struct slot *s)
     argv[argc++] = fdbuf;
     if (m->opt.trace) {
         argv[argc++] = "--trace";
+    }
+    for (i = 0; i < LIM_COUNT; i++) {
+        char v[32];
+
+        limits_format((enum limit_id) i, m->opt.limits.v[i], v, sizeof(v));
+        snprintf(limbuf[i], sizeof(limbuf[i]), "--%s=%s", limit_defs[i].name,
+                 v);
+        argv[argc++] = limbuf[i];
+    }
+    if (m->root[0] != '\0') {
+        snprintf(rootbuf, sizeof(rootbuf), "--root=%s", m->root);
+        argv[argc++] = rootbuf;
     }
     argv[argc] = NULL;
 

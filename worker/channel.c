@@ -58,6 +58,9 @@ channel_take(const struct chan_msg *msg, int fd)
         }
     } else if (worker.draining) {
         reason = CHAN_REFUSE_DRAINING;
+    } else if (worker.nconns >= worker.lim.v[LIM_MAX_CONNS]) {
+        /* At --max-conns: the master parks us until our next report. */
+        reason = CHAN_REFUSE_FULL;
     } else if ((c = conn_new(fd, msg)) == NULL) {
         reason = CHAN_REFUSE_FULL;
     }

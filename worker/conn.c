@@ -8,6 +8,13 @@
  * (our side shut, input drained briefly so that unread bytes do not turn
  * the close into a reset that destroys the last response) -> freed.
  *
+ * One timer per connection holds the deadline of its current phase: the
+ * whole request head (--header-timeout, from its first byte), a pause in
+ * the body (--body-timeout), a pause of a client that does not read
+ * (--send-timeout), idleness between requests (--keepalive-timeout), or
+ * the lingering close. Activity only moves a timestamp; the timer checks
+ * it when it fires, so busy connections cost no timer updates.
+ *
  * conn_run() is the single place that decides what happens next after any
  * event; it may free the connection, so callers return right after it.
  */
@@ -17,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include "fdutil.h"
@@ -24,56 +32,17 @@
 #include "worker.h"
 
 #define LINGER_MAX_BYTES (1024 * 1024)
+#define SENDFILE_CHUNK (1024 * 1024) /* per call, for fairness */
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void conn_run(struct conn *c);
 
-static int
-buf_append(struct buf *b, const void *data, size_t len)
+static ev_tstamp
+conn_limit_s(enum limit_id id)
 {
-    if (b->off > 0 && b->off == b->len) {
-        b->off = b->len = 0;
-    }
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *d;
-
-        if (b->off > 0) {
-            /* Reclaim the consumed front before growing. */
-            memmove(b->data, b->data + b->off, b->len - b->off);
-            b->len -= b->off;
-            b->off = 0;
-        }
-        while (cap < b->len + len) {
-            cap *= 2;
-        }
-        if (cap > b->cap) {
-            d = realloc(b->data, cap);
-            if (d == NULL) {
-                return -1;
-            }
-            b->data = d;
-            b->cap = cap;
-        }
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-static void
-buf_free(struct buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}
-
-static size_t
-buf_pending(const struct buf *b)
-{
-    return b->len - b->off;
+    return (ev_tstamp) worker.lim.v[id] / 1000.;
 }
 
 struct conn *
@@ -85,6 +54,7 @@ conn_new(int fd, const struct chan_msg *msg)
         return NULL;
     }
     c->fd = fd;
+    c->file_fd = -1;
     c->id = msg->conn_id;
     c->peer = msg->u.peer;
     c->state = CONN_ACK_PENDING;
@@ -117,22 +87,55 @@ conn_free(struct conn *c)
         worker.in_flight--;
     }
     fd_close(c->fd);
+    fd_close(c->file_fd);
     buf_free(&c->in);
     buf_free(&c->out);
+    buf_free(&c->hvals);
     http_reset_request(&c->req);
     free(c);
     report_changed();
+    listen_room();
     worker_maybe_exit();
 }
 
-static void
-conn_arm_timer(struct conn *c, ev_tstamp deadline)
+static bool
+conn_output_pending(const struct conn *c)
 {
-    c->deadline = deadline;
-    if (!ev_is_active(&c->timer)) {
-        ev_timer_set(&c->timer, deadline - ev_now(worker.loop), 0.);
-        ev_timer_start(worker.loop, &c->timer);
+    return buf_pending(&c->out) > 0 || c->file_left > 0;
+}
+
+/* The deadline of the phase the connection is in now. */
+static ev_tstamp
+conn_deadline(const struct conn *c)
+{
+    if (c->state == CONN_LINGER) {
+        return c->idle_since + LINGER_TIMEOUT;
     }
+    if (conn_output_pending(c)) {
+        return c->last_write + conn_limit_s(LIM_SEND_TIMEOUT);
+    }
+    if (http_in_head(c) || c->requests == 0) {
+        return c->head_start + conn_limit_s(LIM_HEADER_TIMEOUT);
+    }
+    if (c->msg_open) {
+        return c->last_read + conn_limit_s(LIM_BODY_TIMEOUT);
+    }
+    return c->idle_since + conn_limit_s(LIM_KEEPALIVE_TIMEOUT);
+}
+
+/* Makes sure the timer will fire no later than the current deadline. */
+static void
+conn_arm_timer(struct conn *c)
+{
+    ev_tstamp wait = conn_deadline(c) - ev_now(worker.loop);
+
+    if (ev_is_active(&c->timer) && ev_timer_remaining(worker.loop, &c->timer)
+                                       <= wait) {
+        return; /* it fires first and re-checks */
+    }
+    ev_timer_stop(worker.loop, &c->timer);
+    ev_timer_set(&c->timer, wait > 0 ? wait : 0., 0.);
+    ev_timer_start(worker.loop, &c->timer);
 }
 
 /*
@@ -145,13 +148,24 @@ conn_activate(struct conn *c)
     int one = 1;
 
     c->state = CONN_OPEN;
+    c->head_start = c->last_read = c->last_write = c->idle_since =
+        ev_now(worker.loop);
     /* Responses are written whole; Nagle would only delay them. */
     (void) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    conn_arm_timer(c, ev_now(worker.loop) + KEEPALIVE_TIMEOUT);
+    conn_arm_timer(c);
     ev_io_start(worker.loop, &c->rio);
-
     /* The request is usually there already: no need to wait a loop turn. */
     conn_read_cb(worker.loop, &c->rio, EV_READ);
+}
+
+static void
+conn_nomem(struct conn *c)
+{
+    log_error(ENOMEM, "C%llu: cannot queue a response; closing",
+              (unsigned long long) c->id);
+    c->close_after = true;
+    c->linger = false;
+    c->read_eof = true; /* nothing more will be read or answered */
 }
 
 /*
@@ -168,19 +182,28 @@ conn_out(struct conn *c, const void *data, size_t len)
             return;
         }
         if (buf_append(&c->out, worker.wbuf, worker.wlen) == -1) {
-            goto nomem;
+            conn_nomem(c);
+            return;
         }
         worker.wlen = 0;
     }
-    if (buf_append(&c->out, data, len) == 0) {
-        return;
+    if (buf_append(&c->out, data, len) == -1) {
+        conn_nomem(c);
     }
-nomem:
-    log_error(ENOMEM, "W%u C%llu: cannot queue a response; closing",
-              worker.id, (unsigned long long) c->id);
-    c->close_after = true;
-    c->linger = false;
-    c->read_eof = true; /* nothing more will be read or answered */
+}
+
+/*
+ * Queues <len> bytes of file <fd> from <off>, after what is queued. Takes
+ * <fd>. The parser stays paused until it is sent, so nothing can be
+ * queued behind it.
+ */
+void
+conn_out_file(struct conn *c, int fd, off_t off, uint64_t len)
+{
+    fd_close(c->file_fd);
+    c->file_fd = fd;
+    c->file_off = off;
+    c->file_left = len;
 }
 
 /* Parses input; keeps what the parser did not take while paused. */
@@ -222,12 +245,42 @@ conn_send(struct conn *c, const char *data, size_t len)
         done += (size_t) n;
     }
     if (done > 0) {
-        c->deadline = ev_now(worker.loop) + KEEPALIVE_TIMEOUT;
+        c->last_write = ev_now(worker.loop);
     }
     return (ssize_t) done;
 }
 
-/* Sends wbuf (if ours) then the backlog. Returns false on a fatal error. */
+/* Sends what it can of the file being sent. Returns false on an error. */
+static bool
+conn_send_file(struct conn *c)
+{
+    while (c->file_left > 0) {
+        size_t want = c->file_left > SENDFILE_CHUNK ? SENDFILE_CHUNK
+                                                    : (size_t) c->file_left;
+        ssize_t n = sendfile(c->fd, c->file_fd, &c->file_off, want);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
+        if (n == 0) {
+            /* The file shrank under us: the promised length cannot be
+             * kept, so the connection cannot go on either. */
+            log_warn(0, "C%llu: file shorter than announced; closing",
+                     (unsigned long long) c->id);
+            return false;
+        }
+        c->file_left -= (uint64_t) n;
+        c->last_write = ev_now(worker.loop);
+    }
+    fd_close(c->file_fd);
+    c->file_fd = -1;
+    return true;
+}
+
+/* Sends wbuf (if ours), the backlog, then the file. False on an error. */
 static bool
 conn_flush(struct conn *c)
 {
@@ -261,6 +314,9 @@ conn_flush(struct conn *c)
             buf_free(&c->out);
         }
     }
+    if (buf_pending(&c->out) == 0 && c->file_left > 0) {
+        return conn_send_file(c);
+    }
     return true;
 }
 
@@ -284,10 +340,10 @@ conn_finish(struct conn *c)
     }
     c->state = CONN_LINGER;
     c->paused = false;
+    c->idle_since = ev_now(worker.loop);
     ev_io_stop(worker.loop, &c->wio);
     ev_io_start(worker.loop, &c->rio);
-    ev_timer_stop(worker.loop, &c->timer);
-    conn_arm_timer(c, ev_now(worker.loop) + LINGER_TIMEOUT);
+    conn_arm_timer(c);
 }
 
 static void
@@ -313,10 +369,11 @@ conn_run(struct conn *c)
             conn_free(c);
             return;
         }
-        if (buf_pending(&c->out) > 0) {
+        if (conn_output_pending(c)) {
             /* The client is not reading: wait, and read no more for now. */
             ev_io_start(worker.loop, &c->wio);
             ev_io_stop(worker.loop, &c->rio);
+            conn_arm_timer(c);
             return;
         }
         ev_io_stop(worker.loop, &c->wio);
@@ -324,17 +381,18 @@ conn_run(struct conn *c)
             break;
         }
         /* Output drained: go on with requests that were waiting. */
+        c->paused = false;
         if (buf_pending(&c->in) > 0) {
             struct buf in = c->in;
 
             memset(&c->in, 0, sizeof(c->in));
-            c->paused = false;
             worker.wowner = c;
             conn_parse(c, in.data + in.off, in.len - in.off);
             buf_free(&in);
-        } else {
-            c->paused = false;
         }
+    }
+    if (!c->msg_open && c->busy) {
+        c->idle_since = ev_now(worker.loop);
     }
     conn_set_busy(c, c->msg_open);
     if (c->close_after || c->read_eof
@@ -343,6 +401,7 @@ conn_run(struct conn *c)
         return;
     }
     ev_io_start(worker.loop, &c->rio);
+    conn_arm_timer(c);
 }
 
 static void
@@ -368,6 +427,16 @@ conn_linger_read(struct conn *c)
         conn_free(c); /* EOF or error: done */
         return;
     }
+}
+
+/* Parses <len> bytes received on <c>, answers, and moves on. May free. */
+void
+conn_feed(struct conn *c, const char *data, size_t len)
+{
+    c->last_read = ev_now(worker.loop);
+    worker.wowner = c;
+    conn_parse(c, data, len);
+    conn_run(c);
 }
 
 static void
@@ -396,12 +465,10 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         c->read_eof = true;
         ev_io_stop(worker.loop, &c->rio);
         http_eof(c);
-    } else {
-        c->deadline = ev_now(worker.loop) + KEEPALIVE_TIMEOUT;
-        worker.wowner = c;
-        conn_parse(c, worker.rbuf, (size_t) n);
+        conn_run(c);
+        return;
     }
-    conn_run(c);
+    conn_feed(c, worker.rbuf, (size_t) n);
 }
 
 static void
@@ -421,24 +488,36 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ev_tstamp now = ev_now(loop);
 
     (void) revents;
-    if (now < c->deadline) {
-        /* Activity moved the deadline: sleep the rest of the way. */
-        ev_timer_set(t, c->deadline - now, 0.);
-        ev_timer_start(loop, t);
+    if (now < conn_deadline(c)) {
+        conn_arm_timer(c); /* activity moved it: sleep the rest */
         return;
     }
-    if (c->state == CONN_OPEN && c->msg_open && buf_pending(&c->out) == 0) {
-        /* A request that never completed: say so before closing. */
+    if (c->state == CONN_OPEN && c->msg_open && !conn_output_pending(c)) {
+        /* A request head or body that stalled: say so before closing. */
+        if (worker.trace) {
+            log_trace("C%llu request timed out -> 408",
+                      (unsigned long long) c->id);
+        }
         worker.wowner = c;
         c->msg_open = false;
         c->close_after = true;
         c->linger = true;
         response_error(c, 408);
-        conn_arm_timer(c, now + LINGER_TIMEOUT);
         conn_run(c);
         return;
     }
-    conn_free(c);
+    if (c->state == CONN_OPEN && c->requests == 0 && !conn_output_pending(c)
+        && !c->read_eof) {
+        /* Connected and never said a word (RFC 9110 §15.5.9 allows a
+         * 408 before closing an idle connection). */
+        worker.wowner = c;
+        c->close_after = true;
+        c->linger = true;
+        response_error(c, 408);
+        conn_run(c);
+        return;
+    }
+    conn_free(c); /* idle keep-alive, a client not reading, or lingering */
 }
 
 /* The worker is draining: close <c> now if it is between requests. */
@@ -446,7 +525,7 @@ void
 conn_drain(struct conn *c)
 {
     if (c->state == CONN_OPEN && !c->msg_open && c->requests > 0
-        && buf_pending(&c->out) == 0 && !c->paused) {
+        && !conn_output_pending(c) && !c->paused) {
         conn_finish(c);
     }
 }

@@ -21,6 +21,7 @@ static ev_io listen_w;
 static ev_timer listen_pause;
 static int listen_fd = -1;
 static uint64_t listen_seq;
+static bool listen_full; /* paused at --max-conns */
 
 static void
 listen_peer(const struct sockaddr_storage *ss, struct chan_peer *p)
@@ -49,6 +50,13 @@ listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 
     (void) revents;
     for (i = 0; i < LISTEN_BATCH && !worker.draining; i++) {
+        if (worker.nconns >= worker.lim.v[LIM_MAX_CONNS]) {
+            /* Full: let the kernel's backlog (and other workers) take
+             * them; listen_room() resumes us. */
+            ev_io_stop(loop, io);
+            listen_full = true;
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof(ss);
         struct chan_msg msg;
@@ -112,6 +120,17 @@ listen_adopt(int fd)
     ev_init(&listen_pause, listen_resume_cb);
     ev_io_start(worker.loop, &listen_w);
     log_info("accepting on a listening socket of the master's (fd %d)", fd);
+}
+
+/* A connection closed: resume accepting if --max-conns had paused it. */
+void
+listen_room(void)
+{
+    if (listen_full && listen_fd != -1 && !worker.draining
+        && worker.nconns < worker.lim.v[LIM_MAX_CONNS]) {
+        listen_full = false;
+        ev_io_start(worker.loop, &listen_w);
+    }
 }
 
 void

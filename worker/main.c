@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "fdutil.h"
+#include "http_limits.h"
 #include "log.h"
 #include "numparse.h"
 #include "version.h"
@@ -22,21 +24,41 @@ struct worker worker;
 static int
 worker_parse(int argc, char **argv)
 {
-    static const struct option longopts[] = {
+    static const struct option fixed[] = {
         {"id", required_argument, NULL, 'i'},
         {"slot", required_argument, NULL, 's'},
         {"channel-fd", required_argument, NULL, 'c'},
         {"trace", no_argument, NULL, 't'},
+        {"root", required_argument, NULL, 'r'},
         {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
     };
+    struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
+    size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), i;
     uint64_t v;
     int c;
     bool have_id = false, have_fd = false;
 
+    /* The master passes every HTTP limit as --name=value. */
+    memcpy(longopts, fixed, sizeof(fixed));
+    for (i = 0; i < LIM_COUNT; i++) {
+        longopts[nfixed + i] = (struct option){
+            limit_defs[i].name, required_argument, NULL, 1000 + (int) i};
+    }
+    memset(&longopts[nfixed + LIM_COUNT], 0, sizeof(struct option));
+    limits_default(&worker.lim);
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c >= 1000 && c < 1000 + LIM_COUNT) {
+            if (!limits_parse((enum limit_id) (c - 1000), optarg,
+                              &worker.lim.v[c - 1000])) {
+                goto bad;
+            }
+            continue;
+        }
         switch (c) {
+        case 'r':
+            worker.root = optarg;
+            break;
         case 'i':
             if (!num_parse_cstr(optarg, 1, UINT32_MAX, &v)) {
                 goto bad;
@@ -74,6 +96,25 @@ bad:
     fprintf(stderr, "handoff-worker: started by handoff, not by hand "
                     "(needs --id N --channel-fd FD)\n");
     return -1;
+}
+
+/* --max-conns must leave descriptors for the channel, files and logs. */
+static void
+worker_clamp_conns(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && worker.lim.v[LIM_MAX_CONNS] + 64 > rl.rlim_cur) {
+        uint64_t cap = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : rl.rlim_cur / 2;
+
+        log_warn(0, "--max-conns %llu lowered to %llu to fit the descriptor "
+                    "limit (%llu)",
+                 (unsigned long long) worker.lim.v[LIM_MAX_CONNS],
+                 (unsigned long long) (cap > 0 ? cap : 1),
+                 (unsigned long long) rl.rlim_cur);
+        worker.lim.v[LIM_MAX_CONNS] = cap > 0 ? cap : 1;
+    }
 }
 
 /*
@@ -161,6 +202,17 @@ main(int argc, char **argv)
         return 1;
     }
 
+    worker.root_fd = -1;
+    if (worker.root != NULL && static_open_root() == -1) {
+        log_error(errno, "cannot open --root %s", worker.root);
+        return 1;
+    }
+    if (worker.root != NULL && mime_load("/etc/mime.types") == -1) {
+        log_warn(errno, "cannot read /etc/mime.types; files are served as "
+                        "application/octet-stream");
+    }
+    worker_clamp_conns();
+
     /* A fresh process after exec: the loop is created here, never forked. */
     worker.loop = ev_default_loop(EVFLAG_AUTO);
     if (worker.loop == NULL) {
@@ -191,6 +243,8 @@ main(int argc, char **argv)
     channel_close();
     chan_outbox_free(&worker.out);
     ev_loop_destroy(worker.loop);
+    mime_free();
+    fd_close(worker.root_fd);
     log_info("exiting");
     return 0;
 }

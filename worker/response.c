@@ -24,12 +24,20 @@ response_reason(int status)
         return "Continue";
     case 200:
         return "OK";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
     case 204:
         return "No Content";
     case 400:
         return "Bad Request";
     case 404:
         return "Not Found";
+    case 403:
+        return "Forbidden";
     case 405:
         return "Method Not Allowed";
     case 408:
@@ -38,6 +46,10 @@ response_reason(int status)
         return "Content Too Large";
     case 414:
         return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -95,21 +107,30 @@ response_put_u64(char *p, uint64_t v)
 
 #define PUT_LIT(p, s) response_put((p), (s), sizeof(s) - 1)
 
+void
+response_http_date(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
 /*
- * Queues a whole response: headers, then <body> unless the request was
- * HEAD. <extra> is NULL or further header lines, each ending in CRLF.
+ * Queues a status line and headers for a body of <body_len> bytes, which
+ * the caller queues next (not for HEAD, 204 and 304, which have none).
+ * <extra> holds further header lines, each ending in CRLF.
  */
 void
-response_simple(struct conn *c, int status, const char *ctype,
-                const char *body, size_t body_len, const char *extra)
+response_head(struct conn *c, int status, const char *ctype,
+              uint64_t body_len, const char *extra, size_t extra_len)
 {
     const char *reason = response_reason(status);
-    size_t extra_len = extra != NULL ? strlen(extra) : 0;
-    char head[512 + 256];
+    char head[768];
     char *p = head;
 
     if (extra_len > 256) {
-        extra_len = 0; /* callers pass short constants */
+        extra_len = 0; /* callers pass short, known lines */
     }
     response_update_date();
     p = PUT_LIT(p, "HTTP/1.1 ");
@@ -123,7 +144,9 @@ response_simple(struct conn *c, int status, const char *ctype,
         p = response_put(p, ctype, strlen(ctype));
         p = PUT_LIT(p, "\r\n");
     }
-    if (status != 204 && status >= 200) {
+    /* RFC 9110 §8.6: none for 1xx and 204; 304 describes the selected
+     * representation, which the caller states in <extra> if it wants. */
+    if (status >= 200 && status != 204 && status != 304) {
         p = PUT_LIT(p, "Content-Length: ");
         p = response_put_u64(p, body_len);
         p = PUT_LIT(p, "\r\n");
@@ -148,6 +171,15 @@ response_simple(struct conn *c, int status, const char *ctype,
     }
     p = PUT_LIT(p, "\r\n");
     conn_out(c, head, (size_t) (p - head));
+}
+
+/* Queues a whole response with a body in memory (omitted for HEAD). */
+void
+response_simple(struct conn *c, int status, const char *ctype,
+                const char *body, size_t body_len, const char *extra)
+{
+    response_head(c, status, ctype, body_len, extra,
+                  extra != NULL ? strlen(extra) : 0);
     if (body_len > 0 && c->parser.method != HTTP_HEAD) {
         conn_out(c, body, body_len);
     }

@@ -175,7 +175,11 @@ routes_handle(struct conn *c)
     root = plen == 1;
     cpu = plen == 4 && memcmp(path, "/cpu", 4) == 0;
     if (!root && !cpu) {
-        response_error(c, 404);
+        if (worker.root_fd != -1) {
+            static_serve(c, path, plen);
+        } else {
+            response_error(c, 404);
+        }
     } else if (method == HTTP_OPTIONS) {
         response_simple(c, 204, NULL, NULL, 0, ALLOW_GET_HEAD);
     } else if (!get) {

@@ -12,6 +12,8 @@
  *   http.c      llhttp callbacks: a request's method, target and headers
  *   routes.c    what each request gets
  *   response.c  status lines and headers
+ *   static.c    files under --root: conditional requests, ranges
+ *   mime.c      Content-Type from /etc/mime.types
  */
 #ifndef HS_WORKER_WORKER_H
 #define HS_WORKER_WORKER_H
@@ -22,8 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "chan.h"
+#include "http_limits.h"
 
 #define container_of(ptr, type, member)                                       \
     ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
@@ -31,8 +36,8 @@
 #define URL_INLINE 128           /* request targets up to this stay inline */
 #define URL_MAX 8192             /* longer targets get 414 */
 #define HEADER_NAME_KEPT 32      /* longer names cannot be ones we look at */
+#define HEADER_VALUE_KEPT 1024   /* longer kept values are treated as bad */
 #define OUT_HIGH (256 * 1024)    /* stop parsing while this much is unsent */
-#define KEEPALIVE_TIMEOUT 5.0    /* seconds an idle connection is kept */
 #define LINGER_TIMEOUT 2.0       /* seconds to drain input before closing */
 #define DRAIN_ORPHAN_TIMEOUT 5.0 /* master gone: seconds left to finish */
 
@@ -43,6 +48,25 @@ struct buf {
     size_t off; /* bytes already consumed from the front */
 };
 
+/* Request headers whose values are kept (in conn.hvals) for later use. */
+enum hdr {
+    HDR_HOST,
+    HDR_EXPECT,
+    HDR_TRANSFER_ENCODING,
+    HDR_IF_NONE_MATCH,
+    HDR_IF_MODIFIED_SINCE,
+    HDR_RANGE,
+    HDR_IF_RANGE,
+    HDR_COUNT,
+    HDR_OTHER = HDR_COUNT,
+};
+
+struct hval {
+    uint32_t off, len; /* in conn.hvals */
+    uint8_t count;     /* times the field appeared (capped) */
+    bool overflow;     /* longer than HEADER_VALUE_KEPT */
+};
+
 /* The request being parsed on a connection. */
 struct request {
     char url_inline[URL_INLINE];
@@ -51,9 +75,15 @@ struct request {
     char hname[HEADER_NAME_KEPT];
     size_t hname_len;
     bool hname_long;
-    unsigned host_count;
-    bool debug;       /* X-Handoff-Debug: say which worker and request */
-    int error_status; /* set by a callback that rejects the request */
+    bool hname_bad;      /* whitespace in a field name */
+    enum hdr current;    /* the field whose value is arriving */
+    struct hval hv[HDR_COUNT];
+    unsigned nheaders;
+    size_t head_bytes;   /* request line + fields, as parsed */
+    uint64_t body_bytes;
+    bool headers_done;
+    bool debug;          /* X-Handoff-Debug: say which worker and request */
+    int error_status;    /* set by a callback that rejects the request */
 };
 
 enum conn_state {
@@ -71,12 +101,21 @@ struct conn {
     uint64_t ack_index;             /* outbox message number of our ACK */
     enum conn_state state;
     ev_io rio, wio;
-    ev_timer timer;                 /* idle and linger deadlines */
-    ev_tstamp deadline;
+    ev_timer timer;                 /* the deadline of the current phase */
+    ev_tstamp head_start;           /* first byte of this request head */
+    ev_tstamp last_read;            /* last bytes received */
+    ev_tstamp last_write;           /* last bytes sent */
+    ev_tstamp idle_since;           /* last response finished */
     llhttp_t parser;
     struct request req;
+    struct buf hvals;               /* kept header values; reused */
     struct buf in;                  /* unparsed input kept while paused */
     struct buf out;                 /* unsent output */
+    int file_fd;                    /* owned: a file being sent, or -1 */
+    off_t file_off;
+    uint64_t file_left;
+    const char *feed_start;         /* the chunk llhttp is parsing */
+    char feed_prev;                 /* the byte before it */
     unsigned requests;
     size_t lingered;                /* bytes discarded while lingering */
     bool msg_open;                  /* a request has begun, not completed */
@@ -95,6 +134,9 @@ struct worker {
     unsigned slot;
     int chan_fd;
     bool trace;
+    struct limits lim;      /* from the master's flags */
+    const char *root;       /* --root, absolute, or NULL */
+    int root_fd;            /* O_PATH directory of root, or -1 */
 
     ev_io chan_r, chan_w;
     ev_timer chan_retry;
@@ -132,9 +174,15 @@ extern struct worker worker;
 void worker_drain(const char *why, bool tell_master);
 void worker_maybe_exit(void);
 
+/* buf.c */
+int buf_append(struct buf *b, const void *data, size_t len);
+size_t buf_pending(const struct buf *b);
+void buf_free(struct buf *b);
+
 /* listen.c */
 void listen_adopt(int fd);
 void listen_stop(void);
+void listen_room(void);
 
 /* channel.c */
 void channel_start(void);
@@ -154,22 +202,41 @@ struct conn *conn_new(int fd, const struct chan_msg *msg);
 void conn_activate(struct conn *c);
 void conn_free(struct conn *c);
 void conn_drain(struct conn *c);
+void conn_feed(struct conn *c, const char *data, size_t len);
 void conn_out(struct conn *c, const void *data, size_t len);
+void conn_out_file(struct conn *c, int fd, off_t off, uint64_t len);
 
 /* http.c */
 void http_init(struct conn *c);
 void http_reset_request(struct request *r);
 const char *http_url(const struct request *r, size_t *len);
+/* The kept value of header <h> (trimmed), or NULL if absent. */
+const char *http_header(const struct conn *c, enum hdr h, size_t *len);
 /* Parses <len> bytes; returns the number consumed (less when paused). */
 size_t http_feed(struct conn *c, const char *data, size_t len);
 void http_eof(struct conn *c);
+bool http_in_head(const struct conn *c);
 
 /* routes.c */
 void routes_handle(struct conn *c);
+
+/* static.c */
+int static_open_root(void);
+void static_serve(struct conn *c, const char *path, size_t plen);
+
+/* mime.c */
+int mime_load(const char *path);
+const char *mime_type(const char *name, size_t len);
+void mime_free(void);
 
 /* response.c */
 void response_simple(struct conn *c, int status, const char *ctype,
                      const char *body, size_t body_len, const char *extra);
 void response_error(struct conn *c, int status);
+/* The status line and headers only; the caller queues <body_len> bytes. */
+void response_head(struct conn *c, int status, const char *ctype,
+                   uint64_t body_len, const char *extra, size_t extra_len);
+/* "Sun, 06 Nov 1994 08:49:37 GMT" for <t>; <buf> holds 30 bytes. */
+void response_http_date(time_t t, char *buf, size_t len);
 
 #endif

@@ -1,0 +1,416 @@
+/*
+ * static.c: files under --root, with sendfile, validators (ETag,
+ * Last-Modified) for 304s, a single byte range (206 or 416), and
+ * index.html for directories. No listings.
+ *
+ * Nothing outside the root is ever opened: the decoded path is resolved
+ * with openat2(RESOLVE_BENEATH) against a descriptor of the root, so the
+ * kernel itself refuses "..", absolute symlinks and symlinks that lead
+ * out, whatever encoding the request used. Opening is O_NONBLOCK, so a
+ * FIFO placed in the tree cannot block the worker; only regular files
+ * are served.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "numparse.h"
+#include "worker.h"
+
+#define ALLOW_STATIC "Allow: GET, HEAD\r\n"
+
+int
+static_open_root(void)
+{
+    worker.root_fd = open(worker.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return worker.root_fd == -1 ? -1 : 0;
+}
+
+/* Opens <rel> beneath the root; -1 with errno as openat2 sets it. */
+static int
+static_open_beneath(const char *rel)
+{
+    struct open_how how;
+    long fd;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    do {
+        fd = syscall(SYS_openat2, worker.root_fd, rel, &how, sizeof(how));
+    } while (fd == -1 && errno == EINTR);
+    return (int) fd;
+}
+
+static int
+static_hex(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    return -1;
+}
+
+/*
+ * Percent-decodes <path> into <out> (size <outlen>) without its leading
+ * slashes. Returns the length, or -1 for a malformed escape, an encoded
+ * NUL or a ".." segment.
+ */
+static ssize_t
+static_decode(const char *path, size_t len, char *out, size_t outlen)
+{
+    size_t i = 0, n = 0, seg = 0;
+
+    while (i < len && path[i] == '/') {
+        i++;
+    }
+    for (; i < len; i++) {
+        char ch = path[i];
+
+        if (ch == '%') {
+            int hi, lo;
+
+            if (i + 2 >= len) {
+                return -1;
+            }
+            hi = static_hex(path[i + 1]);
+            lo = static_hex(path[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                return -1;
+            }
+            ch = (char) (hi << 4 | lo);
+            i += 2;
+        }
+        if (n + 1 >= outlen) {
+            return -1;
+        }
+        out[n++] = ch;
+        if (ch == '/') {
+            if (n - 1 - seg == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+                return -1;
+            }
+            seg = n;
+        }
+    }
+    if (n - seg == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+        return -1;
+    }
+    out[n] = '\0';
+    return (ssize_t) n;
+}
+
+static void
+static_etag(const struct stat *st, char *buf, size_t len)
+{
+    snprintf(buf, len, "\"%llx-%llx\"",
+             (unsigned long long) st->st_mtim.tv_sec * 1000000000ULL
+                 + (unsigned long long) st->st_mtim.tv_nsec,
+             (unsigned long long) st->st_size);
+}
+
+/* RFC 9110 §13.1.2: If-None-Match matches with the weak comparison. */
+static bool
+static_inm_matches(const char *v, size_t len, const char *etag)
+{
+    size_t elen = strlen(etag), i = 0;
+
+    while (i < len) {
+        size_t start, end;
+
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
+            i++;
+        }
+        if (i < len && v[i] == '*') {
+            return true;
+        }
+        if (i + 2 <= len && v[i] == 'W' && v[i + 1] == '/') {
+            i += 2;
+        }
+        start = i;
+        if (i < len && v[i] == '"') {
+            for (i++; i < len && v[i] != '"'; i++) {
+            }
+            i++;
+        } else {
+            while (i < len && v[i] != ',') {
+                i++;
+            }
+        }
+        end = i > len ? len : i;
+        if (end - start == elen && memcmp(v + start, etag, elen) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Parses an HTTP-date in any of the three RFC 9110 §5.6.7 formats. */
+static bool
+static_parse_date(const char *v, size_t len, time_t *out)
+{
+    static const char *const formats[] = {
+        "%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
+        "%A, %d-%b-%y %H:%M:%S GMT", /* obsolete RFC 850 */
+        "%a %b %e %H:%M:%S %Y",      /* obsolete asctime */
+    };
+    char buf[64];
+    size_t i;
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return false;
+    }
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        struct tm tm;
+        const char *end;
+
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(buf, formats[i], &tm);
+        if (end != NULL && *end == '\0') {
+            *out = timegm(&tm);
+            return *out != (time_t) -1;
+        }
+    }
+    return false;
+}
+
+enum range_result { RANGE_NONE, RANGE_OK, RANGE_UNSATISFIABLE };
+
+/* One "bytes=a-b", "bytes=a-" or "bytes=-n"; anything else is ignored. */
+static enum range_result
+static_parse_range(const char *v, size_t len, uint64_t size, uint64_t *first,
+                   uint64_t *last)
+{
+    const char *dash, *end = v + len;
+    uint64_t a, b;
+
+    if (len < 7 || strncasecmp(v, "bytes=", 6) != 0
+        || memchr(v, ',', len) != NULL) {
+        return RANGE_NONE; /* not bytes, or several ranges: send it all */
+    }
+    v += 6;
+    dash = memchr(v, '-', (size_t) (end - v));
+    if (dash == NULL) {
+        return RANGE_NONE;
+    }
+    if (dash == v) {
+        /* suffix: the last n bytes */
+        if (!num_parse_u64(dash + 1, (size_t) (end - dash - 1), 0,
+                           UINT64_MAX, &b)) {
+            return RANGE_NONE;
+        }
+        if (b == 0 || size == 0) {
+            return RANGE_UNSATISFIABLE;
+        }
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return RANGE_OK;
+    }
+    if (!num_parse_u64(v, (size_t) (dash - v), 0, UINT64_MAX, &a)) {
+        return RANGE_NONE;
+    }
+    if (dash + 1 == end) {
+        b = UINT64_MAX;
+    } else if (!num_parse_u64(dash + 1, (size_t) (end - dash - 1), 0,
+                              UINT64_MAX, &b)
+               || b < a) {
+        return RANGE_NONE;
+    }
+    if (a >= size) {
+        return RANGE_UNSATISFIABLE;
+    }
+    *first = a;
+    *last = b >= size ? size - 1 : b;
+    return RANGE_OK;
+}
+
+/* If-Range: the range applies only to the representation named. */
+static bool
+static_if_range_holds(struct conn *c, const char *etag, time_t mtime)
+{
+    size_t len;
+    const char *v = http_header(c, HDR_IF_RANGE, &len);
+    time_t t;
+
+    if (v == NULL) {
+        return true;
+    }
+    if (len > 0 && v[0] == '"') {
+        /* strong comparison */
+        return len == strlen(etag) && memcmp(v, etag, len) == 0;
+    }
+    return static_parse_date(v, len, &t) && t == mtime;
+}
+
+static void
+static_error(struct conn *c, int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case EXDEV:  /* the path leads out of the root */
+    case ELOOP:
+    case ENXIO:  /* a socket or FIFO with nobody behind it */
+        response_error(c, 404);
+        break;
+    case EACCES:
+    case EPERM:
+        response_error(c, 403);
+        break;
+    case ENAMETOOLONG:
+        response_error(c, 414);
+        break;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        response_error(c, 503);
+        break;
+    default:
+        log_warn(err, "C%llu: cannot open a file", (unsigned long long) c->id);
+        response_error(c, 500);
+        break;
+    }
+}
+
+/* Serves the file at request path <path> (not decoded, no query). */
+void
+static_serve(struct conn *c, const char *path, size_t plen)
+{
+    char rel[URL_MAX + 16], etag[48], lastmod[40], extra[256];
+    unsigned method = c->parser.method;
+    uint64_t size, first = 0, last = 0;
+    enum range_result range = RANGE_NONE;
+    struct stat st;
+    const char *v;
+    ssize_t rlen;
+    size_t vlen;
+    int fd, n, status;
+
+    if (method != HTTP_GET && method != HTTP_HEAD) {
+        response_simple(c, 405, "text/plain", "405 Method Not Allowed\n", 23,
+                        ALLOW_STATIC);
+        return;
+    }
+    rlen = static_decode(path, plen, rel, sizeof(rel) - 12);
+    if (rlen < 0) {
+        response_error(c, 400);
+        return;
+    }
+    fd = static_open_beneath(rlen > 0 ? rel : ".");
+    if (fd == -1) {
+        static_error(c, errno);
+        return;
+    }
+    if (fstat(fd, &st) == -1) {
+        fd_close(fd);
+        static_error(c, errno);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fd_close(fd);
+        if (plen == 0 || path[plen - 1] != '/') {
+            /* Relative links in index.html need the slash. */
+            n = snprintf(extra, sizeof(extra), "Location: %.*s/\r\n",
+                         (int) (plen > 200 ? 200 : plen), path);
+            response_simple(c, plen > 200 ? 404 : 301, "text/plain",
+                            "Moved\n", 6, n > 0 ? extra : NULL);
+            return;
+        }
+        memcpy(rel + rlen, rlen > 0 ? "/index.html" : "index.html",
+               rlen > 0 ? 12 : 11);
+        fd = static_open_beneath(rel);
+        if (fd == -1 || fstat(fd, &st) == -1) {
+            int err = errno;
+
+            fd_close(fd);
+            static_error(c, err == ENOENT ? ENOENT : err); /* no listings */
+            return;
+        }
+        rlen = (ssize_t) strlen(rel);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fd_close(fd);
+        response_error(c, 404);
+        return;
+    }
+    size = (uint64_t) st.st_size;
+    static_etag(&st, etag, sizeof(etag));
+    response_http_date(st.st_mtim.tv_sec, lastmod, sizeof(lastmod));
+
+    /* RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only
+     * without it. */
+    v = http_header(c, HDR_IF_NONE_MATCH, &vlen);
+    if (v != NULL) {
+        status = static_inm_matches(v, vlen, etag) ? 304 : 200;
+    } else {
+        time_t ims;
+
+        v = http_header(c, HDR_IF_MODIFIED_SINCE, &vlen);
+        status = v != NULL && c->req.hv[HDR_IF_MODIFIED_SINCE].count == 1
+                         && static_parse_date(v, vlen, &ims)
+                         && st.st_mtim.tv_sec <= ims
+                     ? 304
+                     : 200;
+    }
+    if (status == 200 && method == HTTP_GET
+        && (v = http_header(c, HDR_RANGE, &vlen)) != NULL
+        && c->req.hv[HDR_RANGE].count == 1
+        && static_if_range_holds(c, etag, st.st_mtim.tv_sec)) {
+        range = static_parse_range(v, vlen, size, &first, &last);
+    }
+
+    if (status == 304) {
+        n = snprintf(extra, sizeof(extra), "ETag: %s\r\nLast-Modified: %s\r\n",
+                     etag, lastmod);
+        response_head(c, 304, NULL, 0, extra, (size_t) n);
+        fd_close(fd);
+        return;
+    }
+    if (range == RANGE_UNSATISFIABLE) {
+        n = snprintf(extra, sizeof(extra),
+                     "Content-Range: bytes */%llu\r\nAccept-Ranges: bytes\r\n",
+                     (unsigned long long) size);
+        response_head(c, 416, "text/plain", 0, extra, (size_t) n);
+        fd_close(fd);
+        return;
+    }
+    if (range == RANGE_OK) {
+        n = snprintf(extra, sizeof(extra),
+                     "Content-Range: bytes %llu-%llu/%llu\r\nETag: %s\r\n"
+                     "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n",
+                     (unsigned long long) first, (unsigned long long) last,
+                     (unsigned long long) size, etag, lastmod);
+        status = 206;
+    } else {
+        n = snprintf(extra, sizeof(extra),
+                     "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
+                     etag, lastmod);
+        first = 0;
+        last = size - 1; /* wraps for an empty file; the length is 0 */
+    }
+    size = size == 0 ? 0 : last - first + 1;
+    response_head(c, status, mime_type(rel, (size_t) rlen), size, extra,
+                  (size_t) n);
+    if (method == HTTP_HEAD || size == 0) {
+        fd_close(fd);
+        return;
+    }
+    conn_out_file(c, fd, (off_t) first, size);
+}
