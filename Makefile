@@ -24,8 +24,10 @@ OPT ?= -O2 -g
 SAN ?=
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) -MMD -MP
 CFLAGS_OURS = $(CFLAGS_BASE) $(WARN) -Icommon -I$(LLHTTP_INC)
-# llhttp's generated code is not ours to warn about.
-CFLAGS_LLHTTP = $(CFLAGS_BASE) -w -I$(LLHTTP_INC)
+# llhttp's generated code is not ours to warn about. Its strict mode
+# checks what the lenient build skips, e.g. the CRLF after chunk data and
+# whitespace before a field's colon (request smuggling vectors).
+CFLAGS_LLHTTP = $(CFLAGS_BASE) -w -I$(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
 LDLIBS = -lev
 
 COMMON_SRC = $(wildcard common/*.c)
@@ -68,7 +70,7 @@ $(BUILD)/obj/%.o: %.c | deps
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_OURS) -c -o $@ $<
 
-$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c | deps
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_LLHTTP) -c -o $@ $<

@@ -105,7 +105,8 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
         struct mconn *c;
         int fd;
 
-        if (m->sched.nqueued >= m->opt.max_queue) {
+        if (m->sched.nqueued >= m->opt.max_queue
+            || sched_all_full(&m->sched)) {
             break; /* acceptor_update() pauses us */
         }
         fd = accept4(m->listen_fd, (struct sockaddr *) &ss, &sslen,
@@ -163,9 +164,20 @@ void
 acceptor_update(struct master *m)
 {
     bool full = m->sched.nqueued >= m->opt.max_queue;
+    bool workers_full = sched_all_full(&m->sched);
 
     if (m->listen_fd == -1) {
         return;
+    }
+    if (workers_full != m->accept_workers_full) {
+        m->accept_workers_full = workers_full;
+        if (workers_full) {
+            log_warn(0, "every worker is full (--max-conns or descriptors); "
+                        "accepting paused, the kernel backlog holds the "
+                        "rest");
+        } else {
+            log_info("a worker has room again; accepting");
+        }
     }
     if (full != m->accept_queue_pause) {
         m->accept_queue_pause = full;
@@ -177,7 +189,7 @@ acceptor_update(struct master *m)
             log_info("queue below --max-queue; accepting again");
         }
     }
-    if (full || m->accept_error_pause) {
+    if (full || workers_full || m->accept_error_pause) {
         ev_io_stop(m->loop, &m->accept_w);
     } else {
         ev_io_start(m->loop, &m->accept_w);

@@ -91,6 +91,7 @@ struct master {
     bool accept_error_pause;
     ev_tstamp accept_error_logged;
     bool accept_queue_pause;
+    bool accept_workers_full;
 
     ev_prepare prepare_w; /* flush outboxes once per loop turn */
     struct mworker_list dirty;

@@ -120,7 +120,10 @@ sched_worker_leave(struct sched *s, struct sched_worker *w)
     TAILQ_REMOVE(&s->workers, w, link);
     s->nworkers--;
     w->up = false;
-    w->full = false;
+    if (w->full) {
+        w->full = false;
+        s->nfull--;
+    }
     sched_emit(s, SCHED_EV_DOWN, NULL, w);
 }
 
@@ -195,7 +198,10 @@ sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
         /* Node hands it the next connection at once and the two ping-pong
          * until it has room (node-cluster.md §3). Here its answer takes
          * effect at its next load report, which follows any change. */
-        w->full = true;
+        if (!w->full) {
+            w->full = true;
+            s->nfull++;
+        }
         sched_emit(s, SCHED_EV_PARKED, NULL, w);
     } else if (w->up) {
         freed = s->policy->answered(s, w, answer == SCHED_ACCEPTED);
@@ -219,6 +225,7 @@ sched_load(struct sched *s, struct sched_worker *w,
     }
     if (w->full) {
         w->full = false;
+        s->nfull--;
         freed = s->policy->answered(s, w, false);
     }
     if (s->policy->load != NULL) {

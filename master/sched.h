@@ -95,6 +95,7 @@ struct sched {
     size_t nqueued;
     struct sched_worker_list workers; /* up, in join order */
     size_t nworkers;
+    size_t nfull;                     /* of those, parked for lack of room */
     unsigned window;                  /* most unanswered handoffs per worker
                                          for policies that do not wait */
     uint64_t rng;                     /* xorshift state for random policies */
@@ -143,6 +144,14 @@ void sched_drop_queue(struct sched *s, void (*fn)(void *, struct sched_conn *),
 
 /* The policy's view of its state for trace lines, e.g. "free=[W2,W3]". */
 size_t sched_describe(const struct sched *s, char *buf, size_t len);
+
+/* True when every worker in the rotation is parked for lack of room: the
+ * master then stops accepting and lets the kernel backlog wait. */
+static inline bool
+sched_all_full(const struct sched *s)
+{
+    return s->nworkers > 0 && s->nfull == s->nworkers;
+}
 
 /* Helpers for policies. */
 

@@ -53,6 +53,10 @@ http_header(const struct conn *c, enum hdr h, size_t *len)
         *len = 0;
         return v->count == 0 ? NULL : "";
     }
+    if (v->len == 0) {
+        *len = 0;
+        return "";
+    }
     p = c->hvals.data + v->off;
     n = v->len;
     /* llhttp strips leading whitespace but keeps trailing OWS. */
@@ -225,9 +229,9 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     char before = at > c->feed_start ? at[-1] : c->feed_prev;
 
     /* llhttp accepts obs-fold and hands the continuation over as another
-     * piece of the value: a piece that starts right after a line break.
+     * piece of the value, whitespace first, right after a line break.
      * RFC 9112 §5.2 lets a server reject it, which is the safe choice. */
-    if (before == '\n') {
+    if (len > 0 && (at[0] == ' ' || at[0] == '\t') && before == '\n') {
         return http_fail(c, 400, "obsolete line folding");
     }
     if (r->current != HDR_OTHER) {
@@ -283,6 +287,35 @@ http_host_valid(const char *h, size_t len)
     return true;
 }
 
+/*
+ * RFC 9112 §6.3: a request whose final transfer coding is not chunked has
+ * no reliable length: 400. §6.1: chunked after a coding we cannot decode
+ * (there is no other we decode): 501. Returns 0 when it is just "chunked".
+ */
+static int
+http_te_check(const char *v, size_t len, bool overflow)
+{
+    const char *last = v;
+    size_t i, n;
+
+    if (overflow) {
+        return 400;
+    }
+    for (i = 0; i < len; i++) {
+        if (v[i] == ',') {
+            last = v + i + 1;
+        }
+    }
+    while (last < v + len && (*last == ' ' || *last == '\t')) {
+        last++;
+    }
+    n = (size_t) (v + len - last);
+    if (n != 7 || strncasecmp(last, "chunked", 7) != 0) {
+        return 400;
+    }
+    return last == v ? 0 : 501;
+}
+
 /* Expect: answers 100-continue, or refuses what cannot be met. */
 static int
 http_expect(struct conn *c, bool has_body)
@@ -327,11 +360,13 @@ http_on_headers_complete(llhttp_t *p)
     if (v != NULL && (r->hv[HDR_HOST].overflow || !http_host_valid(v, len))) {
         return http_fail(c, 400, "invalid Host");
     }
-    /* llhttp ensures chunked is final; any other coding we cannot decode
-     * (RFC 9112 §6.1: 501). */
     v = http_header(c, HDR_TRANSFER_ENCODING, &len);
-    if (v != NULL && (len != 7 || strncasecmp(v, "chunked", 7) != 0)) {
-        return http_fail(c, 501, "unsupported transfer coding");
+    if (v != NULL) {
+        int te = http_te_check(v, len, r->hv[HDR_TRANSFER_ENCODING].overflow);
+
+        if (te != 0) {
+            return http_fail(c, te, "unusable Transfer-Encoding");
+        }
     }
     if ((p->flags & F_CONTENT_LENGTH)
         && p->content_length > worker.lim.v[LIM_MAX_BODY]) {
@@ -414,6 +449,13 @@ static void
 http_reject(struct conn *c, llhttp_errno_t err)
 {
     int status = c->req.error_status != 0 ? c->req.error_status : 400;
+
+    /* A well-formed version llhttp does not speak (1.2, 3.0): 505. */
+    if (err == HPE_INVALID_VERSION
+        && strcmp(llhttp_get_error_reason(&c->parser), "Invalid HTTP version")
+               == 0) {
+        status = 505;
+    }
 
     if (worker.trace) {
         log_trace("C%llu bad request (%s: %s) -> %d",

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Static files under --root: types, validators and 304s, single ranges,
+index.html, no listings, and nothing outside the root, whatever the
+encoding or symlinks. Checked with raw sockets and with curl."""
+
+import email.utils
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+ROOT_FILES = {
+    "index.html": b"<h1>home</h1>\n",
+    "a.css": b"body { color: red }\n",
+    "data.json": b'{"a": 1}\n',
+    "plain.unknownext": b"???\n",
+    "empty.txt": b"",
+    "hello world.txt": b"spaces\n",
+    "sub/index.html": b"<p>sub index</p>\n",
+    "nodir/file.txt": b"x\n",
+}
+
+
+class Site:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="handoff-static-")
+        self.root = os.path.join(self.tmp, "root")
+        for name, data in ROOT_FILES.items():
+            path = os.path.join(self.root, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+        self.big = os.urandom(3 * 1024 * 1024 + 17)
+        with open(os.path.join(self.root, "big.bin"), "wb") as f:
+            f.write(self.big)
+        # a secret next to the root, and ways that try to reach it
+        with open(os.path.join(self.tmp, "secret.txt"), "w") as f:
+            f.write("TOP SECRET\n")
+        os.symlink(os.path.join(self.tmp, "secret.txt"), os.path.join(self.root, "evil"))
+        os.symlink("../secret.txt", os.path.join(self.root, "evil-rel"))
+        os.symlink(self.tmp, os.path.join(self.root, "evildir"))
+        os.symlink("/etc", os.path.join(self.root, "etc"))
+        os.symlink("a.css", os.path.join(self.root, "alias.css"))  # inside: fine
+        os.mkfifo(os.path.join(self.root, "fifo"))
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def get(s, path, headers=None, method="GET"):
+    hdrs = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    with h.connect(s.port) as c:
+        c.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{hdrs}\r\n"
+                  .encode("latin-1"))
+        return h.Reader(c).read_response(head=(method == "HEAD"))
+
+
+def with_site(fn):
+    def run():
+        site = Site()
+        try:
+            s = h.server("--root", site.root, workers=2)
+            fn(s, site)
+        finally:
+            site.cleanup()
+    run.__name__ = fn.__name__
+    return run
+
+
+@with_site
+def test_files_and_types(s, site):
+    for name, ctype in (("a.css", "text/css"), ("data.json", "application/json"),
+                        ("plain.unknownext", "application/octet-stream"),
+                        ("sub/index.html", "text/html")):
+        r = get(s, "/" + name)
+        h.check(r.status == 200 and r.body == ROOT_FILES[name], f"{name}: {r}")
+        h.check(r.header("content-type") == ctype, f"{name}: {r.header('content-type')}")
+        h.check(r.header("etag") and r.header("last-modified"), r)
+        h.check(r.header("accept-ranges") == "bytes", r)
+    r = get(s, "/empty.txt")
+    h.check(r.status == 200 and r.body == b"" and r.header("content-length") == "0", r)
+    r = get(s, "/hello%20world.txt")
+    h.check(r.status == 200 and r.body == b"spaces\n", r)
+    r = get(s, "/a.css", method="HEAD")
+    h.check(r.status == 200 and r.header("content-length") == str(len(ROOT_FILES["a.css"])), r)
+    r = get(s, "/missing.txt")
+    h.check(r.status == 404, r)
+    r = get(s, "/a.css", method="POST")
+    h.check(r.status == 405 and "GET" in r.header("allow"), r)
+    # the demo routes keep working alongside
+    h.hello_pid(get(s, "/"))
+    h.check(get(s, "/cpu?n=10").status == 200)
+
+
+@with_site
+def test_big_file_with_curl_and_slow_reader(s, site):
+    out = os.path.join(site.tmp, "got.bin")
+    p = subprocess.run(["curl", "-s", "-o", out, "-w", "%{http_code}",
+                        f"http://127.0.0.1:{s.port}/big.bin"], capture_output=True, text=True,
+                       timeout=60)
+    h.check(p.stdout == "200", p)
+    with open(out, "rb") as f:
+        h.check(f.read() == site.big, "curl got different bytes")
+    # a reader with a tiny window forces sendfile to stop and resume
+    with h.connect(s.port, timeout=30) as c:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /a.css HTTP/1.1\r\nHost: t\r\n\r\n")
+        rd = h.Reader(c)
+        got = bytearray()
+        while b"\r\n\r\n" not in rd.buf:
+            rd._fill()
+        head, rest = rd.buf.split(b"\r\n\r\n", 1)
+        got += rest
+        while len(got) < len(site.big):
+            data = c.recv(8192)
+            h.check(data, "connection closed mid-file")
+            got += data
+        rd.buf = bytes(got[len(site.big):])
+        h.check(bytes(got[:len(site.big)]) == site.big, "slow reader got different bytes")
+        # the pipelined request after the file comes after it, whole
+        r = rd.read_response()
+        h.check(r.status == 200 and r.body == ROOT_FILES["a.css"], r)
+
+
+@with_site
+def test_conditional_requests(s, site):
+    r = get(s, "/a.css")
+    etag, lm = r.header("etag"), r.header("last-modified")
+    for hdrs in ({"If-None-Match": etag}, {"If-None-Match": "W/" + etag},
+                 {"If-None-Match": '"nope", ' + etag}, {"If-None-Match": "*"},
+                 {"If-Modified-Since": lm}):
+        r = get(s, "/a.css", hdrs)
+        h.check(r.status == 304 and r.body == b"", f"{hdrs}: {r}")
+        h.check(r.header("etag") == etag and r.header("content-length") is None, r)
+    later = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    earlier = email.utils.formatdate(time.time() - 3600 * 24, usegmt=True)
+    h.check(get(s, "/a.css", {"If-Modified-Since": later}).status == 304)
+    h.check(get(s, "/a.css", {"If-Modified-Since": earlier}).status == 200)
+    h.check(get(s, "/a.css", {"If-Modified-Since": "garbage"}).status == 200)
+    # obsolete date formats are understood too
+    h.check(get(s, "/a.css", {"If-Modified-Since":
+                              time.strftime("%A, %d-%b-%y %H:%M:%S GMT",
+                                            time.gmtime(time.time() + 3600))}).status == 304)
+    # If-None-Match wins over If-Modified-Since
+    r = get(s, "/a.css", {"If-None-Match": '"other"', "If-Modified-Since": later})
+    h.check(r.status == 200 and r.body == ROOT_FILES["a.css"], r)
+    # a change makes a new validator
+    path = os.path.join(site.root, "a.css")
+    with open(path, "ab") as f:
+        f.write(b"/* more */\n")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    r = get(s, "/a.css", {"If-None-Match": etag})
+    h.check(r.status == 200 and r.header("etag") != etag, r)
+
+
+@with_site
+def test_ranges(s, site):
+    size = len(site.big)
+    r = get(s, "/big.bin", {"Range": "bytes=10-19"})
+    h.check(r.status == 206 and r.body == site.big[10:20], r)
+    h.check(r.header("content-range") == f"bytes 10-19/{size}", r)
+    r = get(s, "/big.bin", {"Range": "bytes=-5"})
+    h.check(r.status == 206 and r.body == site.big[-5:], r)
+    r = get(s, "/big.bin", {"Range": f"bytes={size - 3}-"})
+    h.check(r.status == 206 and r.body == site.big[-3:], r)
+    r = get(s, "/big.bin", {"Range": f"bytes=0-{size * 2}"})
+    h.check(r.status == 206 and r.body == site.big, "a range past the end is cut")
+    r = get(s, "/big.bin", {"Range": f"bytes={size}-"})
+    h.check(r.status == 416 and r.header("content-range") == f"bytes */{size}", r)
+    h.check(get(s, "/big.bin", {"Range": "bytes=-0"}).status == 416)
+    # ignored: several ranges, another unit, nonsense, a reversed range
+    for bad in ("bytes=0-1,5-6", "lines=1-2", "bytes=x-y", "bytes=9-3", "bytes="):
+        r = get(s, "/a.css", {"Range": bad})
+        h.check(r.status == 200 and r.body == ROOT_FILES["a.css"], f"{bad}: {r}")
+    etag = get(s, "/big.bin", method="HEAD").header("etag")
+    r = get(s, "/big.bin", {"Range": "bytes=0-3", "If-Range": etag})
+    h.check(r.status == 206 and r.body == site.big[:4], r)
+    r = get(s, "/big.bin", {"Range": "bytes=0-3", "If-Range": '"stale"'})
+    h.check(r.status == 200 and len(r.body) == size, "If-Range mismatch must send all")
+    # curl as a real client
+    p = subprocess.run(["curl", "-s", "-r", "100-199", f"http://127.0.0.1:{s.port}/big.bin"],
+                       capture_output=True, timeout=30)
+    h.check(p.stdout == site.big[100:200], "curl -r")
+
+
+@with_site
+def test_directories(s, site):
+    r = get(s, "/sub")
+    h.check(r.status == 301 and r.header("location") == "/sub/", r)
+    r = get(s, "/sub/")
+    h.check(r.status == 200 and r.body == ROOT_FILES["sub/index.html"], r)
+    h.check(r.header("content-type") == "text/html", r)
+    r = get(s, "/nodir/")
+    h.check(r.status == 404 and b"file.txt" not in r.body, f"listing? {r}")
+
+
+@with_site
+def test_nothing_outside_the_root(s, site):
+    attempts = ["/../secret.txt", "/sub/../../secret.txt", "/%2e%2e/secret.txt",
+                "/%2E%2E%2fsecret.txt", "/sub/%2e%2e/%2e%2e/secret.txt", "/..%2fsecret.txt",
+                "/evil", "/evil-rel", "/evildir/secret.txt", "/etc/passwd",
+                "/%252e%252e/secret.txt", "//../secret.txt", "/a.css%00", "/%00",
+                "/sub/%2e%2e%2f%2e%2e%2fsecret.txt", "/fifo", "/bad%zzescape", "/%",
+                "/%2"]
+    for path in attempts:
+        with h.connect(s.port) as c:
+            c.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+            r = h.Reader(c).read_response()
+        h.check(r.status in (400, 403, 404), f"{path}: {r.status}")
+        h.check(b"SECRET" not in r.body and b"root:" not in r.body, f"{path} leaked!")
+    # a symlink that stays inside is fine
+    r = get(s, "/alias.css")
+    h.check(r.status == 200 and r.body == ROOT_FILES["a.css"], r)
+    # the FIFO did not block the worker
+    h.hello_pid(get(s, "/"))
+
+
+def test_root_must_be_a_directory():
+    for bad in ("/nonexistent/dir", "/etc/passwd"):
+        p = subprocess.run([h.HANDOFF, "--root", bad, "--port", "0"], capture_output=True,
+                           text=True, timeout=10)
+        h.check(p.returncode == 1 and bad in p.stderr, p)
+
+
+if __name__ == "__main__":
+    h.main(globals())
