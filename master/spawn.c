@@ -2,6 +2,12 @@
  * spawn.c: starts worker processes, notices their exits, and restarts them
  * with exponential backoff so that a crash loop never becomes a fork storm.
  *
+ * The delay before a restart starts at 100 ms. It doubles (up to 10 s)
+ * each time a worker dies within four delays of its start, which is what
+ * a crash loop looks like; it halves when a worker lived longer than that
+ * (killed now and then, not crashing), and a worker that lived 10 s is
+ * replaced at once and resets it.
+ *
  * A worker is the separate program handoff-worker, started with fork and
  * exec (as Node's cluster.fork() does), with its end of a SOCK_SEQPACKET
  * socketpair as fd 3 (Node's NODE_CHANNEL_FD default). Nothing else of the
@@ -296,6 +302,10 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
     if (lived >= BACKOFF_RESET_S) {
         s->backoff_ms = BACKOFF_FIRST_MS;
         delay_ms = 0;
+    } else if (lived * 1000. >= 4. * (double) s->backoff_ms) {
+        delay_ms = s->backoff_ms;
+        s->backoff_ms = s->backoff_ms / 2 < BACKOFF_FIRST_MS ? BACKOFF_FIRST_MS
+                                                             : s->backoff_ms / 2;
     } else {
         delay_ms = s->backoff_ms;
         s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
