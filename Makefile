@@ -2,9 +2,11 @@
 #
 #   make            build build/handoff and build/handoff-worker
 #   make run        build and serve on :8080 (Ctrl-C stops it gracefully)
-#   make test       every test, on the normal build and under ASan+UBSan
+#   make test       every test, on the normal build and under ASan+UBSan,
+#                   and a 10 s run of each fuzzer
 #   make check      every test on the normal build only
 #   make asan       every test under AddressSanitizer + UBSan
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60)
 #   make bench      throughput figures with wrk (not a test)
 #   make experiment every scheduling policy under every workload, with plots
 #   make deps       install the Debian packages we need (as root)
@@ -44,12 +46,13 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
 
-.PHONY: all deps test-deps asan-build run test check asan bench experiment clean format check-format
+.PHONY: all deps test-deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment clean format check-format
 
 all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(UNIT_TESTS)
 
-# Packages the tests and tools need beyond the build's.
-TEST_DEPS = wrk gnuplot-nox
+# Packages the tests and tools need beyond the build's (clang and its
+# runtime for libFuzzer; media-types for /etc/mime.types).
+TEST_DEPS = wrk gnuplot-nox clang libclang-rt-14-dev media-types
 
 deps:
 	@tools/deps.sh
@@ -78,7 +81,7 @@ $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile | deps
 $(BUILD)/obj/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS_OURS) -Imaster -Itests/unit -c -o $@ $<
+	@$(CC) $(CFLAGS_OURS) -Imaster -Iworker -Itests/unit -c -o $@ $<
 
 $(BUILD)/tests/test_chan: $(BUILD)/obj/tests/unit/test_chan.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -100,13 +103,41 @@ $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_O
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+# libFuzzer targets (tests/fuzz/), built by clang into build/fuzz:
+# fuzz_request drives a real worker connection with the input; fuzz_chan
+# the channel decoder. `make fuzz` runs each FUZZ_SECONDS (default 60).
+FUZZ_BUILD = build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+WORKER_LIB_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out worker/main.c,$(WORKER_SRC)))
+
+fuzz-build: test-deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+	    OPT="-O1 -g -Wno-unknown-warning-option" \
+	    SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzz-targets
+
+fuzz-targets: $(BUILD)/fuzz_request $(BUILD)/fuzz_chan
+
+$(BUILD)/fuzz_request: $(BUILD)/obj/tests/fuzz/fuzz_request.o $(WORKER_LIB_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
+	@echo "  LD      $@"
+	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz_chan: $(BUILD)/obj/tests/fuzz/fuzz_chan.o $(COMMON_OBJ)
+	@echo "  LD      $@"
+	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+
+fuzz: fuzz-build
+	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 run: all
 	$(BUILD)/handoff --port 8080
 
-# The normal suite, then the sanitizer suite; one summary line at the end.
+# The normal suite, the sanitizer suite and a short run of each fuzzer;
+# one summary line at the end.
 test: all test-deps
-	@$(MAKE) --no-print-directory asan-build
-	@python3 tests/run.py --build $(BUILD) --build build/asan
+	@$(MAKE) --no-print-directory asan-build fuzz-build
+	@python3 tests/run.py --build $(BUILD) --build build/asan --fuzz $(FUZZ_BUILD)
 
 check: all test-deps
 	@python3 tests/run.py --build $(BUILD)

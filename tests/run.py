@@ -6,6 +6,7 @@ for each --build directory given, each with a time limit. Every test prints
 import argparse
 import glob
 import os
+import re
 import subprocess
 import sys
 import time
@@ -49,11 +50,45 @@ def run_one(label, cmd, env, timeout):
     return passed, failed
 
 
+FUZZ_SECONDS = 10
+
+
+def run_fuzz(build, env):
+    """A short run of each libFuzzer target on its seed corpus."""
+    passed = failed = 0
+    for target in sorted(glob.glob(os.path.join(ROOT, build, "fuzz_*"))):
+        if not os.access(target, os.X_OK) or target.endswith(".log"):
+            continue
+        name = os.path.basename(target)[len("fuzz_"):]
+        corpus = os.path.join(ROOT, build, f"corpus-{name}")
+        os.makedirs(corpus, exist_ok=True)
+        cmd = [target, f"-max_total_time={FUZZ_SECONDS}", "-timeout=10", "-rss_limit_mb=2048",
+               "-print_final_stats=1", "-artifact_prefix=" + os.path.join(ROOT, build) + "/",
+               corpus, os.path.join(HERE, "fuzz", name)]
+        try:
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, errors="replace",
+                               timeout=FUZZ_SECONDS + 120)
+            out, rc = p.stderr, p.returncode
+        except subprocess.TimeoutExpired:
+            out, rc = "", "timeout"
+        m = re.search(r"stat::number_of_executed_units: *(\d+)", out)
+        execs = m.group(1) if m else "?"
+        if rc == 0:
+            passed += 1
+            print(f"ok   fuzz.{name} ({execs} executions in {FUZZ_SECONDS}s, no findings)")
+        else:
+            failed += 1
+            print(f"FAIL fuzz.{name}: exit {rc} after {execs} executions")
+            print("\n".join(out.splitlines()[-30:]))
+    return passed, failed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", action="append", required=True,
                     help="build directory to test (repeatable)")
     ap.add_argument("--only", default="", help="substring of test files to run")
+    ap.add_argument("--fuzz", help="build directory of the libFuzzer targets to smoke-run")
     args = ap.parse_args()
 
     passed = failed = 0
@@ -78,6 +113,10 @@ def main():
             p, f = run_one(label, [sys.executable, t], env, INTEGRATION_TIMEOUT)
             passed += p
             failed += f
+    if args.fuzz and not args.only:
+        p, f = run_fuzz(args.fuzz, dict(os.environ))
+        passed += p
+        failed += f
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -19,8 +19,6 @@
 #include "version.h"
 #include "worker.h"
 
-struct worker worker;
-
 static int
 worker_parse(int argc, char **argv)
 {
@@ -114,42 +112,6 @@ worker_clamp_conns(void)
                  (unsigned long long) (cap > 0 ? cap : 1),
                  (unsigned long long) rl.rlim_cur);
         worker.lim.v[LIM_MAX_CONNS] = cap > 0 ? cap : 1;
-    }
-}
-
-/*
- * Stop taking connections; exit once the last one closes. <tell_master>:
- * the master did not ask for this, so it must take us out of rotation.
- */
-void
-worker_drain(const char *why, bool tell_master)
-{
-    struct conn *c, *next;
-
-    if (!worker.draining) {
-        log_info("draining (%s): %u connection%s open", why, worker.nconns,
-                 worker.nconns == 1 ? "" : "s");
-        worker.draining = true;
-        listen_stop();
-        if (tell_master) {
-            struct chan_msg msg;
-
-            chan_msg_init(&msg, CHAN_DRAINING, worker.id);
-            channel_send(&msg);
-        }
-    }
-    for (c = TAILQ_FIRST(&worker.conns); c != NULL; c = next) {
-        next = TAILQ_NEXT(c, link);
-        conn_drain(c);
-    }
-    worker_maybe_exit();
-}
-
-void
-worker_maybe_exit(void)
-{
-    if (worker.draining && worker.nconns == 0) {
-        ev_break(worker.loop, EVBREAK_ALL);
     }
 }
 

@@ -4,7 +4,8 @@
  * A worker receives connections from the master over its channel (fd 3),
  * acknowledges each one before reading a byte of it, then serves HTTP/1.1
  * on it with llhttp. Its files:
- *   main.c      flags, start-up, the loop, draining and exit
+ *   main.c      flags, start-up, the loop and exit
+ *   worker.c    the process-wide state; draining
  *   channel.c   the channel: CONN in, ACK and READY out, SHUTDOWN
  *   listen.c    accepting by itself (policies none and reuseport)
  *   report.c    load reports and the heartbeat
