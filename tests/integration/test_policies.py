@@ -82,15 +82,15 @@ def test_kernel_policies_give_workers_the_socket():
     for policy in ("none", "reuseport"):
         s = h.server("--policy", policy, workers=3)
         listeners = {}
+
+        def sockets(pid):
+            targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            return [t for t in targets if t.startswith("socket:")]
+
         for pid in s.worker_pids():
-            socks = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
-            socks = [t for t in socks if t.startswith("socket:")]
-            # its channel and one listening socket
-            h.wait_until(lambda: len([t for t in (os.readlink(f"/proc/{pid}/fd/{fd}")
-                                                  for fd in os.listdir(f"/proc/{pid}/fd"))
-                                      if t.startswith("socket:")]) == 2,
-                         what=f"{policy}: worker {pid} holding channel + listener")
-            listeners[pid] = socks
+            # its channel and one listening socket, once LISTEN has arrived
+            listeners[pid] = h.wait_until(lambda: len(sockets(pid)) == 2 and sockets(pid),
+                                          what=f"{policy}: worker {pid} holding channel + listener")
         inodes = [set(v) for v in listeners.values()]
         shared = set.intersection(*inodes)
         if policy == "none":

@@ -36,7 +36,9 @@ class Site:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(data)
-        self.big = os.urandom(3 * 1024 * 1024 + 17)
+        # larger than the kernel's largest send buffer (tcp_wmem, 4 MiB), so
+        # sendfile must stop at EAGAIN and resume
+        self.big = os.urandom(12 * 1024 * 1024 + 17)
         with open(os.path.join(self.root, "big.bin"), "wb") as f:
             f.write(self.big)
         # a secret next to the root, and ways that try to reach it
@@ -107,9 +109,9 @@ def test_big_file_with_curl_and_slow_reader(s, site):
     h.check(p.stdout == "200", p)
     with open(out, "rb") as f:
         h.check(f.read() == site.big, "curl got different bytes")
-    # a reader with a tiny window forces sendfile to stop and resume
+    # a reader with a small window forces sendfile to stop and resume
     with h.connect(s.port, timeout=30) as c:
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /a.css HTTP/1.1\r\nHost: t\r\n\r\n")
         rd = h.Reader(c)
         got = bytearray()
