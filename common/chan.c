@@ -37,6 +37,10 @@ chan_type_name(unsigned type)
         return "DRAINING";
     case CHAN_LISTEN:
         return "LISTEN";
+    case CHAN_REOPEN:
+        return "REOPEN";
+    case CHAN_TRACE:
+        return "TRACE";
     default:
         return "?";
     }

@@ -30,8 +30,10 @@ enum chan_type {
     CHAN_DRAINING = 6, /* worker->master: draining on its own; send no more */
     CHAN_LISTEN = 7,   /* master->worker: accept on this socket yourself
                           (policies none and reuseport); its fd rides along */
+    CHAN_REOPEN = 8,   /* master->worker: reopen the access log (SIGUSR1) */
+    CHAN_TRACE = 9,    /* master->worker: trace on (u.trace.on = 1) or off */
 };
-#define CHAN_TYPE_MAX CHAN_LISTEN
+#define CHAN_TYPE_MAX CHAN_TRACE
 
 /* Why a worker refused a CONN (ACK with accepted == 0). */
 enum chan_refusal {
@@ -73,6 +75,9 @@ struct chan_msg {
             uint32_t in_flight;  /* the worker's requests in progress */
         } ack;                   /* ACK */
         struct chan_load load; /* LOAD */
+        struct {
+            uint32_t on;
+        } trace;               /* TRACE */
         uint8_t raw[24];
     } u;
 };

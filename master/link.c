@@ -71,12 +71,13 @@ link_close(struct mworker *w)
 }
 
 /* Under none and reuseport the worker accepts by itself, on this socket. */
-static void
+void
 link_send_listener(struct mworker *w)
 {
     struct master *m = w->m;
     int fd = m->opt.policy->accept == POLICY_SHARED_SOCKET ? m->listen_fd
-             : m->opt.policy->accept == POLICY_REUSEPORT   ? w->slot->listen_fd
+             : m->opt.policy->accept == POLICY_REUSEPORT && w->slot != NULL
+                 ? w->slot->listen_fd
                                                            : -1;
     struct chan_msg msg;
 
@@ -184,20 +185,11 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
         link_protocol_error(w, "message with another worker's id");
         return;
     }
+    workers_heard(w);
     switch (msg->type) {
     case CHAN_READY:
-        if (w->ready) {
-            break;
-        }
-        w->ready = true;
-        log_info("worker W%u (pid %ld) ready", w->sw.id, (long) w->pid);
-        if (!m->stopping) {
-            link_send_listener(w);
-        }
-        if (m->stopping) {
-            master_stop_progress(m);
-        } else {
-            sched_worker_up(&m->sched, &w->sw);
+        if (!w->ready) {
+            workers_ready(w);
         }
         break;
     case CHAN_ACK:
@@ -225,6 +217,7 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
             trace_load(w, &msg->u.load);
         }
         sched_load(&m->sched, &w->sw, &msg->u.load);
+        workers_check_recycle(w);
         break;
     default:
         link_protocol_error(w, "unexpected message type");

@@ -12,6 +12,7 @@
 
 #include "fdutil.h"
 #include "master.h"
+#include "policy.h"
 
 /* Formats <sa> as "1.2.3.4:80" or "[::1]:80". */
 void
@@ -110,4 +111,107 @@ listener_open(const struct master_options *o, bool reuseport,
     }
     listener_describe((struct sockaddr *) ss, desc, desclen);
     return fd;
+}
+
+/*
+ * Opens the service's listening socket(s): one that the master accepts on
+ * or shares with every worker, or under reuseport one per slot on the
+ * same address. On failure <where> says why.
+ */
+int
+master_open_listeners(struct master *m, char *where, size_t wlen)
+{
+    bool reuseport = m->opt.policy->accept == POLICY_REUSEPORT;
+    int fds[64];
+    size_t n = inherit_take(m, fds, 64), k;
+    unsigned i;
+
+    if (n > 0) {
+        /* Handed over (upgrade, systemd): --host and --port do not apply. */
+        m->listen_addrlen = sizeof(m->listen_addr);
+        if (getsockname(fds[0], (struct sockaddr *) &m->listen_addr,
+                        &m->listen_addrlen)
+            == -1) {
+            snprintf(where, wlen, "getsockname() failed: %s", strerror(errno));
+            for (k = 0; k < n; k++) {
+                fd_close(fds[k]);
+            }
+            return -1;
+        }
+        listener_describe((struct sockaddr *) &m->listen_addr, where, wlen);
+        if (!reuseport) {
+            m->listen_fd = fds[0];
+            for (k = 1; k < n; k++) {
+                fd_close(fds[k]);
+            }
+            return 0;
+        }
+        for (i = 0; i < m->nslots; i++) {
+            if (i < n) {
+                m->slots[i]->listen_fd = fds[i];
+            } else if (master_open_slot_listener(m, m->slots[i]) == -1) {
+                snprintf(where, wlen, "cannot open SO_REUSEPORT socket %u "
+                                      "beside the inherited ones: %s",
+                         i + 1, strerror(errno));
+                for (k = i; k < n; k++) {
+                    fd_close(fds[k]);
+                }
+                return -1;
+            }
+        }
+        for (k = m->nslots; k < n; k++) {
+            fd_close(fds[k]);
+        }
+        listener_describe((struct sockaddr *) &m->listen_addr, where, wlen);
+        return 0;
+    }
+    m->listen_fd = listener_open(&m->opt, reuseport, &m->listen_addr,
+                                 &m->listen_addrlen, where, wlen);
+    if (m->listen_fd == -1) {
+        return -1;
+    }
+    if (!reuseport) {
+        return 0;
+    }
+    m->slots[0]->listen_fd = m->listen_fd;
+    m->listen_fd = -1;
+    for (i = 1; i < m->nslots; i++) {
+        if (master_open_slot_listener(m, m->slots[i]) == -1) {
+            snprintf(where, wlen, "cannot open SO_REUSEPORT socket %u: %s",
+                     i + 1, strerror(errno));
+            return -1;
+        }
+    }
+    listener_describe((struct sockaddr *) &m->listen_addr, where, wlen);
+    return 0;
+}
+
+/* A slot's own SO_REUSEPORT socket on the service's address. */
+int
+master_open_slot_listener(struct master *m, struct slot *s)
+{
+    s->listen_fd = listener_open_at((struct sockaddr *) &m->listen_addr,
+                                    m->listen_addrlen, m->opt.backlog, true);
+    return s->listen_fd == -1 ? -1 : 0;
+}
+
+/* The slot is gone: its worker, draining, holds its own copy until done. */
+void
+master_retire_slot_listener(struct master *m, struct slot *s)
+{
+    (void) m;
+    fd_close(s->listen_fd);
+    s->listen_fd = -1;
+}
+
+void
+master_close_listeners(struct master *m)
+{
+    unsigned i;
+
+    acceptor_close(m);
+    for (i = 0; i < m->nslots; i++) {
+        fd_close(m->slots[i]->listen_fd);
+        m->slots[i]->listen_fd = -1;
+    }
 }

@@ -20,5 +20,6 @@ main(int argc, char **argv)
         break;
     }
     log_init("master");
+    m.argv = argv;
     return master_run(&m);
 }

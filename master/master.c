@@ -2,8 +2,16 @@
  * master.c: the master process: start-up, signals, graceful stop, and the
  * sink through which the scheduler's decisions become channel messages and
  * closed descriptors.
+ *
+ * Signals, as nginx and gunicorn operators know them:
+ *   SIGTERM, SIGINT, SIGQUIT  graceful stop (a second SIGTERM/SIGINT: now)
+ *   SIGHUP                    rolling restart of the workers (workers.c)
+ *   SIGTTIN, SIGTTOU          one worker more, one fewer
+ *   SIGUSR1                   workers reopen the access log
+ *   SIGUSR2                   binary upgrade (upgrade.c)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +57,24 @@ master_worker_gone(struct master *m, struct mworker *w)
     sched_worker_gone(&m->sched, &w->sw);
 }
 
+/* Sends <type> to every worker that can still hear it. */
+void
+master_broadcast(struct master *m, enum chan_type type, uint32_t arg)
+{
+    struct mworker *w;
+
+    TAILQ_FOREACH(w, &m->all, all_link) {
+        struct chan_msg msg;
+
+        if (w->chan_fd == -1 || w->exited) {
+            continue;
+        }
+        chan_msg_init(&msg, type, w->sw.id);
+        msg.u.trace.on = arg;
+        link_send(w, &msg, -1);
+    }
+}
+
 /*
  * Moves a graceful stop along: while connections wait in the queue every
  * worker keeps taking them; then each ready worker with no handoff left
@@ -58,16 +84,18 @@ master_worker_gone(struct master *m, struct mworker *w)
 void
 master_stop_progress(struct master *m)
 {
-    unsigned i;
+    struct mworker *w;
 
     if (!m->stopping) {
         return;
     }
-    for (i = 0; i < m->nslots && m->sched.nqueued == 0; i++) {
-        struct mworker *w = m->slots[i].w;
+    TAILQ_FOREACH(w, &m->all, all_link) {
         struct chan_msg msg;
 
-        if (w == NULL || !w->ready || w->shutdown_sent || w->chan_fd == -1
+        if (m->sched.nqueued > 0) {
+            break;
+        }
+        if (!w->ready || w->shutdown_sent || w->chan_fd == -1
             || w->sw.ninflight > 0) {
             continue;
         }
@@ -105,12 +133,55 @@ master_grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
     spawn_kill_all(m, SIGKILL);
 }
 
+/* Starts a graceful stop (SIGTERM, or a successful upgrade). */
+void
+master_stop(struct master *m, const char *why)
+{
+    if (m->stopping) {
+        return;
+    }
+    m->stopping = true;
+    inherit_notify(m, "STOPPING=1");
+    /* A LISTEN still in an outbox refers to a listener about to close. */
+    link_flush_dirty(m);
+    master_close_listeners(m);
+    /* Said once the listener is closed, so nobody reading this line can
+     * still connect. */
+    log_info("%s: stopping gracefully (up to %.1f s)", why,
+             (double) m->opt.grace_ms / 1000.);
+    workers_stop_respawns(m);
+    ev_timer_set(&m->grace_w, (double) m->opt.grace_ms / 1000., 0.);
+    ev_timer_start(m->loop, &m->grace_w);
+    master_stop_progress(m);
+}
+
 static void
 master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
     struct master *m = sig->data;
+    char why[32];
 
     (void) revents;
+    switch (sig->signum) {
+    case SIGHUP:
+        workers_reload(m);
+        return;
+    case SIGTTIN:
+        workers_scale(m, +1);
+        return;
+    case SIGTTOU:
+        workers_scale(m, -1);
+        return;
+    case SIGUSR1:
+        log_info("SIGUSR1: workers reopen the access log");
+        master_broadcast(m, CHAN_REOPEN, 0);
+        return;
+    case SIGUSR2:
+        upgrade_start(m);
+        return;
+    default:
+        break;
+    }
     if (m->stopping) {
         if (sig->signum != SIGQUIT) {
             log_info("signal %d during a graceful stop: stopping now",
@@ -120,65 +191,21 @@ master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
         }
         return;
     }
-    log_info("signal %d: stopping gracefully (up to %.1f s)", sig->signum,
-             (double) m->opt.grace_ms / 1000.);
-    m->stopping = true;
-    /* A LISTEN still in an outbox refers to a listener about to close. */
-    link_flush_dirty(m);
-    master_close_listeners(m);
-    spawn_stop_respawns(m);
-    ev_timer_set(&m->grace_w, (double) m->opt.grace_ms / 1000., 0.);
-    ev_timer_start(loop, &m->grace_w);
-    master_stop_progress(m);
+    snprintf(why, sizeof(why), "signal %d", sig->signum);
+    master_stop(m, why);
 }
 
-/*
- * Opens the listening socket(s): one that the master accepts on or shares
- * with every worker, or under reuseport one per slot on the same address.
- */
-static int
-master_open_listeners(struct master *m, char *where, size_t wlen)
+static void
+master_raise_nofile(void)
 {
-    bool reuseport = m->opt.policy->accept == POLICY_REUSEPORT;
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    unsigned i;
+    struct rlimit rl;
 
-    for (i = 0; i < m->nslots; i++) {
-        m->slots[i].listen_fd = -1;
-    }
-    m->listen_fd = listener_open(&m->opt, reuseport, &ss, &sslen, where, wlen);
-    if (m->listen_fd == -1) {
-        return -1;
-    }
-    if (!reuseport) {
-        return 0;
-    }
-    m->slots[0].listen_fd = m->listen_fd;
-    m->listen_fd = -1;
-    for (i = 1; i < m->nslots; i++) {
-        m->slots[i].listen_fd = listener_open_at((struct sockaddr *) &ss, sslen,
-                                                 m->opt.backlog, true);
-        if (m->slots[i].listen_fd == -1) {
-            snprintf(where, wlen, "cannot open SO_REUSEPORT socket %u: %s",
-                     i + 1, strerror(errno));
-            return -1;
+    /* Every queued connection costs the master an fd; use what we may. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+            log_warn(errno, "setrlimit(RLIMIT_NOFILE) failed");
         }
-    }
-    /* The address line is printed by the caller; keep it. */
-    listener_describe((struct sockaddr *) &ss, where, wlen);
-    return 0;
-}
-
-void
-master_close_listeners(struct master *m)
-{
-    unsigned i;
-
-    acceptor_close(m);
-    for (i = 0; i < m->nslots; i++) {
-        fd_close(m->slots[i].listen_fd);
-        m->slots[i].listen_fd = -1;
     }
 }
 
@@ -205,18 +232,33 @@ master_resolve_root(struct master *m)
     return 0;
 }
 
-static void
-master_raise_nofile(void)
+/*
+ * Checks that --access-log can be written (workers open it themselves)
+ * and makes the path absolute for them.
+ */
+static int
+master_resolve_access_log(struct master *m)
 {
-    struct rlimit rl;
+    const char *path = m->opt.access_log;
+    int fd;
 
-    /* Every queued connection costs the master an fd; use what we may. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
-            log_warn(errno, "setrlimit(RLIMIT_NOFILE) failed");
-        }
+    if (strcmp(path, "-") == 0) {
+        snprintf(m->access_log, sizeof(m->access_log), "-");
+        return 0;
     }
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        fprintf(stderr, "handoff: --access-log %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    fd_close(fd);
+    if (realpath(path, m->access_log) == NULL) {
+        fprintf(stderr, "handoff: --access-log %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static void
@@ -229,16 +271,10 @@ master_close_conn(void *arg, struct sched_conn *sc)
 static void
 master_cleanup(struct master *m)
 {
-    unsigned i;
+    struct mworker *w;
 
-    for (i = 0; i < m->nslots; i++) {
-        struct slot *s = &m->slots[i];
-        struct mworker *w = s->w;
-
-        ev_timer_stop(m->loop, &s->respawn);
-        if (w == NULL) {
-            continue;
-        }
+    workers_stop_respawns(m);
+    while ((w = TAILQ_FIRST(&m->all)) != NULL) {
         if (!w->exited) {
             int status;
 
@@ -249,15 +285,24 @@ master_cleanup(struct master *m)
         }
         link_close(w);
         sched_worker_gone(&m->sched, &w->sw);
+        TAILQ_REMOVE(&m->all, w, all_link);
         chan_outbox_free(&w->out);
         free(w);
-        s->w = NULL;
     }
     sched_drop_queue(&m->sched, master_close_conn, m);
     master_close_listeners(m);
+    upgrade_fini(m);
     sched_fini(&m->sched);
     mconn_pool_fini(&m->pool);
-    free(m->slots);
+    workers_fini(m);
+}
+
+static void
+master_watch_signal(struct master *m, ev_signal *w, int signum)
+{
+    ev_signal_init(w, master_signal_cb, signum);
+    w->data = m;
+    ev_signal_start(m->loop, w);
 }
 
 int
@@ -281,37 +326,49 @@ master_run(struct master *m)
         fprintf(stderr, "handoff: cannot create the event loop\n");
         return 1;
     }
-    ev_signal_init(&m->sig_int, master_signal_cb, SIGINT);
-    ev_signal_init(&m->sig_term, master_signal_cb, SIGTERM);
-    ev_signal_init(&m->sig_quit, master_signal_cb, SIGQUIT);
-    m->sig_int.data = m->sig_term.data = m->sig_quit.data = m;
-    ev_signal_start(m->loop, &m->sig_int);
-    ev_signal_start(m->loop, &m->sig_term);
-    ev_signal_start(m->loop, &m->sig_quit);
+    master_watch_signal(m, &m->sig_int, SIGINT);
+    master_watch_signal(m, &m->sig_term, SIGTERM);
+    master_watch_signal(m, &m->sig_quit, SIGQUIT);
+    master_watch_signal(m, &m->sig_hup, SIGHUP);
+    master_watch_signal(m, &m->sig_usr1, SIGUSR1);
+    master_watch_signal(m, &m->sig_usr2, SIGUSR2);
+    master_watch_signal(m, &m->sig_ttin, SIGTTIN);
+    master_watch_signal(m, &m->sig_ttou, SIGTTOU);
 
+    if (inherit_init(m) == -1) {
+        return 1;
+    }
     if (m->opt.root != NULL && master_resolve_root(m) == -1) {
         return 1;
+    }
+    if (m->opt.access_log != NULL && master_resolve_access_log(m) == -1) {
+        return 1;
+    }
+    {
+        ssize_t n = readlink("/proc/self/exe", m->self_path,
+                             sizeof(m->self_path) - 1);
+
+        m->self_path[n > 0 ? n : 0] = '\0';
     }
     if (spawn_resolve_worker_bin(m) == -1) {
         fprintf(stderr, "handoff: worker program %s: %s\n", m->worker_bin,
                 strerror(errno));
         return 1;
     }
-    m->nslots = m->opt.workers;
-    m->slots = calloc(m->nslots, sizeof(*m->slots));
-    if (m->slots == NULL || sched_init(&m->sched, m->opt.policy, &sink) == -1) {
+    TAILQ_INIT(&m->dirty);
+    if (sched_init(&m->sched, m->opt.policy, &sink) == -1
+        || workers_init(m) == -1) {
         fprintf(stderr, "handoff: out of memory\n");
-        free(m->slots);
+        workers_fini(m);
         return 1;
     }
     if (master_open_listeners(m, where, sizeof(where)) == -1) {
         fprintf(stderr, "handoff: %s\n", where);
         master_close_listeners(m);
         sched_fini(&m->sched);
-        free(m->slots);
+        workers_fini(m);
         return 1;
     }
-    TAILQ_INIT(&m->dirty);
     ev_init(&m->grace_w, master_grace_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
@@ -326,7 +383,7 @@ master_run(struct master *m)
     if (m->opt.policy->accept == POLICY_MASTER_ACCEPTS) {
         acceptor_start(m);
     }
-    spawn_all(m);
+    workers_start(m);
 
     ev_run(m->loop, 0);
 

@@ -6,8 +6,12 @@
  *   master.c    start-up, signals, graceful stop, the scheduler's sink
  *   listener.c  bind() and listen()
  *   acceptor.c  accept4() and its pauses (EMFILE, full queue)
- *   spawn.c     fork/exec of workers, exits, respawn backoff
+ *   spawn.c     fork/exec of workers, their exits, restart backoff
+ *   workers.c   slots; replacing, retiring, reloading, scaling, recycling,
+ *               and the watchdog
  *   link.c      channel I/O with each worker
+ *   upgrade.c   binary upgrade (SIGUSR2)
+ *   inherit.c   listening sockets from an old master or systemd; sd_notify
  *   trace.c     --trace lines
  *   mconn.c     the records of accepted connections
  */
@@ -50,24 +54,33 @@ struct mworker {
     ev_child child_w;
     struct chan_outbox out;
     TAILQ_ENTRY(mworker) dirty_link;
+    TAILQ_ENTRY(mworker) all_link; /* m->all, until reaped */
     bool dirty;                  /* in m->dirty: outbox needs a flush */
     bool ready;                  /* said READY */
     bool shutdown_sent;
+    bool retiring;               /* left its slot: drains, not replaced */
     bool exited;                 /* reaped */
     ev_tstamp started;
+    ev_tstamp ready_at;
+    ev_tstamp last_heard;        /* its latest message (watchdog) */
+    uint64_t recycle_after;      /* requests before it is replaced; 0 never */
 };
 
 TAILQ_HEAD(mworker_list, mworker);
 
-/* A place for one worker; replacements reuse the slot. */
+/* A place for one worker; replacements reuse the slot (and its key). */
 struct slot {
     struct master *m;
     unsigned index;
-    struct mworker *w;     /* current process, or NULL */
+    struct mworker *w;     /* current process (maybe still starting), or NULL */
+    struct mworker *old;   /* being replaced: serves until w is READY */
     ev_timer respawn;      /* pending restart */
     uint64_t backoff_ms;   /* next crash-loop delay */
-    unsigned restarts;
+    unsigned restarts;     /* replacements after an exit */
     int listen_fd;         /* owned; the slot's own socket under reuseport */
+    /* What workers that have left this slot did, so that the slot's
+     * counters never go backwards. */
+    uint64_t served_before, handed_before;
 };
 
 struct mconn_pool {
@@ -82,10 +95,13 @@ struct master {
     struct master_options opt;
     char worker_bin[PATH_MAX];
     char root[PATH_MAX]; /* --root, made absolute, or "" */
+    char access_log[PATH_MAX]; /* --access-log, made absolute, or "" */
     struct sched sched;
     struct mconn_pool pool;
 
     int listen_fd; /* owned; -1 once closed */
+    struct sockaddr_storage listen_addr; /* where it is bound */
+    socklen_t listen_addrlen;
     ev_io accept_w;
     ev_timer accept_pause; /* after EMFILE and friends */
     bool accept_error_pause;
@@ -96,13 +112,28 @@ struct master {
     ev_prepare prepare_w; /* flush outboxes once per loop turn */
     struct mworker_list dirty;
 
-    ev_signal sig_int, sig_term, sig_quit;
+    ev_signal sig_int, sig_term, sig_quit, sig_hup, sig_usr1, sig_usr2,
+        sig_ttin, sig_ttou;
     ev_timer grace_w;
     bool stopping;
 
-    struct slot *slots;
+    struct slot **slots; /* owned, each owned */
     unsigned nslots;
-    unsigned nalive; /* worker processes not yet reaped */
+    struct mworker_list all; /* every worker process not yet reaped */
+    unsigned nalive;
+    int reload_next;         /* slot a rolling restart is at, or -1 */
+    bool reload_again;       /* another SIGHUP came during it */
+    ev_timer watchdog;
+
+    char self_path[PATH_MAX]; /* this binary, for SIGUSR2 */
+    char **argv;              /* as started, for SIGUSR2 */
+    pid_t upgrade_pid;        /* the new master, while it runs */
+    int upgrade_fd;           /* its "ready" pipe, or -1 */
+    ev_io upgrade_r;
+    ev_timer upgrade_timer;
+    ev_child upgrade_child;
+    int notify_parent_fd;     /* as a new master: the old one's pipe, or -1 */
+    bool announced;           /* told systemd READY=1 */
 
     uint32_t next_worker_id;
     uint64_t next_conn_id;
@@ -115,8 +146,11 @@ int listener_open(const struct master_options *o, bool reuseport,
                   size_t desclen);
 int listener_open_at(const struct sockaddr *sa, socklen_t salen,
                      unsigned backlog, bool reuseport);
+int master_open_listeners(struct master *m, char *where, size_t wlen);
 void listener_describe(const struct sockaddr *sa, char *buf, size_t len);
 void master_close_listeners(struct master *m);
+int master_open_slot_listener(struct master *m, struct slot *s);
+void master_retire_slot_listener(struct master *m, struct slot *s);
 
 /* acceptor.c */
 void acceptor_start(struct master *m);
@@ -125,16 +159,44 @@ void acceptor_close(struct master *m);
 
 /* spawn.c */
 int spawn_resolve_worker_bin(struct master *m);
-void spawn_all(struct master *m);
-void spawn_stop_respawns(struct master *m);
+struct mworker *spawn_worker(struct slot *s);
+void spawn_slot_init(struct slot *s);
+void spawn_schedule(struct slot *s, uint64_t delay_ms);
+uint64_t spawn_backoff(struct slot *s, ev_tstamp lived);
 void spawn_kill_all(struct master *m, int sig);
+
+/* workers.c */
+int workers_init(struct master *m);
+void workers_start(struct master *m);
+struct slot *workers_add_slot(struct master *m);
+void workers_ready(struct mworker *w);
+void workers_exited(struct mworker *w, ev_tstamp lived);
+void workers_retire(struct mworker *w, const char *why);
+void workers_replace(struct slot *s, const char *why);
+void workers_reload(struct master *m);
+void workers_scale(struct master *m, int delta);
+void workers_check_recycle(struct mworker *w);
+void workers_heard(struct mworker *w);
+void workers_stop_respawns(struct master *m);
+void workers_fini(struct master *m);
 
 /* link.c */
 void link_start(struct mworker *w);
 void link_send(struct mworker *w, const struct chan_msg *msg, int fd);
+void link_send_listener(struct mworker *w);
 void link_flush_dirty(struct master *m);
 void link_drain(struct mworker *w);
 void link_close(struct mworker *w);
+
+/* upgrade.c */
+void upgrade_start(struct master *m);
+void upgrade_maybe_ready(struct master *m);
+void upgrade_fini(struct master *m);
+
+/* inherit.c */
+int inherit_init(struct master *m);
+size_t inherit_take(struct master *m, int *fds, size_t max);
+void inherit_notify(struct master *m, const char *state);
 
 /* trace.c */
 void trace_sched_event(void *ctx, enum sched_event ev,
@@ -151,6 +213,8 @@ void mconn_pool_fini(struct mconn_pool *pool);
 
 /* master.c */
 int master_run(struct master *m);
+void master_stop(struct master *m, const char *why);
+void master_broadcast(struct master *m, enum chan_type type, uint32_t arg);
 void master_worker_gone(struct master *m, struct mworker *w);
 void master_stop_progress(struct master *m);
 

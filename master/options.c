@@ -39,10 +39,22 @@ static const char options_usage[] =
     "      --worker-bin=PATH  worker program (default: handoff-worker "
     "beside handoff)\n"
     "      --root=DIR         serve the files under DIR (besides / and /cpu)\n"
+    "      --access-log=FILE  log requests (Apache combined format) to FILE,\n"
+    "                         or - for stderr; SIGUSR1 reopens it\n"
+    "      --worker-timeout=TIME  kill a worker silent this long (default 30s;\n"
+    "                         0 disables the watchdog)\n"
+    "      --max-requests=N   replace a worker after N requests (default 0: "
+    "never)\n"
+    "      --max-requests-jitter=N  add 0..N to --max-requests per worker\n"
+    "      --max-rss=MB       replace a worker whose RSS exceeds MB (default "
+    "0: never)\n"
     "  -h, --help             show this help and exit\n"
     "  -V, --version          show the version and exit\n"
     "\n"
-    "Signals: SIGTERM, SIGINT stop gracefully; a second one stops at once.\n"
+    "Signals: SIGTERM, SIGINT, SIGQUIT stop gracefully (a second SIGTERM or\n"
+    "SIGINT stops at once); SIGHUP restarts the workers one by one; SIGTTIN\n"
+    "and SIGTTOU add and remove a worker; SIGUSR1 reopens the access log;\n"
+    "SIGUSR2 starts a new master from the binary on disk (upgrade).\n"
     "See handoff(1) and docs/architecture.md.\n"
     "\n"
     "Policies:\n";
@@ -55,6 +67,11 @@ enum {
     OPT_WORKER_BIN,
     OPT_POLICY,
     OPT_ROOT,
+    OPT_ACCESS_LOG,
+    OPT_WORKER_TIMEOUT,
+    OPT_MAX_REQUESTS,
+    OPT_MAX_REQUESTS_JITTER,
+    OPT_MAX_RSS,
     OPT_LIMIT, /* OPT_LIMIT + enum limit_id */
 };
 
@@ -69,6 +86,11 @@ static const struct option options_long[] = {
     {"worker-bin", required_argument, NULL, OPT_WORKER_BIN},
     {"policy", required_argument, NULL, OPT_POLICY},
     {"root", required_argument, NULL, OPT_ROOT},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT},
+    {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+    {"max-requests-jitter", required_argument, NULL, OPT_MAX_REQUESTS_JITTER},
+    {"max-rss", required_argument, NULL, OPT_MAX_RSS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
 };
@@ -106,6 +128,7 @@ options_defaults(struct master_options *o)
     o->grace_ms = 10000;
     o->policy = &policy_rr;
     limits_default(&o->limits);
+    o->worker_timeout_ms = 30000; /* gunicorn's default */
 }
 
 static bool
@@ -122,6 +145,20 @@ options_uint(const char *flag, const char *arg, uint64_t min, uint64_t max,
         return false;
     }
     *out = (unsigned) v;
+    return true;
+}
+
+static bool
+options_u64(const char *flag, const char *arg, uint64_t min, uint64_t max,
+            uint64_t *out)
+{
+    if (!num_parse_cstr(arg, min, max, out)) {
+        fprintf(stderr,
+                "handoff: invalid value '%s' for %s (expected an integer "
+                "from %llu to %llu)\n",
+                arg, flag, (unsigned long long) min, (unsigned long long) max);
+        return false;
+    }
     return true;
 }
 
@@ -306,6 +343,37 @@ options_parse(int argc, char **argv, struct master_options *o)
                 ok = false;
             }
             o->root = optarg;
+            break;
+        case OPT_ACCESS_LOG:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "handoff: --access-log needs a file, or - "
+                                "for stderr\n");
+                ok = false;
+            }
+            o->access_log = optarg;
+            break;
+        case OPT_WORKER_TIMEOUT:
+            if (!num_parse_duration_ms(optarg, 0, 3600 * 1000,
+                                       &o->worker_timeout_ms)
+                || (o->worker_timeout_ms > 0 && o->worker_timeout_ms < 1000)) {
+                fprintf(stderr, "handoff: invalid value '%s' for "
+                                "--worker-timeout (expected 0 or a duration "
+                                "from 1s to 1h)\n",
+                        optarg);
+                ok = false;
+            }
+            break;
+        case OPT_MAX_REQUESTS:
+            ok = options_u64("--max-requests", optarg, 0, UINT32_MAX,
+                             &o->max_requests);
+            break;
+        case OPT_MAX_REQUESTS_JITTER:
+            ok = options_u64("--max-requests-jitter", optarg, 0, UINT32_MAX,
+                             &o->max_requests_jitter);
+            break;
+        case OPT_MAX_RSS:
+            ok = options_u64("--max-rss", optarg, 0, 1024 * 1024,
+                             &o->max_rss_mb);
             break;
         case OPT_POLICY:
             o->policy = policy_find(optarg);

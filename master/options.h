@@ -24,7 +24,12 @@ struct master_options {
     const struct sched_policy *policy;
     char policy_note[160]; /* a warning to log at start-up, or "" */
     struct limits limits;  /* passed on to every worker */
+    uint64_t worker_timeout_ms;   /* watchdog; 0 off */
+    uint64_t max_requests;        /* recycle a worker after this; 0 off */
+    uint64_t max_requests_jitter;
+    uint64_t max_rss_mb;          /* recycle a worker above this; 0 off */
     const char *root;      /* --root: serve files from here, or NULL */
+    const char *access_log; /* --access-log FILE, "-" for stderr, or NULL */
 };
 
 enum options_result {

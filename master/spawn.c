@@ -34,12 +34,16 @@
 #define BACKOFF_RESET_S 10.0 /* a worker that lived this long was healthy */
 
 static void spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents);
-static void spawn_schedule(struct slot *s, uint64_t delay_ms);
 
+/*
+ * Finds the worker program: --worker-bin, else handoff-worker beside this
+ * binary (the build tree), else ../lib/handoff/handoff-worker (make
+ * install), so an installed tree can move as a whole.
+ */
 int
 spawn_resolve_worker_bin(struct master *m)
 {
-    char self[PATH_MAX];
+    char self[PATH_MAX], *dir;
     ssize_t n;
 
     if (m->opt.worker_bin != NULL) {
@@ -55,8 +59,18 @@ spawn_resolve_worker_bin(struct master *m)
             return -1;
         }
         self[n] = '\0';
+        dir = dirname(self);
         if (snprintf(m->worker_bin, sizeof(m->worker_bin),
-                     "%s/handoff-worker", dirname(self))
+                     "%s/handoff-worker", dir)
+            >= (int) sizeof(m->worker_bin)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        if (access(m->worker_bin, X_OK) == 0) {
+            return 0;
+        }
+        if (snprintf(m->worker_bin, sizeof(m->worker_bin),
+                     "%s/../lib/handoff/handoff-worker", dir)
             >= (int) sizeof(m->worker_bin)) {
             errno = ENAMETOOLONG;
             return -1;
@@ -98,13 +112,14 @@ spawn_exec_child(const char *path, char *const argv[], int chan_fd)
     _exit(127);
 }
 
-static struct mworker *
+/* Starts a worker for slot <s> (which keeps any current one). */
+struct mworker *
 spawn_worker(struct slot *s)
 {
     struct master *m = s->m;
     char idbuf[16], slotbuf[16], fdbuf[8];
-    char limbuf[LIM_COUNT][64], rootbuf[PATH_MAX + 8];
-    char *argv[12 + LIM_COUNT];
+    char limbuf[LIM_COUNT][64], rootbuf[PATH_MAX + 8], logbuf[PATH_MAX + 16];
+    char *argv[14 + LIM_COUNT];
     int i;
     int argc = 0, sv[2];
     sigset_t all, old;
@@ -151,6 +166,10 @@ spawn_worker(struct slot *s)
         snprintf(rootbuf, sizeof(rootbuf), "--root=%s", m->root);
         argv[argc++] = rootbuf;
     }
+    if (m->access_log[0] != '\0') {
+        snprintf(logbuf, sizeof(logbuf), "--access-log=%s", m->access_log);
+        argv[argc++] = logbuf;
+    }
     argv[argc] = NULL;
 
     sigfillset(&all);
@@ -172,8 +191,18 @@ spawn_worker(struct slot *s)
     w->slot = s;
     w->pid = pid;
     w->chan_fd = sv[0];
-    w->started = ev_now(m->loop);
+    w->started = w->last_heard = ev_now(m->loop);
     chan_outbox_init(&w->out);
+    if (m->opt.max_requests > 0) {
+        /* gunicorn's max_requests_jitter: workers started together do not
+         * all recycle together. */
+        w->recycle_after = m->opt.max_requests
+                           + (m->opt.max_requests_jitter > 0
+                                  ? sched_random(&m->sched)
+                                        % (m->opt.max_requests_jitter + 1)
+                                  : 0);
+    }
+    TAILQ_INSERT_TAIL(&m->all, w, all_link);
     m->nalive++;
     s->w = w;
     ev_child_init(&w->child_w, spawn_child_cb, pid, 0);
@@ -202,7 +231,15 @@ spawn_respawn_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
 }
 
-static void
+void
+spawn_slot_init(struct slot *s)
+{
+    ev_init(&s->respawn, spawn_respawn_cb);
+    s->backoff_ms = BACKOFF_FIRST_MS;
+}
+
+/* Starts a worker for <s> after <delay_ms>. */
+void
 spawn_schedule(struct slot *s, uint64_t delay_ms)
 {
     ev_timer_stop(s->m->loop, &s->respawn);
@@ -211,41 +248,12 @@ spawn_schedule(struct slot *s, uint64_t delay_ms)
 }
 
 void
-spawn_all(struct master *m)
-{
-    unsigned i;
-
-    for (i = 0; i < m->nslots; i++) {
-        struct slot *s = &m->slots[i];
-
-        s->m = m;
-        s->index = i;
-        s->backoff_ms = BACKOFF_FIRST_MS;
-        ev_init(&s->respawn, spawn_respawn_cb);
-        spawn_schedule(s, 0);
-    }
-}
-
-void
-spawn_stop_respawns(struct master *m)
-{
-    unsigned i;
-
-    for (i = 0; i < m->nslots; i++) {
-        ev_timer_stop(m->loop, &m->slots[i].respawn);
-    }
-}
-
-void
 spawn_kill_all(struct master *m, int sig)
 {
-    unsigned i;
+    struct mworker *w;
 
-    for (i = 0; i < m->nslots; i++) {
-        struct mworker *w = m->slots[i].w;
-
-        if (w != NULL && !w->exited && kill(w->pid, sig) == -1
-            && errno != ESRCH) {
+    TAILQ_FOREACH(w, &m->all, all_link) {
+        if (!w->exited && kill(w->pid, sig) == -1 && errno != ESRCH) {
             log_warn(errno, "kill(W%u, %d) failed", w->sw.id, sig);
         }
     }
@@ -272,9 +280,7 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 {
     struct mworker *w = container_of(cw, struct mworker, child_w);
     struct master *m = w->m;
-    struct slot *s = w->slot;
     ev_tstamp lived = ev_now(loop) - w->started;
-    uint64_t delay_ms;
 
     (void) revents;
     if (WIFSTOPPED(cw->rstatus) || WIFCONTINUED(cw->rstatus)) {
@@ -290,30 +296,35 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
     link_drain(w);
     link_close(w);
     master_worker_gone(m, w);
-    s->w = NULL;
+    workers_exited(w, lived);
+    TAILQ_REMOVE(&m->all, w, all_link);
     chan_outbox_free(&w->out);
     free(w);
-
     if (m->stopping) {
         master_stop_progress(m);
-        return;
     }
-    s->restarts++;
+}
+
+/*
+ * The delay before restarting a slot whose worker lived <lived> seconds;
+ * see the file comment.
+ */
+uint64_t
+spawn_backoff(struct slot *s, ev_tstamp lived)
+{
+    uint64_t delay_ms;
+
     if (lived >= BACKOFF_RESET_S) {
         s->backoff_ms = BACKOFF_FIRST_MS;
-        delay_ms = 0;
-    } else if (lived * 1000. >= 4. * (double) s->backoff_ms) {
-        delay_ms = s->backoff_ms;
+        return 0;
+    }
+    delay_ms = s->backoff_ms;
+    if (lived * 1000. >= 4. * (double) s->backoff_ms) {
         s->backoff_ms = s->backoff_ms / 2 < BACKOFF_FIRST_MS ? BACKOFF_FIRST_MS
                                                              : s->backoff_ms / 2;
     } else {
-        delay_ms = s->backoff_ms;
         s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                            : s->backoff_ms * 2;
     }
-    if (delay_ms > 0) {
-        log_info("restarting slot %u in %llu ms", s->index,
-                 (unsigned long long) delay_ms);
-    }
-    spawn_schedule(s, delay_ms);
+    return delay_ms;
 }

@@ -115,6 +115,13 @@ channel_handle(const struct chan_msg *msg, int fd)
             listen_adopt(fd);
         }
         break;
+    case CHAN_REOPEN:
+        accesslog_reopen();
+        break;
+    case CHAN_TRACE:
+        worker.trace = msg->u.trace.on != 0;
+        log_info("trace %s", worker.trace ? "on" : "off");
+        break;
     case CHAN_SHUTDOWN:
         worker_drain("the master asked", false);
         break;

@@ -120,6 +120,9 @@ conn_deadline(const struct conn *c)
     if (c->msg_open) {
         return c->last_read + conn_limit_s(LIM_BODY_TIMEOUT);
     }
+    if (worker.draining && DRAIN_IDLE_GRACE < conn_limit_s(LIM_KEEPALIVE_TIMEOUT)) {
+        return c->idle_since + DRAIN_IDLE_GRACE;
+    }
     return c->idle_since + conn_limit_s(LIM_KEEPALIVE_TIMEOUT);
 }
 
@@ -395,8 +398,7 @@ conn_run(struct conn *c)
         c->idle_since = ev_now(worker.loop);
     }
     conn_set_busy(c, c->msg_open);
-    if (c->close_after || c->read_eof
-        || (worker.draining && !c->msg_open && c->requests > 0)) {
+    if (c->close_after || c->read_eof) {
         conn_finish(c);
         return;
     }
@@ -520,12 +522,25 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     conn_free(c); /* idle keep-alive, a client not reading, or lingering */
 }
 
-/* The worker is draining: close <c> now if it is between requests. */
+/*
+ * The worker is draining. Closing an idle keep-alive connection races
+ * with the request the client may be sending on it right now (the reason
+ * nginx's and PM2's reloads fail requests), so a connection is closed
+ * only once it has been idle for DRAIN_IDLE_GRACE; before that, its next
+ * request is answered with Connection: close (http.c), which no client
+ * can misread.
+ */
 void
 conn_drain(struct conn *c)
 {
-    if (c->state == CONN_OPEN && !c->msg_open && c->requests > 0
-        && !conn_output_pending(c) && !c->paused) {
-        conn_finish(c);
+    if (c->state != CONN_OPEN || c->msg_open || conn_output_pending(c)
+        || c->paused) {
+        return;
     }
+    if (c->requests > 0
+        && ev_now(worker.loop) - c->idle_since >= DRAIN_IDLE_GRACE) {
+        conn_finish(c);
+        return;
+    }
+    conn_arm_timer(c);
 }

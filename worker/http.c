@@ -25,6 +25,8 @@ static const char *const http_hdr_names[HDR_COUNT] = {
     [HDR_IF_MODIFIED_SINCE] = "if-modified-since",
     [HDR_RANGE] = "range",
     [HDR_IF_RANGE] = "if-range",
+    [HDR_REFERER] = "referer",
+    [HDR_USER_AGENT] = "user-agent",
 };
 
 void
@@ -177,7 +179,10 @@ http_on_header_field_complete(llhttp_t *p)
         return http_fail(c, 431, "too many header fields");
     }
     r->current = HDR_OTHER;
-    for (i = 0; i < HDR_COUNT && !r->hname_long; i++) {
+    /* Referer and User-Agent are kept only for the access log. */
+    for (i = 0; i < (worker.access_log != NULL ? HDR_COUNT : HDR_REFERER)
+                && !r->hname_long;
+         i++) {
         if (r->hname_len == strlen(http_hdr_names[i])
             && strncasecmp(r->hname, http_hdr_names[i], r->hname_len) == 0) {
             r->current = (enum hdr) i;

@@ -28,6 +28,7 @@ worker_parse(int argc, char **argv)
         {"channel-fd", required_argument, NULL, 'c'},
         {"trace", no_argument, NULL, 't'},
         {"root", required_argument, NULL, 'r'},
+        {"access-log", required_argument, NULL, 'a'},
         {"version", no_argument, NULL, 'V'},
     };
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
@@ -56,6 +57,9 @@ worker_parse(int argc, char **argv)
         switch (c) {
         case 'r':
             worker.root = optarg;
+            break;
+        case 'a':
+            worker.access_log = optarg;
             break;
         case 'i':
             if (!num_parse_cstr(optarg, 1, UINT32_MAX, &v)) {
@@ -143,6 +147,7 @@ worker_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     (void) revents;
     report_flush();
     channel_flush();
+    accesslog_flush();
 }
 
 int
@@ -174,6 +179,10 @@ main(int argc, char **argv)
                         "application/octet-stream");
     }
     worker_clamp_conns();
+    if (accesslog_open() == -1) {
+        log_error(errno, "cannot open the access log %s", worker.access_log);
+        return 1;
+    }
 
     /* A fresh process after exec: the loop is created here, never forked. */
     worker.loop = ev_default_loop(EVFLAG_AUTO);
@@ -206,6 +215,7 @@ main(int argc, char **argv)
     chan_outbox_free(&worker.out);
     ev_loop_destroy(worker.loop);
     mime_free();
+    accesslog_close();
     fd_close(worker.root_fd);
     log_info("exiting");
     return 0;

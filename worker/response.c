@@ -171,6 +171,13 @@ response_head(struct conn *c, int status, const char *ctype,
     }
     p = PUT_LIT(p, "\r\n");
     conn_out(c, head, (size_t) (p - head));
+    if (status >= 200) {
+        accesslog_write(c, status,
+                        c->parser.method == HTTP_HEAD || status == 304
+                                || status == 204
+                            ? 0
+                            : body_len);
+    }
 }
 
 /* Queues a whole response with a body in memory (omitted for HEAD). */

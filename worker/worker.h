@@ -15,6 +15,7 @@
  *   response.c  status lines and headers
  *   static.c    files under --root: conditional requests, ranges
  *   mime.c      Content-Type from /etc/mime.types
+ *   accesslog.c the access log (combined format)
  */
 #ifndef HS_WORKER_WORKER_H
 #define HS_WORKER_WORKER_H
@@ -41,6 +42,7 @@
 #define OUT_HIGH (256 * 1024)    /* stop parsing while this much is unsent */
 #define LINGER_TIMEOUT 2.0       /* seconds to drain input before closing */
 #define DRAIN_ORPHAN_TIMEOUT 5.0 /* master gone: seconds left to finish */
+#define DRAIN_IDLE_GRACE 1.0     /* draining: idle this long, then closed */
 
 /* A growable byte buffer. */
 struct buf {
@@ -58,6 +60,8 @@ enum hdr {
     HDR_IF_MODIFIED_SINCE,
     HDR_RANGE,
     HDR_IF_RANGE,
+    HDR_REFERER,    /* kept only with an access log */
+    HDR_USER_AGENT, /* kept only with an access log */
     HDR_COUNT,
     HDR_OTHER = HDR_COUNT,
 };
@@ -137,6 +141,7 @@ struct worker {
     bool trace;
     struct limits lim;      /* from the master's flags */
     const char *root;       /* --root, absolute, or NULL */
+    const char *access_log; /* --access-log path, "-" for stderr, or NULL */
     int root_fd;            /* O_PATH directory of root, or -1 */
 
     ev_io chan_r, chan_w;
@@ -220,6 +225,13 @@ bool http_in_head(const struct conn *c);
 
 /* routes.c */
 void routes_handle(struct conn *c);
+
+/* accesslog.c */
+int accesslog_open(void);
+void accesslog_write(const struct conn *c, int status, uint64_t bytes);
+void accesslog_flush(void);
+void accesslog_reopen(void);
+void accesslog_close(void);
 
 /* static.c */
 int static_open_root(void);
