@@ -48,7 +48,7 @@ SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/pol
 
 .PHONY: all deps test-deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment clean format check-format
 
-all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(UNIT_TESTS)
+all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TESTS)
 
 # Packages the tests and tools need beyond the build's (clang and its
 # runtime for libFuzzer; media-types for /etc/mime.types).
@@ -67,6 +67,10 @@ $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
 $(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
 
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)

@@ -291,6 +291,8 @@ master_cleanup(struct master *m)
     }
     sched_drop_queue(&m->sched, master_close_conn, m);
     master_close_listeners(m);
+    admin_close(m);
+    control_close(m);
     upgrade_fini(m);
     sched_fini(&m->sched);
     mconn_pool_fini(&m->pool);
@@ -369,10 +371,19 @@ master_run(struct master *m)
         workers_fini(m);
         return 1;
     }
+    m->started = ev_now(m->loop);
     ev_init(&m->grace_w, master_grace_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
+    if ((m->opt.admin != NULL && admin_open(m, m->opt.admin) == -1)
+        || control_open(m) == -1) {
+        admin_close(m);
+        master_close_listeners(m);
+        sched_fini(&m->sched);
+        workers_fini(m);
+        return 1;
+    }
     log_info("handoff %s listening on %s with %u worker%s (policy %s)",
              HANDOFF_VERSION, where, m->opt.workers,
              m->opt.workers == 1 ? "" : "s", m->opt.policy->name);

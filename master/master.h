@@ -12,6 +12,11 @@
  *   link.c      channel I/O with each worker
  *   upgrade.c   binary upgrade (SIGUSR2)
  *   inherit.c   listening sockets from an old master or systemd; sd_notify
+ *   stats.c     figures as JSON and Prometheus text
+ *   oneshot.c   one request, one answer: serves admin.c and control.c
+ *   admin.c     the admin HTTP listener (--admin): /stats /metrics /
+ *   dashboard.c the live HTML dashboard
+ *   control.c   the control socket (handoffctl)
  *   trace.c     --trace lines
  *   mconn.c     the records of accepted connections
  */
@@ -67,6 +72,13 @@ struct mworker {
 };
 
 TAILQ_HEAD(mworker_list, mworker);
+
+/* A growable text buffer (stats.c). */
+struct sbuf {
+    char *data; /* owned */
+    size_t len, cap;
+    bool failed;
+};
 
 /* A place for one worker; replacements reuse the slot (and its key). */
 struct slot {
@@ -138,6 +150,10 @@ struct master {
     uint32_t next_worker_id;
     uint64_t next_conn_id;
     uint64_t accepted;
+    uint64_t served_gone;  /* requests served by workers that have exited */
+    uint64_t handed_gone;  /* connections handed to them */
+    uint64_t exits;        /* worker exits, for any reason */
+    ev_tstamp started;
 };
 
 /* listener.c */
@@ -187,6 +203,39 @@ void link_send_listener(struct mworker *w);
 void link_flush_dirty(struct master *m);
 void link_drain(struct mworker *w);
 void link_close(struct mworker *w);
+
+/* stats.c */
+void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sbuf_free(struct sbuf *b);
+void stats_json(const struct master *m, struct sbuf *b);
+void stats_prometheus(const struct master *m, struct sbuf *b);
+
+/* oneshot.c: one request, one answer, per connection */
+#define ONESHOT_IN_MAX 4096
+struct oneshot_conn;
+struct oneshot {
+    struct master *m;
+    int fd;                 /* owned listening socket, or -1 */
+    ev_io accept_w;
+    const char *terminator; /* the end of a request */
+    /* Writes the answer to <in> (all of it, terminator included). */
+    void (*handle)(struct oneshot *srv, const char *in, size_t len,
+                   struct sbuf *out);
+    unsigned nconns;
+    TAILQ_HEAD(, oneshot_conn) conns;
+};
+void oneshot_start(struct oneshot *srv, struct master *m, int fd);
+void oneshot_stop(struct oneshot *srv);
+
+/* admin.c, dashboard.c */
+int admin_open(struct master *m, const char *spec);
+void admin_close(struct master *m);
+extern const char dashboard_html[];
+
+/* control.c */
+int control_open(struct master *m);
+void control_close(struct master *m);
 
 /* upgrade.c */
 void upgrade_start(struct master *m);

@@ -41,6 +41,10 @@ static const char options_usage[] =
     "      --root=DIR         serve the files under DIR (besides / and /cpu)\n"
     "      --access-log=FILE  log requests (Apache combined format) to FILE,\n"
     "                         or - for stderr; SIGUSR1 reopens it\n"
+    "      --admin=[HOST:]PORT  serve /stats, /metrics and a dashboard at /\n"
+    "                         (off by default; HOST defaults to 127.0.0.1)\n"
+    "      --control=PATH     the control socket for handoffctl (default\n"
+    "                         /tmp/handoff-UID-PORT.sock; none: no socket)\n"
     "      --worker-timeout=TIME  kill a worker silent this long (default 30s;\n"
     "                         0 disables the watchdog)\n"
     "      --max-requests=N   replace a worker after N requests (default 0: "
@@ -68,6 +72,8 @@ enum {
     OPT_POLICY,
     OPT_ROOT,
     OPT_ACCESS_LOG,
+    OPT_ADMIN,
+    OPT_CONTROL,
     OPT_WORKER_TIMEOUT,
     OPT_MAX_REQUESTS,
     OPT_MAX_REQUESTS_JITTER,
@@ -87,6 +93,8 @@ static const struct option options_long[] = {
     {"policy", required_argument, NULL, OPT_POLICY},
     {"root", required_argument, NULL, OPT_ROOT},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"admin", required_argument, NULL, OPT_ADMIN},
+    {"control", required_argument, NULL, OPT_CONTROL},
     {"worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT},
     {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
     {"max-requests-jitter", required_argument, NULL, OPT_MAX_REQUESTS_JITTER},
@@ -351,6 +359,16 @@ options_parse(int argc, char **argv, struct master_options *o)
                 ok = false;
             }
             o->access_log = optarg;
+            break;
+        case OPT_ADMIN:
+            o->admin = optarg;
+            break;
+        case OPT_CONTROL:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "handoff: --control needs a path, or none\n");
+                ok = false;
+            }
+            o->control = optarg;
             break;
         case OPT_WORKER_TIMEOUT:
             if (!num_parse_duration_ms(optarg, 0, 3600 * 1000,

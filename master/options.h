@@ -30,6 +30,8 @@ struct master_options {
     uint64_t max_rss_mb;          /* recycle a worker above this; 0 off */
     const char *root;      /* --root: serve files from here, or NULL */
     const char *access_log; /* --access-log FILE, "-" for stderr, or NULL */
+    const char *admin;      /* --admin [HOST:]PORT, or NULL */
+    const char *control;    /* --control PATH, "none", or NULL (default) */
 };
 
 enum options_result {

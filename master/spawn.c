@@ -263,7 +263,8 @@ static void
 spawn_log_exit(const struct mworker *w, int status, ev_tstamp lived)
 {
     if (WIFEXITED(status)) {
-        log_msg(WEXITSTATUS(status) == 0 && w->m->stopping ? LOG_LEVEL_INFO
+        log_msg(WEXITSTATUS(status) == 0 && (w->m->stopping || w->retiring)
+                    ? LOG_LEVEL_INFO
                                                            : LOG_LEVEL_WARN,
                 0, "worker W%u (pid %ld) exited with code %d after %.1f s",
                 w->sw.id, (long) w->pid, WEXITSTATUS(status), lived);
@@ -289,6 +290,7 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
     ev_child_stop(loop, cw);
     w->exited = true;
     m->nalive--;
+    m->exits++;
     spawn_log_exit(w, cw->rstatus, lived);
 
     /* Whatever it sent before dying is still in the socket: read it all,
@@ -297,6 +299,8 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
     link_close(w);
     master_worker_gone(m, w);
     workers_exited(w, lived);
+    m->served_gone += w->sw.load.served;
+    m->handed_gone += w->sw.handed;
     TAILQ_REMOVE(&m->all, w, all_link);
     chan_outbox_free(&w->out);
     free(w);

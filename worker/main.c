@@ -208,6 +208,7 @@ main(int argc, char **argv)
     while ((c = TAILQ_FIRST(&worker.conns)) != NULL) {
         conn_free(c);
     }
+    report_now(); /* the final figures, so the master's totals are exact */
     report_stop();
     listen_stop();
     channel_flush(); /* last refusals and report, best effort */

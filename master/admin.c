@@ -1,0 +1,157 @@
+/*
+ * admin.c: the admin listener (--admin, off by default, loopback unless
+ * an address is given): GET /stats (JSON), /metrics (Prometheus text) and
+ * / (a live dashboard). A deliberately small HTTP/1.1 server: one request
+ * per connection, answered and closed (oneshot.c).
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "master.h"
+#include "numparse.h"
+
+static struct oneshot admin_srv = {.fd = -1};
+
+static void
+admin_respond(struct sbuf *out, int status, const char *ctype,
+              const char *body, size_t len, bool head)
+{
+    const char *reason = status == 200   ? "OK"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                         : status == 431 ? "Request Header Fields Too Large"
+                                         : "Bad Request";
+    struct sbuf b = {0};
+
+    sbuf_printf(&b,
+                "HTTP/1.1 %d %s\r\nServer: handoff/%s (admin)\r\n"
+                "Content-Type: %s\r\nContent-Length: %zu\r\n"
+                "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
+                status, reason, HANDOFF_VERSION, ctype, len,
+                status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (!head && len > 0 && !b.failed) {
+        /* Bodies are text; a NUL-free copy through the formatter. */
+        sbuf_printf(&b, "%.*s", (int) len, body);
+    }
+    *out = b;
+}
+
+static void
+admin_handle(struct oneshot *srv, const char *in, size_t inlen,
+             struct sbuf *out)
+{
+    char method[8], target[256];
+    const char *sp1, *sp2, *eol;
+    struct sbuf body = {0};
+    size_t mlen, tlen;
+    bool head;
+
+    if (memmem(in, inlen, "\r\n\r\n", 4) == NULL) {
+        admin_respond(out, 431, "text/plain", "too large\n", 10, false);
+        return;
+    }
+    eol = memchr(in, '\r', inlen);
+    sp1 = memchr(in, ' ', inlen);
+    sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t) (in + inlen - sp1 - 1))
+                      : NULL;
+    if (eol == NULL || sp1 == NULL || sp2 == NULL || sp2 > eol
+        || (size_t) (sp1 - in) >= sizeof(method)
+        || (size_t) (sp2 - sp1 - 1) >= sizeof(target)
+        || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+        admin_respond(out, 400, "text/plain", "bad request\n", 12, false);
+        return;
+    }
+    mlen = (size_t) (sp1 - in);
+    memcpy(method, in, mlen);
+    method[mlen] = '\0';
+    tlen = (size_t) (sp2 - sp1 - 1);
+    memcpy(target, sp1 + 1, tlen);
+    target[tlen] = '\0';
+    target[strcspn(target, "?")] = '\0';
+    head = strcmp(method, "HEAD") == 0;
+    if (!head && strcmp(method, "GET") != 0) {
+        admin_respond(out, 405, "text/plain", "GET or HEAD only\n", 17, false);
+        return;
+    }
+    if (strcmp(target, "/stats") == 0) {
+        stats_json(srv->m, &body);
+        admin_respond(out, 200, "application/json", body.data, body.len, head);
+    } else if (strcmp(target, "/metrics") == 0) {
+        stats_prometheus(srv->m, &body);
+        admin_respond(out, 200, "text/plain; version=0.0.4; charset=utf-8",
+                      body.data, body.len, head);
+    } else if (strcmp(target, "/") == 0) {
+        admin_respond(out, 200, "text/html; charset=utf-8", dashboard_html,
+                      strlen(dashboard_html), head);
+    } else {
+        admin_respond(out, 404, "text/plain", "not found\n", 10, false);
+    }
+    sbuf_free(&body);
+}
+
+/*
+ * Opens --admin: "PORT" (on 127.0.0.1), "HOST:PORT" or "[V6]:PORT".
+ * Returns 0, or -1 with a line on stderr.
+ */
+int
+admin_open(struct master *m, const char *spec)
+{
+    char host[64], desc[160];
+    const char *colon = strrchr(spec, ':');
+    struct master_options o = m->opt;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    uint64_t port;
+    int fd;
+
+    if (colon == NULL) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+        colon = spec - 1;
+    } else {
+        size_t hl = (size_t) (colon - spec);
+
+        if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
+            spec++;
+            hl -= 2;
+        }
+        if (hl == 0 || hl >= sizeof(host)) {
+            fprintf(stderr, "handoff: --admin %s: expected PORT or HOST:PORT\n",
+                    m->opt.admin);
+            return -1;
+        }
+        memcpy(host, spec, hl);
+        host[hl] = '\0';
+    }
+    if (!num_parse_cstr(colon + 1, 0, 65535, &port)) {
+        fprintf(stderr, "handoff: --admin %s: expected PORT or HOST:PORT\n",
+                m->opt.admin);
+        return -1;
+    }
+    snprintf(o.host, sizeof(o.host), "%s", host);
+    o.port = (unsigned) port;
+    o.backlog = 64;
+    fd = listener_open(&o, false, &ss, &sslen, desc, sizeof(desc));
+    if (fd == -1) {
+        fprintf(stderr, "handoff: --admin: %s\n", desc);
+        return -1;
+    }
+    admin_srv.terminator = "\r\n\r\n";
+    admin_srv.handle = admin_handle;
+    oneshot_start(&admin_srv, m, fd);
+    log_info("admin listening on http://%s/ (/stats, /metrics)", desc);
+    return 0;
+}
+
+void
+admin_close(struct master *m)
+{
+    (void) m;
+    oneshot_stop(&admin_srv);
+}

@@ -1,0 +1,191 @@
+/*
+ * control.c: the control socket that tools/handoffctl talks to. A UNIX
+ * socket, owner-only (0600), by default /tmp/handoff-UID-PORT.sock; one
+ * command per connection, one answer:
+ *
+ *   stats          the /stats JSON
+ *   workers N      scale to N workers (1..1024), as SIGTTIN/SIGTTOU do
+ *   reload         rolling restart, as SIGHUP
+ *   trace on|off   --trace, in the master and every worker, from now on
+ *
+ * Answers are a line starting "ok:" or "error:" (stats: the JSON).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "master.h"
+#include "numparse.h"
+
+static struct oneshot control_srv = {.fd = -1};
+static char control_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+static ino_t control_ino;
+
+/* --trace, switched at run time in the master and every worker. */
+static void
+control_trace(struct master *m, bool on)
+{
+    struct mworker *w;
+
+    m->opt.trace = on;
+    m->sched.sink.event = on ? trace_sched_event : NULL;
+    TAILQ_FOREACH(w, &m->all, all_link) {
+        w->out.on_record = on ? trace_record : NULL;
+        w->out.on_record_arg = w;
+    }
+    master_broadcast(m, CHAN_TRACE, on);
+}
+
+static void
+control_handle(struct oneshot *srv, const char *in, size_t len,
+               struct sbuf *out)
+{
+    struct master *m = srv->m;
+    char cmd[128], *arg;
+    uint64_t n;
+
+    while (len > 0 && (in[len - 1] == '\n' || in[len - 1] == '\r')) {
+        len--;
+    }
+    if (len >= sizeof(cmd) || memchr(in, '\n', len) != NULL) {
+        sbuf_printf(out, "error: one short command per connection\n");
+        return;
+    }
+    memcpy(cmd, in, len);
+    cmd[len] = '\0';
+    arg = strchr(cmd, ' ');
+    if (arg != NULL) {
+        *arg++ = '\0';
+    }
+    if (strcmp(cmd, "stats") == 0 && arg == NULL) {
+        stats_json(m, out);
+    } else if (strcmp(cmd, "reload") == 0 && arg == NULL) {
+        if (m->stopping) {
+            sbuf_printf(out, "error: stopping\n");
+            return;
+        }
+        workers_reload(m);
+        sbuf_printf(out, "ok: rolling restart of %u workers\n", m->nslots);
+    } else if (strcmp(cmd, "workers") == 0 && arg != NULL) {
+        unsigned was = m->nslots;
+
+        if (!num_parse_cstr(arg, 1, 1024, &n)) {
+            sbuf_printf(out, "error: workers takes a number from 1 to 1024\n");
+            return;
+        }
+        if (m->stopping) {
+            sbuf_printf(out, "error: stopping\n");
+            return;
+        }
+        while (m->nslots < n) {
+            unsigned before = m->nslots;
+
+            workers_scale(m, +1);
+            if (m->nslots == before) {
+                break;
+            }
+        }
+        while (m->nslots > n) {
+            workers_scale(m, -1);
+        }
+        sbuf_printf(out, "ok: %u workers (were %u)\n", m->nslots, was);
+    } else if (strcmp(cmd, "trace") == 0 && arg != NULL
+               && (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0)) {
+        control_trace(m, strcmp(arg, "on") == 0);
+        sbuf_printf(out, "ok: trace %s\n", arg);
+    } else {
+        sbuf_printf(out, "error: unknown command '%s' (stats, workers N, "
+                         "reload, trace on|off)\n",
+                    cmd);
+    }
+}
+
+/*
+ * Opens the control socket, unless --control none. The path is replaced
+ * if something stale (or an old master being upgraded) holds it.
+ */
+int
+control_open(struct master *m)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    unsigned port = 0;
+    mode_t old_umask;
+    int fd, rc;
+
+    if (m->opt.control != NULL && strcmp(m->opt.control, "none") == 0) {
+        return 0;
+    }
+    if (m->listen_addr.ss_family == AF_INET) {
+        port = ntohs(((struct sockaddr_in *) &m->listen_addr)->sin_port);
+    } else if (m->listen_addr.ss_family == AF_INET6) {
+        port = ntohs(((struct sockaddr_in6 *) &m->listen_addr)->sin6_port);
+    }
+    if (m->opt.control != NULL) {
+        rc = snprintf(control_path, sizeof(control_path), "%s", m->opt.control);
+    } else {
+        rc = snprintf(control_path, sizeof(control_path),
+                      "/tmp/handoff-%u-%u.sock", (unsigned) getuid(), port);
+    }
+    if (rc < 0 || (size_t) rc >= sizeof(control_path)) {
+        fprintf(stderr, "handoff: --control %s: path too long\n",
+                m->opt.control);
+        return -1;
+    }
+    if (lstat(control_path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            fprintf(stderr, "handoff: --control %s: exists and is not a "
+                            "socket\n",
+                    control_path);
+            return -1;
+        }
+        (void) unlink(control_path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        fprintf(stderr, "handoff: control socket: %s\n", strerror(errno));
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, control_path, strlen(control_path));
+    old_umask = umask(077); /* owner only, from the moment it exists */
+    rc = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+    umask(old_umask);
+    if (rc == -1 || listen(fd, 16) == -1
+        || stat(control_path, &st) == -1) {
+        fprintf(stderr, "handoff: control socket %s: %s\n", control_path,
+                strerror(errno));
+        fd_close(fd);
+        return -1;
+    }
+    control_ino = st.st_ino;
+    control_srv.terminator = "\n";
+    control_srv.handle = control_handle;
+    oneshot_start(&control_srv, m, fd);
+    log_info("control socket %s (handoffctl)", control_path);
+    return 0;
+}
+
+void
+control_close(struct master *m)
+{
+    struct stat st;
+
+    (void) m;
+    if (control_srv.m == NULL) {
+        return;
+    }
+    oneshot_stop(&control_srv);
+    /* A new master (upgrade) may have taken the path over: leave it. */
+    if (stat(control_path, &st) == 0 && st.st_ino == control_ino) {
+        (void) unlink(control_path);
+    }
+}
