@@ -105,7 +105,7 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
         struct mconn *c;
         int fd;
 
-        if (m->sched.nqueued >= m->opt.max_queue
+        if (m->sched.nqueued + m->proxy_waiting >= m->opt.max_queue
             || sched_all_full(&m->sched)) {
             break; /* acceptor_update() pauses us */
         }
@@ -128,12 +128,22 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
         }
         c->fd = fd;
         acceptor_peer(&ss, &c->peer);
-        sched_conn_init(&c->sc, ++m->next_conn_id,
-                        acceptor_addr_hash(&c->peer));
         m->accepted++;
-        sched_conn_arrive(&m->sched, &c->sc);
+        if (m->opt.proxy_protocol) {
+            proxy_wait(m, c);
+        } else {
+            acceptor_arrive(m, c);
+        }
     }
     acceptor_update(m);
+}
+
+/* <c> (with its real client address) goes to the scheduler. */
+void
+acceptor_arrive(struct master *m, struct mconn *c)
+{
+    sched_conn_init(&c->sc, ++m->next_conn_id, acceptor_addr_hash(&c->peer));
+    sched_conn_arrive(&m->sched, &c->sc);
 }
 
 static void
@@ -163,7 +173,7 @@ acceptor_start(struct master *m)
 void
 acceptor_update(struct master *m)
 {
-    bool full = m->sched.nqueued >= m->opt.max_queue;
+    bool full = m->sched.nqueued + m->proxy_waiting >= m->opt.max_queue;
     bool workers_full = sched_all_full(&m->sched);
 
     if (m->listen_fd == -1) {

@@ -17,6 +17,7 @@
  *   admin.c     the admin HTTP listener (--admin): /stats /metrics /
  *   dashboard.c the live HTML dashboard
  *   control.c   the control socket (handoffctl)
+ *   proxy.c     the PROXY protocol (--proxy-protocol)
  *   trace.c     --trace lines
  *   mconn.c     the records of accepted connections
  */
@@ -45,6 +46,8 @@ struct mconn {
     int fd;               /* owned */
     struct chan_peer peer;
     struct mconn *next_free; /* in the pool's free list */
+    ev_io pio;               /* --proxy-protocol: waiting for the header */
+    ev_timer ptimer;
 };
 
 /* A worker process as the master sees it. */
@@ -150,6 +153,7 @@ struct master {
     uint32_t next_worker_id;
     uint64_t next_conn_id;
     uint64_t accepted;
+    unsigned proxy_waiting; /* accepted, PROXY header not yet read */
     uint64_t served_gone;  /* requests served by workers that have exited */
     uint64_t handed_gone;  /* connections handed to them */
     uint64_t exits;        /* worker exits, for any reason */
@@ -170,6 +174,7 @@ void master_retire_slot_listener(struct master *m, struct slot *s);
 
 /* acceptor.c */
 void acceptor_start(struct master *m);
+void acceptor_arrive(struct master *m, struct mconn *c);
 void acceptor_update(struct master *m);
 void acceptor_close(struct master *m);
 
@@ -232,6 +237,11 @@ void oneshot_stop(struct oneshot *srv);
 int admin_open(struct master *m, const char *spec);
 void admin_close(struct master *m);
 extern const char dashboard_html[];
+
+/* proxy.c */
+int proxy_parse(const uint8_t *buf, size_t len, struct chan_peer *peer,
+                bool *local);
+void proxy_wait(struct master *m, struct mconn *c);
 
 /* control.c */
 int control_open(struct master *m);

@@ -41,6 +41,10 @@ static const char options_usage[] =
     "      --root=DIR         serve the files under DIR (besides / and /cpu)\n"
     "      --access-log=FILE  log requests (Apache combined format) to FILE,\n"
     "                         or - for stderr; SIGUSR1 reopens it\n"
+    "      --proxy-protocol   expect a PROXY v1 or v2 header on each "
+    "connection\n"
+    "                         (HAProxy's send-proxy[-v2]); the real client\n"
+    "                         address is logged and used by ip-hash\n"
     "      --admin=[HOST:]PORT  serve /stats, /metrics and a dashboard at /\n"
     "                         (off by default; HOST defaults to 127.0.0.1)\n"
     "      --control=PATH     the control socket for handoffctl (default\n"
@@ -73,6 +77,7 @@ enum {
     OPT_ROOT,
     OPT_ACCESS_LOG,
     OPT_ADMIN,
+    OPT_PROXY_PROTOCOL,
     OPT_CONTROL,
     OPT_WORKER_TIMEOUT,
     OPT_MAX_REQUESTS,
@@ -94,6 +99,7 @@ static const struct option options_long[] = {
     {"root", required_argument, NULL, OPT_ROOT},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"admin", required_argument, NULL, OPT_ADMIN},
+    {"proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT},
     {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
@@ -360,6 +366,9 @@ options_parse(int argc, char **argv, struct master_options *o)
             }
             o->access_log = optarg;
             break;
+        case OPT_PROXY_PROTOCOL:
+            o->proxy_protocol = true;
+            break;
         case OPT_ADMIN:
             o->admin = optarg;
             break;
@@ -435,6 +444,12 @@ options_parse(int argc, char **argv, struct master_options *o)
     }
     if (!policy_given) {
         options_node_policy(o);
+    }
+    if (o->proxy_protocol && o->policy->accept != POLICY_MASTER_ACCEPTS) {
+        fprintf(stderr, "handoff: --proxy-protocol needs a policy where the "
+                        "master accepts (not %s)\n",
+                o->policy->name);
+        return OPTIONS_BAD;
     }
     if (optind < argc) {
         fprintf(stderr, "handoff: unexpected argument '%s' (see handoff "

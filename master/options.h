@@ -31,6 +31,7 @@ struct master_options {
     const char *root;      /* --root: serve files from here, or NULL */
     const char *access_log; /* --access-log FILE, "-" for stderr, or NULL */
     const char *admin;      /* --admin [HOST:]PORT, or NULL */
+    bool proxy_protocol;    /* --proxy-protocol */
     const char *control;    /* --control PATH, "none", or NULL (default) */
 };
 
