@@ -117,8 +117,8 @@ class Server:
     """One handoff master with its workers, stopped at the end of a test."""
 
     def __init__(self, *args, workers=2, wait_ready=True, host="127.0.0.1",
-                 preexec_fn=None, env=None):
-        self.args = [HANDOFF, "--host", host, "--port", "0",
+                 preexec_fn=None, env=None, binary=None):
+        self.args = [binary or HANDOFF, "--host", host, "--port", "0",
                      "--workers", str(workers), *args]
         self.workers = workers
         self.lines = []
@@ -368,3 +368,33 @@ def main(namespace):
             print(f"FAIL {name}: {first[:200]}", flush=True)
             sys.stderr.write(f"--- {name} ---\n{err}\n")
     sys.exit(1 if failures else 0)
+
+
+class Wrk:
+    """wrk in the background against 127.0.0.1:<port>; .result() parses."""
+
+    def __init__(self, port, duration=4, conns=32, path="/", args=()):
+        self.proc = subprocess.Popen(
+            ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--timeout", "5s", *args,
+             f"http://127.0.0.1:{port}{path}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.duration = duration
+
+    def result(self):
+        out = self.proc.communicate(timeout=self.duration * 3 + 30)[0]
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        errs = {k: 0 for k in ("connect", "read", "write", "timeout")}
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                      r"timeout (\d+)", out)
+        if m:
+            errs = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
+        m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        return total, errs, int(m.group(1)) if m else 0, out
+
+    def check_no_failures(self, what):
+        total, errs, non2xx, out = self.result()
+        sys.stderr.write(f"{what}: {total} requests, errors {errs}, non-2xx {non2xx}\n")
+        check(total > 100, f"{what}: only {total} requests:\n{out}")
+        check(sum(errs.values()) == 0 and non2xx == 0,
+              f"{what}: failed requests: {errs}, non-2xx {non2xx}")
+        return total
