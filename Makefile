@@ -10,6 +10,7 @@
 #   make bench      throughput figures with wrk (not a test)
 #   make experiment every scheduling policy under every workload, with plots
 #   make deps       install the Debian packages we need (as root)
+#   make install    PREFIX=/usr/local DESTDIR=: binaries and the man page
 #
 # Set-up on a fresh Debian machine is part of every target: tools/deps.sh
 # installs missing packages with apt-get when run as root.
@@ -46,13 +47,15 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
 
-.PHONY: all deps test-deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment clean format check-format
+.PHONY: install uninstall all deps test-deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment clean format check-format
 
 all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TESTS)
 
-# Packages the tests and tools need beyond the build's (clang and its
-# runtime for libFuzzer; media-types for /etc/mime.types).
-TEST_DEPS = wrk gnuplot-nox clang libclang-rt-14-dev media-types
+# Packages the tests and tools need beyond the build's: clang and its
+# runtime for libFuzzer; media-types for /etc/mime.types; promtool,
+# Chromium, HAProxy and systemd-socket-activate as real peers.
+TEST_DEPS = wrk gnuplot-nox clang libclang-rt-14-dev media-types \
+            prometheus chromium chromium-driver haproxy systemd
 
 deps:
 	@tools/deps.sh
@@ -133,6 +136,24 @@ $(BUILD)/fuzz_chan: $(BUILD)/obj/tests/fuzz/fuzz_chan.o $(COMMON_OBJ)
 
 fuzz: fuzz-build
 	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the master and handoffctl in
+# bin/, the worker in lib/handoff/ (the master finds it there, relative to
+# itself, so the tree can move), the man page in share/man/man1/.
+PREFIX ?= /usr/local
+
+install: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/handoff \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/handoff $(BUILD)/handoffctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/handoff-worker $(DESTDIR)$(PREFIX)/lib/handoff/
+	install -m 644 docs/handoff.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/handoff $(DESTDIR)$(PREFIX)/bin/handoffctl \
+	    $(DESTDIR)$(PREFIX)/lib/handoff/handoff-worker \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/handoff.1
+	-rmdir $(DESTDIR)$(PREFIX)/lib/handoff
 
 run: all
 	$(BUILD)/handoff --port 8080

@@ -1,6 +1,6 @@
 /*
  * control.c: the control socket that tools/handoffctl talks to. A UNIX
- * socket, owner-only (0600), by default /tmp/handoff-UID-PORT.sock; one
+ * socket, owner-only (mode 0700: nobody else can connect), by default /tmp/handoff-UID-PORT.sock; one
  * command per connection, one answer:
  *
  *   stats          the /stats JSON

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Observability: /stats checked against the traffic sent, counters that
+survive worker restarts, /metrics accepted by promtool, the dashboard in
+headless Chromium, and handoffctl over the control socket."""
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+
+def admin_addr(s):
+    return s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        h.check(r.headers["Content-Type"] == "application/json", r.headers)
+        return json.load(r)
+
+
+def test_stats_match_the_traffic():
+    s = h.server("--admin", "0", workers=2)
+    base = f"http://{admin_addr(s)}"
+    for _ in range(25):
+        h.hello_pid(h.request(s.port, "/"))
+    st = h.wait_until(lambda: (lambda j: j if j["totals"]["requests_served"] == 25 else None)(
+        get_json(base + "/stats")), what="25 requests in /stats")
+    m = st["master"]
+    h.check(m["accepted"] == 25 and m["handoffs"] == 25 and m["acknowledged"] == 25, m)
+    h.check(m["queued"] == 0 and m["refusals"] == 0 and m["workers"] == 2, m)
+    h.check(st["policy"] == "rr" and st["pid"] == s.pid, st)
+    ws = st["workers"]
+    h.check(sorted(w["pid"] for w in ws) == sorted(s.worker_pids()), ws)
+    h.check(sum(w["requests_served"] for w in ws) == 25, ws)
+    h.check(sorted(w["connections_handed"] for w in ws) == [12, 13], ws)  # rr
+    for w in ws:
+        h.check(w["state"] == "ready" and w["rss_kib"] > 0 and w["open_connections"] == 0, w)
+        for key in ("id", "slot", "requests_in_flight", "loop_lag_ms", "restarts"):
+            h.check(key in w, f"{key} missing")
+    h.check("accept_queue" in m and m["accept_queue_max"] == 511, m)
+    # counters stay monotonic across a worker's death
+    victim = ws[0]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    s.wait_ready(3)
+    st2 = get_json(base + "/stats")
+    h.check(st2["totals"]["requests_served"] == 25, st2["totals"])
+    h.check(st2["totals"]["connections_handed"] == 25, st2["totals"])
+    h.check(st2["master"]["worker_exits"] == 1, st2["master"])
+    restarted = [w for w in st2["workers"] if w["slot"] == ws[0]["slot"]]
+    h.check(restarted and restarted[0]["restarts"] == 1, st2["workers"])
+    # a draining worker shows as such, and the admin answers HEAD / 404 / 405
+    req = urllib.request.Request(base + "/stats", method="HEAD")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        h.check(r.status == 200 and r.read() == b"")
+    for path, code in (("/nope", 404),):
+        try:
+            urllib.request.urlopen(base + path, timeout=10)
+            h.check(False, f"{path} answered 200")
+        except urllib.error.HTTPError as e:
+            h.check(e.code == code, f"{path}: {e.code}")
+
+
+def test_metrics_pass_promtool():
+    s = h.server("--admin", "127.0.0.1:0", workers=2)
+    base = f"http://{admin_addr(s)}"
+    for _ in range(10):
+        h.request(s.port, "/")
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        h.check(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers)
+        text = r.read().decode()
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    h.check(p.returncode == 0, f"promtool: {p.stdout}{p.stderr}")
+    h.check(re.search(r"^handoff_connections_accepted_total 10$", text, re.M), text[:500])
+    slots = re.findall(r'^handoff_slot_requests_total\{slot="(\d)"\} (\d+)$', text, re.M)
+    h.check(len(slots) == 2, slots)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebDriver:
+    """Just enough of the W3C WebDriver protocol, over urllib."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["chromedriver", f"--port={self.port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}"
+        h.wait_until(self._up, timeout=20, what="chromedriver")
+        self.profile = tempfile.mkdtemp(prefix="handoff-chromium-")
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", f"--user-data-dir={self.profile}",
+                         "--window-size=1100,600"]}}}}
+        self.session = self.call("POST", "/session", caps)["sessionId"]
+
+    def _up(self):
+        try:
+            with urllib.request.urlopen(self.base + "/status", timeout=2) as r:
+                return json.load(r)["value"].get("ready")
+        except OSError:
+            return False
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.load(r)["value"]
+
+    def s(self, path):
+        return f"/session/{self.session}{path}"
+
+    def close(self):
+        try:
+            self.call("DELETE", f"/session/{self.session}")
+        except OSError:
+            pass
+        self.proc.terminate()
+        self.proc.wait(10)
+        subprocess.run(["rm", "-rf", self.profile])
+
+
+def test_dashboard_in_chromium():
+    s = h.server("--admin", "0", workers=2)
+    addr = admin_addr(s)
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                h.request(s.port, "/")
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    wd = None
+    try:
+        wd = WebDriver()
+        wd.call("POST", wd.s("/url"), {"url": f"http://{addr}/"})
+        script = {"script": "return Array.from(document.querySelectorAll('tr.worker'))"
+                            ".map(r => [r.dataset.id, Number(r.dataset.served)]);", "args": []}
+        first = h.wait_until(lambda: (lambda rows: rows if len(rows) >= 2 else None)(
+            wd.call("POST", wd.s("/execute/sync"), script)), timeout=20,
+            what="two worker rows on the dashboard")
+        changed = h.wait_until(lambda: (lambda rows: rows if all(
+            dict(rows).get(i, 0) > n for i, n in first) else None)(
+            wd.call("POST", wd.s("/execute/sync"), script)), timeout=20,
+            what="every worker's count to change under load")
+        png = base64.b64decode(wd.call("GET", wd.s("/screenshot")))
+        h.check(png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")
+        out = os.path.join(h.BUILD, "dashboard.png")
+        with open(out, "wb") as f:
+            f.write(png)
+        summary = wd.call("POST", wd.s("/execute/sync"),
+                          {"script": "return document.getElementById('summary').textContent;",
+                           "args": []})
+        h.check("policy rr" in summary and "2 workers" in summary, summary)
+        sys.stderr.write(f"dashboard: {first} -> {changed}; screenshot {out}\n")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        if wd is not None:
+            wd.close()
+
+
+def handoffctl(*args):
+    return subprocess.run([os.path.join(h.BUILD, "handoffctl"), *args], capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_handoffctl():
+    tmp = tempfile.mkdtemp(prefix="handoff-ctl-")
+    sock = os.path.join(tmp, "ctl.sock")
+    try:
+        s = h.server("--control", sock, workers=2)
+        st = os.stat(sock)
+        # owner only: nobody else may even connect
+        h.check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077 == 0,
+                oct(st.st_mode))
+        p = handoffctl("--socket", sock, "stats")
+        h.check(p.returncode == 0 and json.loads(p.stdout)["master"]["workers"] == 2, p)
+        p = handoffctl("--socket", sock, "workers", "3")
+        h.check(p.returncode == 0 and p.stdout.startswith("ok: 3 workers"), p)
+        h.wait_until(lambda: len([x for x in s.worker_pids() if h.alive(x)]) == 3,
+                     what="three workers")
+        p = handoffctl("--socket", sock, "workers", "1")
+        h.check(p.returncode == 0, p)
+        h.wait_until(lambda: len([x for x in s.worker_pids() if h.alive(x)]) == 1,
+                     what="one worker")
+        mark = s.mark()
+        p = handoffctl("--socket", sock, "reload")
+        h.check(p.returncode == 0 and "rolling restart" in p.stdout, p)
+        s.wait_log(r"rolling restart done", start=mark)
+        p = handoffctl("--socket", sock, "trace", "on")
+        h.check(p.returncode == 0, p)
+        h.request(s.port, "/")
+        s.wait_log(r"master\[\d+\] trace: handoff", start=mark)
+        s.wait_log(r"worker W\d+\[\d+\] trace: C\d+ GET /", start=mark)
+        p = handoffctl("--socket", sock, "frobnicate")
+        h.check(p.returncode == 1 and p.stdout.startswith("error:"), p)
+        p = handoffctl("--socket", sock, "workers", "0")
+        h.check(p.returncode == 1, p)
+        p = handoffctl("--socket", os.path.join(tmp, "nothing.sock"), "stats")
+        h.check(p.returncode == 1 and "cannot reach" in p.stderr, p)
+        p = handoffctl()
+        h.check(p.returncode == 2, p)
+        # the default path carries the port
+        s2 = h.server(workers=1)
+        p = handoffctl("--port", str(s2.port), "stats")
+        h.check(p.returncode == 0, p)
+        s.stop()
+        h.check(not os.path.exists(sock), "control socket left behind")
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    h.main(globals())
