@@ -74,6 +74,20 @@ def test_help_and_version():
     h.check(p.returncode == 0 and p.stdout.startswith("handoff "), p)
 
 
+def test_man_page_matches_help():
+    import re
+    helptext = run("--help").stdout
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "handoff.1")) as f:
+        man = f.read().replace("\\-", "-")
+    flags = set(re.findall(r"(--[a-z][a-z-]+)", helptext))
+    h.check(len(flags) > 25, flags)
+    missing = sorted(f for f in flags if f not in man)
+    h.check(not missing, f"in --help but not in handoff.1: {missing}")
+    extra = sorted(set(re.findall(r"\.BR? (--[a-z][a-z-]+)", man)) - flags)
+    h.check(not extra, f"in handoff.1 but not in --help: {extra}")
+
+
 def test_worker_program_refuses_manual_start():
     p = subprocess.run([os.path.join(h.BUILD, "handoff-worker")],
                        capture_output=True, text=True, timeout=10)
