@@ -174,8 +174,11 @@ asan-build:
 asan: asan-build test-deps
 	@python3 tests/run.py --build build/asan
 
+# handoff against Node's cluster and nginx: see tools/bench.py. Options in
+# BENCH="--rounds 5 --duration 10".
 bench: all
-	@tools/bench.sh $(BUILD)
+	@HANDOFF_DEPS_EXTRA="wrk nginx nodejs" tools/deps.sh
+	@tools/bench.py --build $(BUILD) $(BENCH)
 
 # Every policy under every workload; results and plots in build/experiment.
 # Pass options with EXPERIMENT="--workers 8 --duration 4".

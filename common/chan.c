@@ -264,27 +264,57 @@ chan_collect_fds(struct msghdr *mh, int *fds, size_t max, bool *overflow)
     return n;
 }
 
+union chan_control {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * CHAN_BATCH_MAX)];
+};
+
+/*
+ * Takes the fds of a received record and decodes it. Returns true, or
+ * false (all its fds closed) when it is malformed.
+ */
+static bool
+chan_finish_record(struct msghdr *mh, size_t len, struct chan_record *rec)
+{
+    int fds[CHAN_BATCH_MAX];
+    size_t nfds, i;
+    bool overflow;
+
+    nfds = chan_collect_fds(mh, fds, CHAN_BATCH_MAX, &overflow);
+    if (overflow || (mh->msg_flags & MSG_TRUNC)
+        || chan_decode(rec->msgs, len, nfds, (mh->msg_flags & MSG_CTRUNC) != 0,
+                       fds, rec)
+               < 0) {
+        for (i = 0; i < nfds; i++) {
+            fd_close(fds[i]);
+        }
+        return false;
+    }
+    return true;
+}
+
+static void
+chan_prepare(struct msghdr *mh, struct iovec *iov, struct chan_record *rec,
+             union chan_control *control)
+{
+    iov->iov_base = rec->msgs;
+    iov->iov_len = sizeof(rec->msgs);
+    memset(mh, 0, sizeof(*mh));
+    mh->msg_iov = iov;
+    mh->msg_iovlen = 1;
+    mh->msg_control = control->buf;
+    mh->msg_controllen = sizeof(control->buf);
+}
+
 enum chan_status
 chan_recv(int sock, struct chan_record *rec)
 {
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * CHAN_BATCH_MAX)];
-    } control;
-    int fds[CHAN_BATCH_MAX];
+    union chan_control control;
     struct iovec iov;
     struct msghdr mh;
-    size_t nfds, i;
-    bool overflow;
     ssize_t rc;
 
-    iov.iov_base = rec->msgs;
-    iov.iov_len = sizeof(rec->msgs);
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control.buf;
-    mh.msg_controllen = sizeof(control.buf);
+    chan_prepare(&mh, &iov, rec, &control);
     do {
         rc = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     } while (rc == -1 && errno == EINTR);
@@ -296,16 +326,44 @@ chan_recv(int sock, struct chan_record *rec)
         /* SEQPACKET has no empty records: zero bytes is the peer's EOF. */
         return CHAN_EOF;
     }
-    nfds = chan_collect_fds(&mh, fds, CHAN_BATCH_MAX, &overflow);
-    if (overflow || (mh.msg_flags & MSG_TRUNC)
-        || chan_decode(rec->msgs, (size_t) rc, nfds,
-                       (mh.msg_flags & MSG_CTRUNC) != 0, fds, rec)
-               < 0) {
-        for (i = 0; i < nfds; i++) {
-            fd_close(fds[i]);
-        }
+    if (!chan_finish_record(&mh, (size_t) rc, rec)) {
         errno = EPROTO;
         return CHAN_ERROR;
     }
     return CHAN_OK;
+}
+
+enum chan_status
+chan_recv_batch(int sock, struct chan_batch *b)
+{
+    static union chan_control control[CHAN_RECV_BATCH];
+    struct mmsghdr mm[CHAN_RECV_BATCH];
+    struct iovec iov[CHAN_RECV_BATCH];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < CHAN_RECV_BATCH; i++) {
+        chan_prepare(&mm[i].msg_hdr, &iov[i], &b->rec[i], &control[i]);
+        mm[i].msg_len = 0;
+    }
+    b->count = 0;
+    b->eof = false;
+    do {
+        rc = recvmmsg(sock, mm, CHAN_RECV_BATCH, MSG_CMSG_CLOEXEC | MSG_DONTWAIT,
+                      NULL);
+    } while (rc == -1 && errno == EINTR);
+    if (rc == -1) {
+        return errno == EAGAIN || errno == EWOULDBLOCK ? CHAN_AGAIN
+                                                       : CHAN_ERROR;
+    }
+    for (i = 0; i < (size_t) rc; i++) {
+        if (mm[i].msg_len == 0) {
+            b->eof = true;
+            break;
+        }
+        b->bad[i] = !chan_finish_record(&mm[i].msg_hdr, mm[i].msg_len,
+                                         &b->rec[i]);
+        b->count++;
+    }
+    return b->count > 0 ? CHAN_OK : CHAN_EOF;
 }

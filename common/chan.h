@@ -157,6 +157,24 @@ struct chan_record {
  */
 enum chan_status chan_recv(int sock, struct chan_record *rec);
 
+/* Several records with one recvmmsg: what chan_recv is, a loop turn's
+ * worth at a time, without the read that only finds EAGAIN. */
+#define CHAN_RECV_BATCH 8
+
+struct chan_batch {
+    struct chan_record rec[CHAN_RECV_BATCH];
+    bool bad[CHAN_RECV_BATCH]; /* malformed: its fds were closed */
+    size_t count;
+    bool eof; /* the peer closed after these records */
+};
+
+/*
+ * Receives up to CHAN_RECV_BATCH records. CHAN_OK: b->count >= 1 (check
+ * b->bad[i] for each, and b->eof); CHAN_AGAIN, CHAN_EOF: none; CHAN_ERROR:
+ * errno says why.
+ */
+enum chan_status chan_recv_batch(int sock, struct chan_batch *b);
+
 /*
  * The pure part of chan_recv, for tests and fuzzing: checks <len> bytes at
  * <buf> (which must be suitably aligned messages) and pairs <nfds> fds with

@@ -13,6 +13,8 @@
  * written here as the datagram it is rather than pulling in libsystemd).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,8 @@ inherit_add(int fd)
                 fd);
         return -1;
     }
+    /* As listener_open_at(): accepted sockets inherit it. */
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     inherit_fds[inherit_count++] = fd;
     return 0;
 }

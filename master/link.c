@@ -15,10 +15,10 @@
 #include "master.h"
 #include "policy.h"
 
-#define LINK_READ_BATCH 64     /* records per loop turn */
+#define LINK_READ_BATCH 8      /* recvmmsg batches per loop turn */
 #define LINK_RETRY_S 0.05      /* after ENOBUFS, ETOOMANYREFS, ENOMEM */
 
-static struct chan_record link_rec; /* one process, one loop: shared */
+static struct chan_batch link_batch; /* one process, one loop: shared */
 
 static void link_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void link_write_cb(struct ev_loop *loop, ev_io *io, int revents);
@@ -231,27 +231,46 @@ enum link_read_result {
     LINK_CLOSED, /* EOF, error, or closed by a protocol error */
 };
 
+/*
+ * Reads up to <max> batches of records. A batch that is not full means
+ * the socket had nothing more: no read is spent just to see EAGAIN (the
+ * level-triggered watcher calls again if more arrives).
+ */
 static enum link_read_result
 link_read(struct mworker *w, int max)
 {
     int i;
-    size_t k;
+    size_t r, k;
 
     for (i = 0; i < max; i++) {
         if (w->chan_fd == -1) {
             return LINK_CLOSED;
         }
-        switch (chan_recv(w->chan_fd, &link_rec)) {
+        switch (chan_recv_batch(w->chan_fd, &link_batch)) {
         case CHAN_OK:
-            for (k = 0; k < link_rec.count; k++) {
-                if (link_rec.fds[k] >= 0) {
-                    /* Only CONN carries an fd, and workers never send it:
-                     * link_handle() treats it as a protocol error. */
-                    fd_close(link_rec.fds[k]);
+            for (r = 0; r < link_batch.count; r++) {
+                struct chan_record *rec = &link_batch.rec[r];
+
+                if (link_batch.bad[r]) {
+                    link_protocol_error(w, "malformed channel record");
+                    return LINK_CLOSED;
                 }
-                if (w->chan_fd != -1) {
-                    link_handle(w, &link_rec.msgs[k]);
+                for (k = 0; k < rec->count; k++) {
+                    if (rec->fds[k] >= 0) {
+                        /* Only CONN and LISTEN carry an fd, and workers
+                         * send neither: link_handle() says so. */
+                        fd_close(rec->fds[k]);
+                    }
+                    if (w->chan_fd != -1) {
+                        link_handle(w, &rec->msgs[k]);
+                    }
                 }
+            }
+            if (link_batch.eof) {
+                return LINK_CLOSED;
+            }
+            if (link_batch.count < CHAN_RECV_BATCH) {
+                return LINK_IDLE;
             }
             break;
         case CHAN_AGAIN:
@@ -259,10 +278,8 @@ link_read(struct mworker *w, int max)
         case CHAN_EOF:
             return LINK_CLOSED;
         default:
-            if (errno == EPROTO) {
-                link_protocol_error(w, "malformed channel record");
-            } else if (errno != ECONNRESET) {
-                log_warn(errno, "recvmsg() from W%u failed", w->sw.id);
+            if (errno != ECONNRESET) {
+                log_warn(errno, "recvmmsg() from W%u failed", w->sw.id);
             }
             return LINK_CLOSED;
         }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,7 +48,10 @@ listener_open_at(const struct sockaddr *sa, socklen_t salen, unsigned backlog,
     if (fd == -1) {
         return -1;
     }
+    /* Accepted connections inherit TCP_NODELAY from the listener, which
+     * spares each worker a setsockopt per connection. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1
+        || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1
         || (reuseport
             && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))
                    == -1)

@@ -387,10 +387,16 @@ master_run(struct master *m)
     log_info("handoff %s listening on %s with %u worker%s (policy %s)",
              HANDOFF_VERSION, where, m->opt.workers,
              m->opt.workers == 1 ? "" : "s", m->opt.policy->name);
+    if (m->opt.window != 0) {
+        log_info("window: %u unanswered handoffs per worker", m->opt.window);
+    }
     if (m->opt.policy_note[0] != '\0') {
         log_warn(0, "%s", m->opt.policy_note);
     }
     sched_seed(&m->sched, (uint64_t) getpid() << 32 ^ (uint64_t) ev_time());
+    if (m->opt.window != 0) {
+        m->sched.window = m->opt.window;
+    }
     if (m->opt.policy->accept == POLICY_MASTER_ACCEPTS) {
         acceptor_start(m);
     }

@@ -31,6 +31,8 @@ static const char options_usage[] =
     "worker;\n"
     "                         at this bound the master stops accepting "
     "(default 4096)\n"
+    "      --window=N         unanswered handoffs a worker may hold (default\n"
+    "                         1 for rr, as Node; 64 for the other policies)\n"
     "      --grace=DURATION   graceful-stop limit, e.g. 10s or 500ms "
     "(default 10s)\n"
     "      --policy=NAME      how the master picks a worker (default rr, or\n"
@@ -70,6 +72,7 @@ static const char options_usage[] =
 enum {
     OPT_BACKLOG = 256,
     OPT_MAX_QUEUE,
+    OPT_WINDOW,
     OPT_GRACE,
     OPT_TRACE,
     OPT_WORKER_BIN,
@@ -92,6 +95,7 @@ static const struct option options_long[] = {
     {"workers", required_argument, NULL, 'w'},
     {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+    {"window", required_argument, NULL, OPT_WINDOW},
     {"grace", required_argument, NULL, OPT_GRACE},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"worker-bin", required_argument, NULL, OPT_WORKER_BIN},
@@ -331,6 +335,9 @@ options_parse(int argc, char **argv, struct master_options *o)
         case OPT_MAX_QUEUE:
             ok = options_uint("--max-queue", optarg, 1, 1000000,
                               &o->max_queue);
+            break;
+        case OPT_WINDOW:
+            ok = options_uint("--window", optarg, 1, 1024, &o->window);
             break;
         case OPT_GRACE:
             if (!num_parse_duration_ms(optarg, 0, 3600 * 1000, &o->grace_ms)) {

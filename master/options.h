@@ -18,6 +18,7 @@ struct master_options {
     unsigned workers;
     unsigned backlog;
     unsigned max_queue;     /* accepted connections waiting for a worker */
+    unsigned window;        /* unanswered handoffs per worker; 0: default */
     uint64_t grace_ms;      /* graceful-stop limit */
     bool trace;
     const char *worker_bin; /* NULL: handoff-worker beside this binary */

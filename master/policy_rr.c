@@ -4,7 +4,11 @@
  *
  * A FIFO of free workers. A worker is free when it joins and again each
  * time it answers a handoff; pick() takes the first free worker and so
- * leaves each worker at most one unanswered handoff. With a burst of
+ * leaves each worker at most one unanswered handoff.
+ *
+ * --window N (default 1, Node's) lets a worker hold N unanswered
+ * handoffs: one that still has room after a pick goes back to the tail of
+ * the FIFO, so workers with room take turns. With N = 1 nothing changes. With a burst of
  * connections the order is therefore "next free", cyclic in answer order,
  * not strictly cyclic: see docs/architecture.md, "Scheduling".
  */
@@ -57,8 +61,10 @@ static bool
 rr_answered(struct sched *s, struct sched_worker *w, bool accepted)
 {
     (void) accepted;
-    rr_make_free(s, w);
-    return true;
+    if (w->ninflight < s->window) {
+        rr_make_free(s, w);
+    }
+    return w->pol_linked;
 }
 
 static struct sched_worker *
@@ -71,6 +77,10 @@ rr_pick(struct sched *s, const struct sched_conn *c)
     if (w != NULL) {
         TAILQ_REMOVE(&st->free, w, pol_link);
         w->pol_linked = false;
+        /* The handoff about to be made counts once pick() returns. */
+        if (w->ninflight + 1 < s->window) {
+            rr_make_free(s, w);
+        }
     }
     return w;
 }
@@ -105,6 +115,7 @@ const struct sched_policy policy_rr = {
     .summary = "Node's RoundRobinHandle: next free worker, one handoff "
                "in flight each (default)",
     .accept = POLICY_MASTER_ACCEPTS,
+    .window = 1, /* Node's: one unanswered handoff per worker */
     .state_size = sizeof(struct rr_state),
     .init = rr_init,
     .worker_up = rr_worker_up,

@@ -16,7 +16,7 @@ sched_init(struct sched *s, const struct sched_policy *policy,
     s->sink = *sink;
     TAILQ_INIT(&s->queue);
     TAILQ_INIT(&s->workers);
-    s->window = SCHED_WINDOW_DEFAULT;
+    s->window = policy->window != 0 ? policy->window : SCHED_WINDOW_DEFAULT;
     sched_seed(s, 1);
     if (policy->state_size > 0) {
         s->pstate = calloc(1, policy->state_size);

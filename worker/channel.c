@@ -14,10 +14,10 @@
 #include "log.h"
 #include "worker.h"
 
-#define CHANNEL_READ_BATCH 64
+#define CHANNEL_READ_BATCH 8 /* recvmmsg batches per loop turn */
 #define CHANNEL_RETRY_S 0.05
 
-static struct chan_record channel_rec;
+static struct chan_batch channel_batch;
 
 static void
 channel_master_gone(const char *why)
@@ -137,28 +137,42 @@ static void
 channel_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     int i;
-    size_t k;
+    size_t r, k;
 
     (void) loop;
     (void) io;
     (void) revents;
     for (i = 0; i < CHANNEL_READ_BATCH && !worker.master_gone; i++) {
-        enum chan_status st = chan_recv(worker.chan_fd, &channel_rec);
+        enum chan_status st = chan_recv_batch(worker.chan_fd, &channel_batch);
 
-        if (st == CHAN_OK) {
-            for (k = 0; k < channel_rec.count; k++) {
-                channel_handle(&channel_rec.msgs[k], channel_rec.fds[k]);
-            }
-        } else if (st == CHAN_AGAIN) {
+        if (st == CHAN_AGAIN) {
             break;
-        } else if (st == CHAN_EOF) {
+        }
+        if (st == CHAN_EOF) {
             channel_master_gone("EOF");
             return;
-        } else if (errno == EPROTO) {
-            log_error(0, "malformed record from the master; ignored");
-        } else {
-            channel_master_gone("recvmsg() failed");
+        }
+        if (st != CHAN_OK) {
+            channel_master_gone("recvmmsg() failed");
             return;
+        }
+        for (r = 0; r < channel_batch.count; r++) {
+            struct chan_record *rec = &channel_batch.rec[r];
+
+            if (channel_batch.bad[r]) {
+                log_error(0, "malformed record from the master; ignored");
+                continue;
+            }
+            for (k = 0; k < rec->count; k++) {
+                channel_handle(&rec->msgs[k], rec->fds[k]);
+            }
+        }
+        if (channel_batch.eof) {
+            channel_master_gone("EOF");
+            return;
+        }
+        if (channel_batch.count < CHAN_RECV_BATCH) {
+            break; /* nothing more for now; no read just to see EAGAIN */
         }
     }
     channel_flush();

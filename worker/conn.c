@@ -148,13 +148,10 @@ conn_arm_timer(struct conn *c)
 void
 conn_activate(struct conn *c)
 {
-    int one = 1;
-
+    /* TCP_NODELAY comes with the socket, from the master's listener. */
     c->state = CONN_OPEN;
     c->head_start = c->last_read = c->last_write = c->idle_since =
         ev_now(worker.loop);
-    /* Responses are written whole; Nagle would only delay them. */
-    (void) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     conn_arm_timer(c);
     ev_io_start(worker.loop, &c->rio);
     /* The request is usually there already: no need to wait a loop turn. */
@@ -323,16 +320,14 @@ conn_flush(struct conn *c)
     return true;
 }
 
-/* Closes, after a lingering drain when unread input could cause a reset. */
+/*
+ * Closes, after a lingering drain when unread input could turn the close
+ * into a reset that destroys the last response: after an error, or when
+ * bytes were left after the last request answered (c->linger).
+ */
 static void
 conn_finish(struct conn *c)
 {
-    int unread = 0;
-
-    if (!c->linger && !c->read_eof && ioctl(c->fd, FIONREAD, &unread) == 0
-        && unread > 0) {
-        c->linger = true;
-    }
     if (!c->linger || c->read_eof) {
         conn_free(c);
         return;

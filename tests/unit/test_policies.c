@@ -273,6 +273,26 @@ test_ip_hash_is_sticky(void)
     }
 }
 
+/* rr with --window 3: a worker with room goes back to the tail of the
+ * free list, so workers with room take turns, up to three each. */
+static void
+test_rr_window(void)
+{
+    unsigned i;
+
+    setup(&policy_rr, 2);
+    ASSERT_EQ(s.window, 1); /* Node's, unless told otherwise */
+    s.window = 3;
+    for (i = 1; i <= 6; i++) {
+        ASSERT_EQ(arrive(i), (i - 1) % 2 + 1);
+    }
+    ASSERT_EQ(arrive(7), 0); /* both hold three */
+    ASSERT(sched_ack(&s, &W[2], 2, SCHED_ACCEPTED) == 0);
+    ASSERT_EQ(last, 2);
+    ASSERT_EQ(W[1].ninflight, 3);
+    ASSERT_EQ(W[2].ninflight, 3);
+}
+
 static void
 test_kernel_policies_never_pick(void)
 {
@@ -322,6 +342,7 @@ main(void)
     RUN(test_p2c_two_workers_is_least_loaded);
     RUN(test_random_spreads_and_skips_full);
     RUN(test_ip_hash_is_sticky);
+    RUN(test_rr_window);
     RUN(test_kernel_policies_never_pick);
     RUN(test_registry);
     TEST_EXIT();

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""bench: handoff against its peers under the same load, in one run.
+
+Peers (all with the same number of workers, answering a ~24-byte body):
+  handoff-rr, handoff-cyclic, handoff-reuseport   build/handoff --policy ...
+  node-rr, node-none      tools/bench/node_cluster.js, NODE_CLUSTER_SCHED_POLICY
+  nginx, nginx-reuseport  tools/bench/nginx.conf.in, `return 200`
+
+Scenarios: keep-alive (wrk -t1 -cCONNS) and one connection per request
+(Connection: close), each with wrk's latency percentiles. Peers alternate
+(A B C ... A B C ...) over --rounds rounds; the table shows medians, each
+throughput's ratio to nginx and to node-rr, the CPU time all of a peer's
+processes spent per request (from /proc; wrk's own excluded), the
+master's CPU per connection, and each process's RSS. Also written as CSV.
+
+Benchmarks are not tests: this prints figures. The load generator shares
+the machine's cores with the server, so only ratios within one run mean
+anything. Only 127.0.0.1 is used.
+"""
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICK = os.sysconf("SC_CLK_TCK")
+PEERS = ["handoff-rr", "handoff-cyclic", "handoff-reuseport", "node-rr", "node-none",
+         "nginx", "nginx-reuseport"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_tree(pid):
+    """<pid> and all its descendants."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError):
+        return 0.0
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def wait_port(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Peer:
+    def __init__(self, name, workers, build, tmp):
+        self.name = name
+        self.port = free_port()
+        env = dict(os.environ)
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir)
+        if name.startswith("handoff"):
+            cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
+                   str(self.port), "--workers", str(workers), "--policy",
+                   name.split("-", 1)[1], "--control", "none"]
+        elif name.startswith("node"):
+            env.update(PORT=str(self.port), WORKERS=str(workers),
+                       NODE_CLUSTER_SCHED_POLICY=name.split("-", 1)[1])
+            cmd = ["node", os.path.join(ROOT, "tools", "bench", "node_cluster.js")]
+        else:
+            with open(os.path.join(ROOT, "tools", "bench", "nginx.conf.in")) as f:
+                conf = f.read()
+            conf = (conf.replace("@PORT@", str(self.port)).replace("@DIR@", self.dir)
+                    .replace("@REUSEPORT@", "reuseport" if "reuseport" in name else "")
+                    .replace("worker_processes 2", f"worker_processes {workers}"))
+            path = os.path.join(self.dir, "nginx.conf")
+            with open(path, "w") as f:
+                f.write(conf)
+            cmd = ["nginx", "-c", path, "-p", self.dir, "-e", os.path.join(self.dir, "error.log")]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "log"), "w"))
+        if not wait_port(self.port):
+            raise SystemExit(f"bench: {name} did not start (see {self.dir}/log)")
+        # let every worker come up (Node's take a moment)
+        deadline = time.monotonic() + 10
+        while len(proc_tree(self.proc.pid)) < workers + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def pids(self):
+        return proc_tree(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM if not self.name.startswith("nginx")
+                                  else signal.SIGQUIT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                for p in self.pids():
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                self.proc.wait()
+
+
+def parse_latency(out, pct):
+    m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if not m:
+        return float("nan")
+    v = float(m.group(1))
+    return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+
+def run_wrk(peer, scenario, args):
+    extra = ["-H", "Connection: close"] if scenario == "close" else []
+    pids = peer.pids()
+    before = {p: cpu_seconds(p) for p in pids}
+    out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s",
+                          "--latency", *extra, f"http://127.0.0.1:{peer.port}/"],
+                         capture_output=True, text=True, timeout=args.duration + 60).stdout
+    after = {p: cpu_seconds(p) for p in pids}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    secs = float(re.search(r"requests in ([\d.]+)(m?s)", out).group(1))
+    if re.search(r"requests in [\d.]+ms", out):
+        secs /= 1000
+    errors = sum(map(int, re.search(r"Socket errors: connect (\d+), read (\d+), write "
+                                    r"(\d+), timeout (\d+)", out).groups())) \
+        if "Socket errors" in out else 0
+    cpu = sum(after[p] - before.get(p, 0) for p in after)
+    master = after.get(peer.proc.pid, 0) - before.get(peer.proc.pid, 0)
+    return {
+        "rps": total / secs,
+        "p50_ms": parse_latency(out, 50),
+        "p99_ms": parse_latency(out, 99),
+        "cpu_us_per_req": 1e6 * cpu / max(total, 1),
+        "master_us_per_req": 1e6 * master / max(total, 1),
+        "errors": errors,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--peers", default=",".join(PEERS))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
+    args = ap.parse_args()
+    peers = [p for p in args.peers.split(",") if p]
+    for p in peers:
+        if p not in PEERS:
+            raise SystemExit(f"bench: unknown peer {p} (choose from {', '.join(PEERS)})")
+    for tool in ("wrk", "node", "nginx"):
+        if not shutil.which(tool) and any(tool in p or tool == "wrk" for p in peers):
+            raise SystemExit(f"bench: {tool} not found (make bench installs it)")
+    os.makedirs(args.out, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="handoff-bench-")
+    running = {}
+    results = {}  # (peer, scenario) -> list of runs
+    try:
+        for p in peers:
+            running[p] = Peer(p, args.workers, args.build, tmp)
+        idle_rss = {p: [rss_kib(x) for x in running[p].pids()] for p in peers}
+        for p in peers:  # warm up (Node's JIT, connection pools)
+            subprocess.run(["wrk", "-t1", "-c16", "-d1s", f"http://127.0.0.1:{running[p].port}/"],
+                           capture_output=True, timeout=30)
+        for r in range(args.rounds):
+            for scenario in ("keepalive", "close"):
+                for p in peers:
+                    res = run_wrk(running[p], scenario, args)
+                    results.setdefault((p, scenario), []).append(res)
+                    print(f"round {r + 1} {scenario:<9} {p:<18} {res['rps']:>9.0f} req/s  "
+                          f"p99 {res['p99_ms']:.2f} ms  cpu {res['cpu_us_per_req']:.1f} us/req"
+                          + (f"  {res['errors']} errors" if res["errors"] else ""),
+                          file=sys.stderr, flush=True)
+        load_rss = {p: [rss_kib(x) for x in running[p].pids()] for p in peers}
+    finally:
+        for p in running.values():
+            p.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(p, s, k):
+        return statistics.median(x[k] for x in results[(p, s)])
+
+    rows = []
+    print(f"\n{args.workers} workers each; wrk -t1 -c{args.connections} -d{args.duration}s; "
+          f"{args.rounds} rounds, peers alternating; medians. {os.cpu_count()} cores shared "
+          f"with wrk.")
+    for s in ("keepalive", "close"):
+        unit = "req/s" if s == "keepalive" else "conn/s"
+        print(f"\n{'keep-alive' if s == 'keepalive' else 'one connection per request'}")
+        print(f"{'peer':<18} {unit:>9} {'/nginx':>7} {'/node-rr':>8} {'p50 ms':>7} "
+              f"{'p99 ms':>7} {'CPU us/req':>10} {'master us':>9}")
+        for p in peers:
+            rps = med(p, s, "rps")
+            ng = med("nginx", s, "rps") if ("nginx", s) in results else float("nan")
+            nd = med("node-rr", s, "rps") if ("node-rr", s) in results else float("nan")
+            master = med(p, s, "master_us_per_req") if not p.startswith("nginx") else float("nan")
+            row = {"scenario": s, "peer": p, "throughput": round(rps),
+                   "ratio_nginx": round(rps / ng, 2), "ratio_node_rr": round(rps / nd, 2),
+                   "p50_ms": med(p, s, "p50_ms"), "p99_ms": med(p, s, "p99_ms"),
+                   "cpu_us_per_req": round(med(p, s, "cpu_us_per_req"), 1),
+                   "master_us_per_req": round(master, 1),
+                   "errors": sum(x["errors"] for x in results[(p, s)])}
+            rows.append(row)
+            print(f"{p:<18} {rps:>9.0f} {row['ratio_nginx']:>7.2f} {row['ratio_node_rr']:>8.2f} "
+                  f"{row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['cpu_us_per_req']:>10.1f} "
+                  f"{row['master_us_per_req']:>9.1f}")
+    print("\nRSS (KiB): first the master or main process, then the workers; idle / after load")
+    for p in peers:
+        print(f"{p:<18} {' '.join(map(str, idle_rss[p])):<28} / {' '.join(map(str, load_rss[p]))}")
+    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"\nwrote {os.path.join(args.out, 'results.csv')}")
+
+
+if __name__ == "__main__":
+    main()
