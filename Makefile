@@ -71,6 +71,10 @@ $(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
@@ -176,8 +180,9 @@ asan: asan-build test-deps
 
 # handoff against Node's cluster and nginx: see tools/bench.py. Options in
 # BENCH="--rounds 5 --duration 10".
-bench: all
+bench: all $(BUILD)/fdpass-bench
 	@HANDOFF_DEPS_EXTRA="wrk nginx nodejs" tools/deps.sh
+	@$(BUILD)/fdpass-bench
 	@tools/bench.py --build $(BUILD) $(BENCH)
 
 # Every policy under every workload; results and plots in build/experiment.
