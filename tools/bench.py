@@ -35,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 PEERS = ["handoff-rr", "handoff-cyclic", "handoff-reuseport", "node-rr", "node-none",
          "nginx", "nginx-reuseport"]
+# Also accepted: handoff-<policy>-w<N>, i.e. with --window N.
 
 
 def free_port():
@@ -101,9 +102,10 @@ class Peer:
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         if name.startswith("handoff"):
+            m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?$", name)
             cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
-                   str(self.port), "--workers", str(workers), "--policy",
-                   name.split("-", 1)[1], "--control", "none"]
+                   str(self.port), "--workers", str(workers), "--policy", m.group(1),
+                   "--control", "none"] + (["--window", m.group(2)] if m.group(2) else [])
         elif name.startswith("node"):
             env.update(PORT=str(self.port), WORKERS=str(workers),
                        NODE_CLUSTER_SCHED_POLICY=name.split("-", 1)[1])
@@ -192,7 +194,7 @@ def main():
     args = ap.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     for p in peers:
-        if p not in PEERS:
+        if p not in PEERS and not re.match(r"handoff-[a-z-]+-w\d+$", p):
             raise SystemExit(f"bench: unknown peer {p} (choose from {', '.join(PEERS)})")
     for tool in ("wrk", "node", "nginx"):
         if not shutil.which(tool) and any(tool in p or tool == "wrk" for p in peers):

@@ -157,6 +157,7 @@ main(int argc, char **argv)
     struct conn *c;
 
     worker.chan_fd = -1;
+    worker.pid = getpid();
     if (worker_parse(argc, argv) == -1) {
         return 2;
     }

@@ -158,7 +158,7 @@ response_head(struct conn *c, int status, const char *ctype,
         /* For tools/experiment: who served this, and the how-manieth
          * request on its connection (1 marks a new connection). */
         p = PUT_LIT(p, "X-Handoff-Worker: ");
-        p = response_put_u64(p, (uint64_t) getpid());
+        p = response_put_u64(p, (uint64_t) worker.pid);
         p = PUT_LIT(p, "\r\nX-Handoff-Request: ");
         p = response_put_u64(p, c->requests);
         p = PUT_LIT(p, "\r\n");

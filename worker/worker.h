@@ -139,6 +139,7 @@ struct worker {
     unsigned slot;
     int chan_fd;
     bool trace;
+    pid_t pid;              /* getpid() is a system call: asked once */
     struct limits lim;      /* from the master's flags */
     const char *root;       /* --root, absolute, or NULL */
     const char *access_log; /* --access-log path, "-" for stderr, or NULL */

@@ -63,6 +63,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     worker.loop = ev_default_loop(EVFLAG_AUTO);
     worker.chan_fd = -1;
     worker.master_gone = true; /* no channel: reports go nowhere */
+    worker.pid = getpid();
     TAILQ_INIT(&worker.pending);
     TAILQ_INIT(&worker.conns);
     limits_default(&worker.lim);
