@@ -191,10 +191,10 @@ experiment: all test-deps
 	@tools/experiment --build $(BUILD) $(EXPERIMENT)
 
 format:
-	clang-format -i common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 check-format:
-	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch]
+	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 clean:
 	rm -rf build

@@ -103,8 +103,8 @@ chan_outbox_push(struct chan_outbox *ob, const struct chan_msg *m, int fd)
         ob->tail = len;
     }
     ob->msgs[ob->tail] = *m;
-    ob->msgs[ob->tail].flags = (uint16_t) (fd >= 0 ? m->flags | CHAN_F_FD
-                                                   : m->flags & ~CHAN_F_FD);
+    ob->msgs[ob->tail].flags =
+        (uint16_t) (fd >= 0 ? m->flags | CHAN_F_FD : m->flags & ~CHAN_F_FD);
     ob->fds[ob->tail] = fd;
     ob->tail++;
     return 0;
@@ -349,8 +349,8 @@ chan_recv_batch(int sock, struct chan_batch *b)
     b->count = 0;
     b->eof = false;
     do {
-        rc = recvmmsg(sock, mm, CHAN_RECV_BATCH, MSG_CMSG_CLOEXEC | MSG_DONTWAIT,
-                      NULL);
+        rc = recvmmsg(sock, mm, CHAN_RECV_BATCH,
+                      MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL);
     } while (rc == -1 && errno == EINTR);
     if (rc == -1) {
         return errno == EAGAIN || errno == EWOULDBLOCK ? CHAN_AGAIN
@@ -361,8 +361,8 @@ chan_recv_batch(int sock, struct chan_batch *b)
             b->eof = true;
             break;
         }
-        b->bad[i] = !chan_finish_record(&mm[i].msg_hdr, mm[i].msg_len,
-                                         &b->rec[i]);
+        b->bad[i] =
+            !chan_finish_record(&mm[i].msg_hdr, mm[i].msg_len, &b->rec[i]);
         b->count++;
     }
     return b->count > 0 ? CHAN_OK : CHAN_EOF;

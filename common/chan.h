@@ -6,8 +6,9 @@
  * carries 1..CHAN_BATCH_MAX messages and, as SCM_RIGHTS, one fd for each
  * message flagged CHAN_F_FD, in message order. SEQPACKET keeps record
  * boundaries and sends a record whole or not at all, so a message and its
- * fd (CONN and LISTEN carry one) always arrive together and a send is never partial: after EAGAIN the
- * same record is simply sent again, and no fd can go out twice.
+ * fd (CONN and LISTEN carry one) always arrive together and a send is never
+ * partial: after EAGAIN the same record is simply sent again, and no fd can go
+ * out twice.
  *
  * The layout is documented in docs/architecture.md; keep the two in step.
  */
@@ -74,10 +75,10 @@ struct chan_msg {
             uint32_t open_conns; /* the worker's, counting this one if taken */
             uint32_t in_flight;  /* the worker's requests in progress */
         } ack;                   /* ACK */
-        struct chan_load load; /* LOAD */
+        struct chan_load load;   /* LOAD */
         struct {
             uint32_t on;
-        } trace;               /* TRACE */
+        } trace; /* TRACE */
         uint8_t raw[24];
     } u;
 };

@@ -40,9 +40,9 @@ log_msg(enum log_level level, int err, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
     len = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-    n = snprintf(line + len, sizeof(line) - len, ".%03ld %s[%ld] %s: ",
-                 (long) tv.tv_usec / 1000, log_role, (long) getpid(),
-                 log_level_names[level]);
+    n = snprintf(line + len, sizeof(line) - len,
+                 ".%03ld %s[%ld] %s: ", (long) tv.tv_usec / 1000, log_role,
+                 (long) getpid(), log_level_names[level]);
     len += n > 0 ? (size_t) n : 0;
 
     va_start(ap, fmt);

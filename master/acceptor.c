@@ -17,8 +17,8 @@
 #include "log.h"
 #include "master.h"
 
-#define ACCEPT_BATCH 64       /* per loop turn, so channels are not starved */
-#define ACCEPT_PAUSE_S 0.1    /* after a resource error */
+#define ACCEPT_BATCH 64    /* per loop turn, so channels are not starved */
+#define ACCEPT_PAUSE_S 0.1 /* after a resource error */
 
 static void
 acceptor_peer(const struct sockaddr_storage *ss, struct chan_peer *p)
@@ -192,8 +192,9 @@ acceptor_update(struct master *m)
     if (full != m->accept_queue_pause) {
         m->accept_queue_pause = full;
         if (full) {
-            log_warn(0, "%zu connections wait for a worker (--max-queue); "
-                        "accepting paused, the kernel backlog holds the rest",
+            log_warn(0,
+                     "%zu connections wait for a worker (--max-queue); "
+                     "accepting paused, the kernel backlog holds the rest",
                      m->sched.nqueued);
         } else {
             log_info("queue below --max-queue; accepting again");

@@ -20,8 +20,8 @@
 static struct oneshot admin_srv = {.fd = -1};
 
 static void
-admin_respond(struct sbuf *out, int status, const char *ctype,
-              const char *body, size_t len, bool head)
+admin_respond(struct sbuf *out, int status, const char *ctype, const char *body,
+              size_t len, bool head)
 {
     const char *reason = status == 200   ? "OK"
                          : status == 404 ? "Not Found"

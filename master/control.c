@@ -1,7 +1,7 @@
 /*
  * control.c: the control socket that tools/handoffctl talks to. A UNIX
- * socket, owner-only (mode 0700: nobody else can connect), by default /tmp/handoff-UID-PORT.sock; one
- * command per connection, one answer:
+ * socket, owner-only (mode 0700: nobody else can connect), by default
+ * /tmp/handoff-UID-PORT.sock; one command per connection, one answer:
  *
  *   stats          the /stats JSON
  *   workers N      scale to N workers (1..1024), as SIGTTIN/SIGTTOU do
@@ -36,7 +36,8 @@ control_trace(struct master *m, bool on)
 
     m->opt.trace = on;
     m->sched.sink.event = on ? trace_sched_event : NULL;
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         w->out.on_record = on ? trace_record : NULL;
         w->out.on_record_arg = w;
     }
@@ -101,8 +102,9 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
         control_trace(m, strcmp(arg, "on") == 0);
         sbuf_printf(out, "ok: trace %s\n", arg);
     } else {
-        sbuf_printf(out, "error: unknown command '%s' (stats, workers N, "
-                         "reload, trace on|off)\n",
+        sbuf_printf(out,
+                    "error: unknown command '%s' (stats, workers N, "
+                    "reload, trace on|off)\n",
                     cmd);
     }
 }
@@ -141,8 +143,9 @@ control_open(struct master *m)
     }
     if (lstat(control_path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            fprintf(stderr, "handoff: --control %s: exists and is not a "
-                            "socket\n",
+            fprintf(stderr,
+                    "handoff: --control %s: exists and is not a "
+                    "socket\n",
                     control_path);
             return -1;
         }
@@ -159,8 +162,7 @@ control_open(struct master *m)
     old_umask = umask(077); /* owner only, from the moment it exists */
     rc = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
     umask(old_umask);
-    if (rc == -1 || listen(fd, 16) == -1
-        || stat(control_path, &st) == -1) {
+    if (rc == -1 || listen(fd, 16) == -1 || stat(control_path, &st) == -1) {
         fprintf(stderr, "handoff: control socket %s: %s\n", control_path,
                 strerror(errno));
         fd_close(fd);

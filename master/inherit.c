@@ -54,8 +54,9 @@ inherit_add(int fd)
 {
     if (inherit_count == INHERIT_MAX || !inherit_is_listener(fd)
         || fd_set_nonblock(fd) == -1 || fd_set_cloexec(fd, 1) == -1) {
-        fprintf(stderr, "handoff: inherited fd %d is not a listening TCP "
-                        "socket\n",
+        fprintf(stderr,
+                "handoff: inherited fd %d is not a listening TCP "
+                "socket\n",
                 fd);
         return -1;
     }

@@ -15,8 +15,8 @@
 #include "master.h"
 #include "policy.h"
 
-#define LINK_READ_BATCH 8      /* recvmmsg batches per loop turn */
-#define LINK_RETRY_S 0.05      /* after ENOBUFS, ETOOMANYREFS, ENOMEM */
+#define LINK_READ_BATCH 8 /* recvmmsg batches per loop turn */
+#define LINK_RETRY_S 0.05 /* after ENOBUFS, ETOOMANYREFS, ENOMEM */
 
 static struct chan_batch link_batch; /* one process, one loop: shared */
 
@@ -78,7 +78,7 @@ link_send_listener(struct mworker *w)
     int fd = m->opt.policy->accept == POLICY_SHARED_SOCKET ? m->listen_fd
              : m->opt.policy->accept == POLICY_REUSEPORT && w->slot != NULL
                  ? w->slot->listen_fd
-                                                           : -1;
+                 : -1;
     struct chan_msg msg;
 
     if (fd == -1) {
@@ -126,8 +126,7 @@ link_flush(struct mworker *w)
     default:
         if (errno == ENOBUFS || errno == ETOOMANYREFS || errno == ENOMEM) {
             if (!ev_is_active(&w->chan_retry)) {
-                log_warn(errno, "sendmsg() to W%u failed; retrying",
-                         w->sw.id);
+                log_warn(errno, "sendmsg() to W%u failed; retrying", w->sw.id);
                 ev_timer_set(&w->chan_retry, LINK_RETRY_S, 0.);
                 ev_timer_start(m->loop, &w->chan_retry);
             }
@@ -208,8 +207,7 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
     case CHAN_DRAINING:
         /* It stopped on its own (a signal sent to it): out of the rotation
          * now, rather than refusing every connection it would be given. */
-        log_info("worker W%u (pid %ld) is draining", w->sw.id,
-                 (long) w->pid);
+        log_info("worker W%u (pid %ld) is draining", w->sw.id, (long) w->pid);
         sched_worker_leave(&m->sched, &w->sw);
         break;
     case CHAN_LOAD:

@@ -154,8 +154,9 @@ master_open_listeners(struct master *m, char *where, size_t wlen)
             if (i < n) {
                 m->slots[i]->listen_fd = fds[i];
             } else if (master_open_slot_listener(m, m->slots[i]) == -1) {
-                snprintf(where, wlen, "cannot open SO_REUSEPORT socket %u "
-                                      "beside the inherited ones: %s",
+                snprintf(where, wlen,
+                         "cannot open SO_REUSEPORT socket %u "
+                         "beside the inherited ones: %s",
                          i + 1, strerror(errno));
                 for (k = i; k < n; k++) {
                     fd_close(fds[k]);

@@ -63,7 +63,8 @@ master_broadcast(struct master *m, enum chan_type type, uint32_t arg)
 {
     struct mworker *w;
 
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         struct chan_msg msg;
 
         if (w->chan_fd == -1 || w->exited) {
@@ -89,7 +90,8 @@ master_stop_progress(struct master *m)
     if (!m->stopping) {
         return;
     }
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         struct chan_msg msg;
 
         if (m->sched.nqueued > 0) {
@@ -128,8 +130,8 @@ master_grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
     (void) loop;
     (void) revents;
-    log_warn(0, "grace period over; killing %u remaining worker%s",
-             m->nalive, m->nalive == 1 ? "" : "s");
+    log_warn(0, "grace period over; killing %u remaining worker%s", m->nalive,
+             m->nalive == 1 ? "" : "s");
     spawn_kill_all(m, SIGKILL);
 }
 
@@ -347,8 +349,8 @@ master_run(struct master *m)
         return 1;
     }
     {
-        ssize_t n = readlink("/proc/self/exe", m->self_path,
-                             sizeof(m->self_path) - 1);
+        ssize_t n =
+            readlink("/proc/self/exe", m->self_path, sizeof(m->self_path) - 1);
 
         m->self_path[n > 0 ? n : 0] = '\0';
     }

@@ -37,8 +37,8 @@
 #include "options.h"
 #include "sched.h"
 
-#define container_of(ptr, type, member)                                       \
-    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member)                                        \
+    ((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
 
 /* An accepted connection, owned by the master until acknowledged. */
 struct mconn {
@@ -56,22 +56,22 @@ struct mworker {
     struct master *m;
     struct slot *slot;
     pid_t pid;
-    int chan_fd;                 /* owned; -1 once closed */
-    ev_io chan_r, chan_w;        /* channel readable / writable */
-    ev_timer chan_retry;         /* after ENOBUFS-like send failures */
+    int chan_fd;          /* owned; -1 once closed */
+    ev_io chan_r, chan_w; /* channel readable / writable */
+    ev_timer chan_retry;  /* after ENOBUFS-like send failures */
     ev_child child_w;
     struct chan_outbox out;
     TAILQ_ENTRY(mworker) dirty_link;
     TAILQ_ENTRY(mworker) all_link; /* m->all, until reaped */
-    bool dirty;                  /* in m->dirty: outbox needs a flush */
-    bool ready;                  /* said READY */
+    bool dirty;                    /* in m->dirty: outbox needs a flush */
+    bool ready;                    /* said READY */
     bool shutdown_sent;
-    bool retiring;               /* left its slot: drains, not replaced */
-    bool exited;                 /* reaped */
+    bool retiring; /* left its slot: drains, not replaced */
+    bool exited;   /* reaped */
     ev_tstamp started;
     ev_tstamp ready_at;
-    ev_tstamp last_heard;        /* its latest message (watchdog) */
-    uint64_t recycle_after;      /* requests before it is replaced; 0 never */
+    ev_tstamp last_heard;   /* its latest message (watchdog) */
+    uint64_t recycle_after; /* requests before it is replaced; 0 never */
 };
 
 TAILQ_HEAD(mworker_list, mworker);
@@ -87,12 +87,12 @@ struct sbuf {
 struct slot {
     struct master *m;
     unsigned index;
-    struct mworker *w;     /* current process (maybe still starting), or NULL */
-    struct mworker *old;   /* being replaced: serves until w is READY */
-    ev_timer respawn;      /* pending restart */
-    uint64_t backoff_ms;   /* next crash-loop delay */
-    unsigned restarts;     /* replacements after an exit */
-    int listen_fd;         /* owned; the slot's own socket under reuseport */
+    struct mworker *w;   /* current process (maybe still starting), or NULL */
+    struct mworker *old; /* being replaced: serves until w is READY */
+    ev_timer respawn;    /* pending restart */
+    uint64_t backoff_ms; /* next crash-loop delay */
+    unsigned restarts;   /* replacements after an exit */
+    int listen_fd;       /* owned; the slot's own socket under reuseport */
     /* What workers that have left this slot did, so that the slot's
      * counters never go backwards. */
     uint64_t served_before, handed_before;
@@ -102,19 +102,19 @@ struct mconn_pool {
     struct mconn *free;
     void **chunks; /* owned allocations */
     size_t nchunks;
-    size_t live;   /* records in use */
+    size_t live; /* records in use */
 };
 
 struct master {
     struct ev_loop *loop;
     struct master_options opt;
     char worker_bin[PATH_MAX];
-    char root[PATH_MAX]; /* --root, made absolute, or "" */
+    char root[PATH_MAX];       /* --root, made absolute, or "" */
     char access_log[PATH_MAX]; /* --access-log, made absolute, or "" */
     struct sched sched;
     struct mconn_pool pool;
 
-    int listen_fd; /* owned; -1 once closed */
+    int listen_fd;                       /* owned; -1 once closed */
     struct sockaddr_storage listen_addr; /* where it is bound */
     socklen_t listen_addrlen;
     ev_io accept_w;
@@ -136,8 +136,8 @@ struct master {
     unsigned nslots;
     struct mworker_list all; /* every worker process not yet reaped */
     unsigned nalive;
-    int reload_next;         /* slot a rolling restart is at, or -1 */
-    bool reload_again;       /* another SIGHUP came during it */
+    int reload_next;   /* slot a rolling restart is at, or -1 */
+    bool reload_again; /* another SIGHUP came during it */
     ev_timer watchdog;
 
     char self_path[PATH_MAX]; /* this binary, for SIGUSR2 */
@@ -147,16 +147,16 @@ struct master {
     ev_io upgrade_r;
     ev_timer upgrade_timer;
     ev_child upgrade_child;
-    int notify_parent_fd;     /* as a new master: the old one's pipe, or -1 */
-    bool announced;           /* told systemd READY=1 */
+    int notify_parent_fd; /* as a new master: the old one's pipe, or -1 */
+    bool announced;       /* told systemd READY=1 */
 
     uint32_t next_worker_id;
     uint64_t next_conn_id;
     uint64_t accepted;
     unsigned proxy_waiting; /* accepted, PROXY header not yet read */
-    uint64_t served_gone;  /* requests served by workers that have exited */
-    uint64_t handed_gone;  /* connections handed to them */
-    uint64_t exits;        /* worker exits, for any reason */
+    uint64_t served_gone;   /* requests served by workers that have exited */
+    uint64_t handed_gone;   /* connections handed to them */
+    uint64_t exits;         /* worker exits, for any reason */
     ev_tstamp started;
 };
 
@@ -221,7 +221,7 @@ void stats_prometheus(const struct master *m, struct sbuf *b);
 struct oneshot_conn;
 struct oneshot {
     struct master *m;
-    int fd;                 /* owned listening socket, or -1 */
+    int fd; /* owned listening socket, or -1 */
     ev_io accept_w;
     const char *terminator; /* the end of a request */
     /* Writes the answer to <in> (all of it, terminator included). */

@@ -51,7 +51,8 @@ static const char options_usage[] =
     "                         (off by default; HOST defaults to 127.0.0.1)\n"
     "      --control=PATH     the control socket for handoffctl (default\n"
     "                         /tmp/handoff-UID-PORT.sock; none: no socket)\n"
-    "      --worker-timeout=TIME  kill a worker silent this long (default 30s;\n"
+    "      --worker-timeout=TIME  kill a worker silent this long (default "
+    "30s;\n"
     "                         0 disables the watchdog)\n"
     "      --max-requests=N   replace a worker after N requests (default 0: "
     "never)\n"
@@ -139,8 +140,9 @@ options_defaults(struct master_options *o)
     memset(o, 0, sizeof(*o));
     snprintf(o->host, sizeof(o->host), "0.0.0.0");
     o->port = 8080;
-    o->workers = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS
-                                                   : (unsigned) cpus;
+    o->workers = cpus < 1             ? 1
+                 : cpus > MAX_WORKERS ? MAX_WORKERS
+                                      : (unsigned) cpus;
     o->backlog = 511;
     o->max_queue = 4096;
     o->grace_ms = 10000;
@@ -191,8 +193,9 @@ options_host(const char *arg, struct master_options *o)
     }
     if (len == 0 || len >= sizeof(o->host) || memchr(arg, '[', len) != NULL
         || memchr(arg, ']', len) != NULL) {
-        fprintf(stderr, "handoff: invalid value '%s' for --host (expected an "
-                        "IPv4 or IPv6 address or a host name)\n",
+        fprintf(stderr,
+                "handoff: invalid value '%s' for --host (expected an "
+                "IPv4 or IPv6 address or a host name)\n",
                 optarg);
         return false;
     }
@@ -217,8 +220,9 @@ options_limit(enum limit_id id, const char *arg, struct master_options *o)
     }
     limits_format(id, d->min, lo, sizeof(lo));
     limits_format(id, d->max, hi, sizeof(hi));
-    fprintf(stderr, "handoff: invalid value '%s' for --%s (expected %s, "
-                    "from %s to %s)\n",
+    fprintf(stderr,
+            "handoff: invalid value '%s' for --%s (expected %s, "
+            "from %s to %s)\n",
             arg, d->name, expect[d->kind], lo, hi);
     return false;
 }
@@ -271,8 +275,8 @@ options_bad_policy(const char *where, const char *name)
 
     names[0] = '\0';
     for (i = 0; policy_all[i] != NULL && n < sizeof(names); i++) {
-        int rc = snprintf(names + n, sizeof(names) - n, "%s%s",
-                          i ? ", " : "", policy_all[i]->name);
+        int rc = snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+                          policy_all[i]->name);
 
         n += rc > 0 ? (size_t) rc : 0;
     }
@@ -326,15 +330,13 @@ options_parse(int argc, char **argv, struct master_options *o)
             ok = options_host(optarg, o);
             break;
         case 'w':
-            ok = options_uint("--workers", optarg, 1, MAX_WORKERS,
-                              &o->workers);
+            ok = options_uint("--workers", optarg, 1, MAX_WORKERS, &o->workers);
             break;
         case OPT_BACKLOG:
             ok = options_uint("--backlog", optarg, 1, 65535, &o->backlog);
             break;
         case OPT_MAX_QUEUE:
-            ok = options_uint("--max-queue", optarg, 1, 1000000,
-                              &o->max_queue);
+            ok = options_uint("--max-queue", optarg, 1, 1000000, &o->max_queue);
             break;
         case OPT_WINDOW:
             ok = options_uint("--window", optarg, 1, 1024, &o->window);
@@ -390,9 +392,10 @@ options_parse(int argc, char **argv, struct master_options *o)
             if (!num_parse_duration_ms(optarg, 0, 3600 * 1000,
                                        &o->worker_timeout_ms)
                 || (o->worker_timeout_ms > 0 && o->worker_timeout_ms < 1000)) {
-                fprintf(stderr, "handoff: invalid value '%s' for "
-                                "--worker-timeout (expected 0 or a duration "
-                                "from 1s to 1h)\n",
+                fprintf(stderr,
+                        "handoff: invalid value '%s' for "
+                        "--worker-timeout (expected 0 or a duration "
+                        "from 1s to 1h)\n",
                         optarg);
                 ok = false;
             }
@@ -425,23 +428,25 @@ options_parse(int argc, char **argv, struct master_options *o)
             return OPTIONS_EXIT;
         case ':':
             if (optopt >= OPT_LIMIT && optopt < OPT_LIMIT + LIM_COUNT) {
-                fprintf(stderr, "handoff: option '--%s' needs a value (see "
-                                "handoff --help)\n",
+                fprintf(stderr,
+                        "handoff: option '--%s' needs a value (see "
+                        "handoff --help)\n",
                         limit_defs[optopt - OPT_LIMIT].name);
                 return OPTIONS_BAD;
             }
-            fprintf(stderr, "handoff: option '%s' needs a value (see "
-                            "handoff --help)\n",
+            fprintf(stderr,
+                    "handoff: option '%s' needs a value (see "
+                    "handoff --help)\n",
                     options_culprit(argv, optopt));
             return OPTIONS_BAD;
         default:
             if (c >= OPT_LIMIT && c < OPT_LIMIT + LIM_COUNT) {
-                ok = options_limit((enum limit_id) (c - OPT_LIMIT), optarg,
-                                   o);
+                ok = options_limit((enum limit_id)(c - OPT_LIMIT), optarg, o);
                 break;
             }
-            fprintf(stderr, "handoff: unknown option '%s' (see handoff "
-                            "--help)\n",
+            fprintf(stderr,
+                    "handoff: unknown option '%s' (see handoff "
+                    "--help)\n",
                     options_culprit(argv, optopt));
             return OPTIONS_BAD;
         }
@@ -453,14 +458,16 @@ options_parse(int argc, char **argv, struct master_options *o)
         options_node_policy(o);
     }
     if (o->proxy_protocol && o->policy->accept != POLICY_MASTER_ACCEPTS) {
-        fprintf(stderr, "handoff: --proxy-protocol needs a policy where the "
-                        "master accepts (not %s)\n",
+        fprintf(stderr,
+                "handoff: --proxy-protocol needs a policy where the "
+                "master accepts (not %s)\n",
                 o->policy->name);
         return OPTIONS_BAD;
     }
     if (optind < argc) {
-        fprintf(stderr, "handoff: unexpected argument '%s' (see handoff "
-                        "--help)\n",
+        fprintf(stderr,
+                "handoff: unexpected argument '%s' (see handoff "
+                "--help)\n",
                 argv[optind]);
         return OPTIONS_BAD;
     }

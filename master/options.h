@@ -13,23 +13,23 @@
 struct sched_policy;
 
 struct master_options {
-    char host[64];          /* numeric address or name, brackets stripped */
-    unsigned port;          /* 0: the kernel picks one (logged) */
+    char host[64]; /* numeric address or name, brackets stripped */
+    unsigned port; /* 0: the kernel picks one (logged) */
     unsigned workers;
     unsigned backlog;
-    unsigned max_queue;     /* accepted connections waiting for a worker */
-    unsigned window;        /* unanswered handoffs per worker; 0: default */
-    uint64_t grace_ms;      /* graceful-stop limit */
+    unsigned max_queue; /* accepted connections waiting for a worker */
+    unsigned window;    /* unanswered handoffs per worker; 0: default */
+    uint64_t grace_ms;  /* graceful-stop limit */
     bool trace;
     const char *worker_bin; /* NULL: handoff-worker beside this binary */
     const struct sched_policy *policy;
-    char policy_note[160]; /* a warning to log at start-up, or "" */
-    struct limits limits;  /* passed on to every worker */
-    uint64_t worker_timeout_ms;   /* watchdog; 0 off */
-    uint64_t max_requests;        /* recycle a worker after this; 0 off */
+    char policy_note[160];      /* a warning to log at start-up, or "" */
+    struct limits limits;       /* passed on to every worker */
+    uint64_t worker_timeout_ms; /* watchdog; 0 off */
+    uint64_t max_requests;      /* recycle a worker after this; 0 off */
     uint64_t max_requests_jitter;
-    uint64_t max_rss_mb;          /* recycle a worker above this; 0 off */
-    const char *root;      /* --root: serve files from here, or NULL */
+    uint64_t max_rss_mb;    /* recycle a worker above this; 0 off */
+    const char *root;       /* --root: serve files from here, or NULL */
     const char *access_log; /* --access-log FILE, "-" for stderr, or NULL */
     const char *admin;      /* --admin [HOST:]PORT, or NULL */
     bool proxy_protocol;    /* --proxy-protocol */

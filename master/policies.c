@@ -7,10 +7,9 @@
 #include "policy.h"
 
 const struct sched_policy *const policy_all[] = {
-    &policy_rr,     &policy_cyclic, &policy_least_loaded,
-    &policy_p2c,    &policy_random, &policy_ip_hash,
-    &policy_none,   &policy_reuseport,
-    NULL,
+    &policy_rr,   &policy_cyclic,    &policy_least_loaded,
+    &policy_p2c,  &policy_random,    &policy_ip_hash,
+    &policy_none, &policy_reuseport, NULL,
 };
 
 const struct sched_policy *

@@ -25,11 +25,11 @@ enum policy_accept {
 
 struct sched_policy {
     const char *name;
-    const char *summary;  /* one line for --help */
+    const char *summary; /* one line for --help */
     enum policy_accept accept;
-    unsigned window;      /* default unanswered handoffs per worker (0:
-                             SCHED_WINDOW_DEFAULT); --window overrides */
-    size_t state_size;    /* zeroed bytes for s->pstate */
+    unsigned window;   /* default unanswered handoffs per worker (0:
+                          SCHED_WINDOW_DEFAULT); --window overrides */
+    size_t state_size; /* zeroed bytes for s->pstate */
 
     /* Sets up s->pstate, already zeroed. May be NULL. */
     void (*init)(struct sched *s);

@@ -54,14 +54,15 @@ policy_describe_loads(const struct sched *s, char *buf, size_t len)
 
     rc = snprintf(buf, len, "loads=[");
     n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(w, &s->workers, link) {
+    TAILQ_FOREACH(w, &s->workers, link)
+    {
         if (n >= len) {
             break;
         }
         rc = snprintf(buf + n, len - n, "%sW%u:%llu/%u%s",
                       w == TAILQ_FIRST(&s->workers) ? "" : ",", w->id,
-                      (unsigned long long) sched_load_of(w),
-                      w->load.in_flight, w->full ? "(full)" : "");
+                      (unsigned long long) sched_load_of(w), w->load.in_flight,
+                      w->full ? "(full)" : "");
         n += rc > 0 ? (size_t) rc : 0;
     }
     if (n < len) {

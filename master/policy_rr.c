@@ -8,9 +8,9 @@
  *
  * --window N (default 1, Node's) lets a worker hold N unanswered
  * handoffs: one that still has room after a pick goes back to the tail of
- * the FIFO, so workers with room take turns. With N = 1 nothing changes. With a burst of
- * connections the order is therefore "next free", cyclic in answer order,
- * not strictly cyclic: see docs/architecture.md, "Scheduling".
+ * the FIFO, so workers with room take turns. With N = 1 nothing changes. With a
+ * burst of connections the order is therefore "next free", cyclic in answer
+ * order, not strictly cyclic: see docs/architecture.md, "Scheduling".
  */
 #include <stdio.h>
 
@@ -95,7 +95,8 @@ rr_describe(const struct sched *s, char *buf, size_t len)
 
     rc = snprintf(buf, len, "free=[");
     n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(w, &st->free, pol_link) {
+    TAILQ_FOREACH(w, &st->free, pol_link)
+    {
         if (n >= len) {
             break;
         }

@@ -53,8 +53,8 @@ static int
 proxy_parse_v1(const uint8_t *buf, size_t len, struct chan_peer *peer,
                bool *local)
 {
-    const uint8_t *eol = memchr(buf, '\n', len < PROXY_V1_MAX ? len
-                                                               : PROXY_V1_MAX);
+    const uint8_t *eol =
+        memchr(buf, '\n', len < PROXY_V1_MAX ? len : PROXY_V1_MAX);
     char line[PROXY_V1_MAX + 1], *f[6], *save = NULL, *tok;
     size_t n, nf = 0;
     int family;

@@ -172,7 +172,8 @@ sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
     bool freed = false;
 
     /* Acknowledgements come in handoff order, so this is the head. */
-    TAILQ_FOREACH(c, &w->inflight, link) {
+    TAILQ_FOREACH(c, &w->inflight, link)
+    {
         if (c->id == conn_id) {
             break;
         }
@@ -271,8 +272,8 @@ sched_can_take(const struct sched *s, const struct sched_worker *w)
 uint64_t
 sched_load_of(const struct sched_worker *w)
 {
-    return (uint64_t) w->load.open_conns
-           + (w->accepted - w->accepted_at_report) + w->ninflight;
+    return (uint64_t) w->load.open_conns + (w->accepted - w->accepted_at_report)
+           + w->ninflight;
 }
 
 int
@@ -290,8 +291,7 @@ sched_load_cmp(const struct sched_worker *a, const struct sched_worker *b)
 }
 
 void
-sched_note_load(struct sched_worker *w, uint32_t open_conns,
-                uint32_t in_flight)
+sched_note_load(struct sched_worker *w, uint32_t open_conns, uint32_t in_flight)
 {
     w->load.open_conns = open_conns;
     w->load.in_flight = in_flight;

@@ -31,27 +31,27 @@ struct sched_policy;
 struct sched_conn {
     TAILQ_ENTRY(sched_conn) link; /* in the queue or a worker's in-flight */
     uint64_t id;                  /* C1, C2, ... in accept order */
-    uint32_t addr_hash;           /* of the client address, for sticky policies */
-    struct sched_worker *worker;  /* holder of the handoff, or NULL if queued */
+    uint32_t addr_hash; /* of the client address, for sticky policies */
+    struct sched_worker *worker; /* holder of the handoff, or NULL if queued */
 };
 
 TAILQ_HEAD(sched_conn_list, sched_conn);
 
 struct sched_worker {
-    TAILQ_ENTRY(sched_worker) link;      /* in sched.workers, in join order */
-    TAILQ_ENTRY(sched_worker) pol_link;  /* policy's own list (rr: free) */
-    bool pol_linked;                     /* pol_link is in use */
-    uint32_t id;                         /* W1, W2, ... never reused */
-    uint32_t key;                        /* stable across restarts (slot) */
-    struct sched_conn_list inflight;     /* handed, not yet acknowledged */
+    TAILQ_ENTRY(sched_worker) link;     /* in sched.workers, in join order */
+    TAILQ_ENTRY(sched_worker) pol_link; /* policy's own list (rr: free) */
+    bool pol_linked;                    /* pol_link is in use */
+    uint32_t id;                        /* W1, W2, ... never reused */
+    uint32_t key;                       /* stable across restarts (slot) */
+    struct sched_conn_list inflight;    /* handed, not yet acknowledged */
     unsigned ninflight;
-    uint64_t handed;                     /* handoffs ever made to it */
-    uint64_t accepted;                   /* handoffs it accepted */
-    uint64_t accepted_at_report;         /* .accepted when .load arrived */
-    struct chan_load load;               /* latest report */
-    bool up;                             /* in the rotation */
-    bool full;                           /* refused for lack of room: parked
-                                            until its next load report */
+    uint64_t handed;             /* handoffs ever made to it */
+    uint64_t accepted;           /* handoffs it accepted */
+    uint64_t accepted_at_report; /* .accepted when .load arrived */
+    struct chan_load load;       /* latest report */
+    bool up;                     /* in the rotation */
+    bool full;                   /* refused for lack of room: parked
+                                    until its next load report */
 };
 
 TAILQ_HEAD(sched_worker_list, sched_worker);
@@ -89,16 +89,16 @@ struct sched_sink {
 
 struct sched {
     const struct sched_policy *policy;
-    void *pstate;                     /* the policy's own, owned */
+    void *pstate; /* the policy's own, owned */
     struct sched_sink sink;
-    struct sched_conn_list queue;     /* waiting for a worker, FIFO */
+    struct sched_conn_list queue; /* waiting for a worker, FIFO */
     size_t nqueued;
     struct sched_worker_list workers; /* up, in join order */
     size_t nworkers;
-    size_t nfull;                     /* of those, parked for lack of room */
-    unsigned window;                  /* most unanswered handoffs per worker
-                                         for policies that do not wait */
-    uint64_t rng;                     /* xorshift state for random policies */
+    size_t nfull;    /* of those, parked for lack of room */
+    unsigned window; /* most unanswered handoffs per worker
+                        for policies that do not wait */
+    uint64_t rng;    /* xorshift state for random policies */
     /* Monotonic counters. */
     uint64_t handoffs, acks, refusals, reclaims;
 };

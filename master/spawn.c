@@ -60,8 +60,8 @@ spawn_resolve_worker_bin(struct master *m)
         }
         self[n] = '\0';
         dir = dirname(self);
-        if (snprintf(m->worker_bin, sizeof(m->worker_bin),
-                     "%s/handoff-worker", dir)
+        if (snprintf(m->worker_bin, sizeof(m->worker_bin), "%s/handoff-worker",
+                     dir)
             >= (int) sizeof(m->worker_bin)) {
             errno = ENAMETOOLONG;
             return -1;
@@ -196,11 +196,11 @@ spawn_worker(struct slot *s)
     if (m->opt.max_requests > 0) {
         /* gunicorn's max_requests_jitter: workers started together do not
          * all recycle together. */
-        w->recycle_after = m->opt.max_requests
-                           + (m->opt.max_requests_jitter > 0
-                                  ? sched_random(&m->sched)
-                                        % (m->opt.max_requests_jitter + 1)
-                                  : 0);
+        w->recycle_after =
+            m->opt.max_requests
+            + (m->opt.max_requests_jitter > 0
+                   ? sched_random(&m->sched) % (m->opt.max_requests_jitter + 1)
+                   : 0);
     }
     TAILQ_INSERT_TAIL(&m->all, w, all_link);
     m->nalive++;
@@ -252,7 +252,8 @@ spawn_kill_all(struct master *m, int sig)
 {
     struct mworker *w;
 
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         if (!w->exited && kill(w->pid, sig) == -1 && errno != ESRCH) {
             log_warn(errno, "kill(W%u, %d) failed", w->sw.id, sig);
         }
@@ -265,12 +266,13 @@ spawn_log_exit(const struct mworker *w, int status, ev_tstamp lived)
     if (WIFEXITED(status)) {
         log_msg(WEXITSTATUS(status) == 0 && (w->m->stopping || w->retiring)
                     ? LOG_LEVEL_INFO
-                                                           : LOG_LEVEL_WARN,
+                    : LOG_LEVEL_WARN,
                 0, "worker W%u (pid %ld) exited with code %d after %.1f s",
                 w->sw.id, (long) w->pid, WEXITSTATUS(status), lived);
     } else if (WIFSIGNALED(status)) {
-        log_warn(0, "worker W%u (pid %ld) killed by signal %d (%s) after "
-                    "%.1f s",
+        log_warn(0,
+                 "worker W%u (pid %ld) killed by signal %d (%s) after "
+                 "%.1f s",
                  w->sw.id, (long) w->pid, WTERMSIG(status),
                  strsignal(WTERMSIG(status)), lived);
     }
@@ -324,8 +326,9 @@ spawn_backoff(struct slot *s, ev_tstamp lived)
     }
     delay_ms = s->backoff_ms;
     if (lived * 1000. >= 4. * (double) s->backoff_ms) {
-        s->backoff_ms = s->backoff_ms / 2 < BACKOFF_FIRST_MS ? BACKOFF_FIRST_MS
-                                                             : s->backoff_ms / 2;
+        s->backoff_ms = s->backoff_ms / 2 < BACKOFF_FIRST_MS
+                            ? BACKOFF_FIRST_MS
+                            : s->backoff_ms / 2;
     } else {
         s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                            : s->backoff_ms * 2;

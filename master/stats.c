@@ -98,7 +98,8 @@ stats_served_total(const struct master *m)
     const struct mworker *w;
     uint64_t n = m->served_gone;
 
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         n += w->sw.load.served;
     }
     return n;
@@ -110,7 +111,8 @@ stats_handed_total(const struct master *m)
     const struct mworker *w;
     uint64_t n = m->handed_gone;
 
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         n += w->sw.handed;
     }
     return n;
@@ -148,10 +150,9 @@ stats_json(const struct master *m, struct sbuf *b)
                 "\"redistributions\":%llu,\"accept_queue\":%u,"
                 "\"accept_queue_max\":%u,\"accepting\":%s,\"stopping\":%s,"
                 "\"worker_exits\":%llu,\"workers\":%u},",
-                HANDOFF_VERSION, (long) getpid(),
-                ev_now(m->loop) - m->started, m->opt.policy->name,
-                (unsigned long long) m->accepted, m->sched.nqueued,
-                (unsigned long long) m->sched.handoffs,
+                HANDOFF_VERSION, (long) getpid(), ev_now(m->loop) - m->started,
+                m->opt.policy->name, (unsigned long long) m->accepted,
+                m->sched.nqueued, (unsigned long long) m->sched.handoffs,
                 (unsigned long long) m->sched.acks,
                 (unsigned long long) m->sched.refusals,
                 (unsigned long long) m->sched.reclaims,
@@ -163,11 +164,13 @@ stats_json(const struct master *m, struct sbuf *b)
                     : "false",
                 m->stopping ? "true" : "false", (unsigned long long) m->exits,
                 m->nslots);
-    sbuf_printf(b, "\"totals\":{\"requests_served\":%llu,"
-                   "\"connections_handed\":%llu},\"workers\":[",
+    sbuf_printf(b,
+                "\"totals\":{\"requests_served\":%llu,"
+                "\"connections_handed\":%llu},\"workers\":[",
                 (unsigned long long) stats_served_total(m),
                 (unsigned long long) stats_handed_total(m));
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         const struct chan_load *l = &w->sw.load;
 
         sbuf_printf(b,
@@ -178,10 +181,10 @@ stats_json(const struct master *m, struct sbuf *b)
                     "\"unanswered_handoffs\":%u,\"restarts\":%u}",
                     first ? "" : ",", w->sw.id, (long) w->pid,
                     w->slot != NULL ? (int) w->slot->index : -1, stats_state(w),
-                    l->open_conns, l->in_flight,
-                    (unsigned long long) l->served, l->lag_us / 1000.,
-                    l->rss_kib, (unsigned long long) w->sw.handed,
-                    w->sw.ninflight, w->slot != NULL ? w->slot->restarts : 0);
+                    l->open_conns, l->in_flight, (unsigned long long) l->served,
+                    l->lag_us / 1000., l->rss_kib,
+                    (unsigned long long) w->sw.handed, w->sw.ninflight,
+                    w->slot != NULL ? w->slot->restarts : 0);
         first = false;
     }
     sbuf_printf(b, "]}\n");
@@ -200,15 +203,15 @@ stats_prometheus(const struct master *m, struct sbuf *b)
     unsigned qlen, qmax, i;
 
     stats_accept_queue(m, &qlen, &qmax);
-#define COUNTER(n, h, v)                                                      \
-    do {                                                                      \
-        stats_metric(b, n, "counter", h);                                     \
-        sbuf_printf(b, "%s %llu\n", n, (unsigned long long) (v));             \
+#define COUNTER(n, h, v)                                                       \
+    do {                                                                       \
+        stats_metric(b, n, "counter", h);                                      \
+        sbuf_printf(b, "%s %llu\n", n, (unsigned long long) (v));              \
     } while (0)
-#define GAUGE(n, h, fmt, v)                                                   \
-    do {                                                                      \
-        stats_metric(b, n, "gauge", h);                                       \
-        sbuf_printf(b, "%s " fmt "\n", n, v);                                 \
+#define GAUGE(n, h, fmt, v)                                                    \
+    do {                                                                       \
+        stats_metric(b, n, "gauge", h);                                        \
+        sbuf_printf(b, "%s " fmt "\n", n, v);                                  \
     } while (0)
     COUNTER("handoff_connections_accepted_total",
             "Connections the master accepted.", m->accepted);
@@ -226,15 +229,14 @@ stats_prometheus(const struct master *m, struct sbuf *b)
             stats_served_total(m));
     COUNTER("handoff_worker_exits_total", "Worker processes that exited.",
             m->exits);
-    GAUGE("handoff_queue_length",
-          "Accepted connections waiting for a worker.", "%zu",
-          m->sched.nqueued);
+    GAUGE("handoff_queue_length", "Accepted connections waiting for a worker.",
+          "%zu", m->sched.nqueued);
     GAUGE("handoff_accept_queue_length",
           "Connections in the kernel's accept queue of the listener.", "%u",
           qlen);
     GAUGE("handoff_workers", "Worker slots.", "%u", m->nslots);
-    GAUGE("handoff_uptime_seconds", "Seconds since the master started.",
-          "%.1f", ev_now(m->loop) - m->started);
+    GAUGE("handoff_uptime_seconds", "Seconds since the master started.", "%.1f",
+          ev_now(m->loop) - m->started);
 #undef COUNTER
 #undef GAUGE
 
@@ -263,16 +265,16 @@ stats_prometheus(const struct master *m, struct sbuf *b)
         sbuf_printf(b, "handoff_slot_restarts_total{slot=\"%u\"} %u\n", i,
                     m->slots[i]->restarts);
     }
-#define SLOT_GAUGE(n, h, fmt, expr)                                           \
-    do {                                                                      \
-        stats_metric(b, n, "gauge", h);                                       \
-        for (i = 0; i < m->nslots; i++) {                                     \
-            const struct mworker *w = m->slots[i]->w;                         \
-                                                                              \
-            if (w != NULL) {                                                  \
-                sbuf_printf(b, "%s{slot=\"%u\"} " fmt "\n", n, i, expr);      \
-            }                                                                 \
-        }                                                                     \
+#define SLOT_GAUGE(n, h, fmt, expr)                                            \
+    do {                                                                       \
+        stats_metric(b, n, "gauge", h);                                        \
+        for (i = 0; i < m->nslots; i++) {                                      \
+            const struct mworker *w = m->slots[i]->w;                          \
+                                                                               \
+            if (w != NULL) {                                                   \
+                sbuf_printf(b, "%s{slot=\"%u\"} " fmt "\n", n, i, expr);       \
+            }                                                                  \
+        }                                                                      \
     } while (0)
     SLOT_GAUGE("handoff_slot_open_connections",
                "Connections the slot's worker holds.", "%u",

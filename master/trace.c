@@ -41,13 +41,13 @@ trace_state(const struct master *m, char *buf, size_t len)
 
     rc = snprintf(buf, len, "queue=[");
     n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(c, &m->sched.queue, link) {
+    TAILQ_FOREACH(c, &m->sched.queue, link)
+    {
         if (n >= len) {
             break;
         }
         if (shown == TRACE_QUEUE_SHOWN) {
-            rc = snprintf(buf + n, len - n, ",+%zu",
-                          m->sched.nqueued - shown);
+            rc = snprintf(buf + n, len - n, ",+%zu", m->sched.nqueued - shown);
             n += rc > 0 ? (size_t) rc : 0;
             break;
         }
@@ -77,8 +77,8 @@ trace_sched_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
     switch (ev) {
     case SCHED_EV_ARRIVE:
         snprintf(what, sizeof(what), "accept   C%llu fd=%d from %s", cid,
-                 mconn_of(c)->fd, trace_peer(&mconn_of(c)->peer, peer,
-                                             sizeof(peer)));
+                 mconn_of(c)->fd,
+                 trace_peer(&mconn_of(c)->peer, peer, sizeof(peer)));
         break;
     case SCHED_EV_HANDOFF:
         snprintf(what, sizeof(what), "handoff  C%llu -> W%u (pid %ld)", cid,
@@ -95,8 +95,9 @@ trace_sched_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
                  wid);
         break;
     case SCHED_EV_PARKED:
-        snprintf(what, sizeof(what), "full     W%u, parked until its next "
-                                     "load report",
+        snprintf(what, sizeof(what),
+                 "full     W%u, parked until its next "
+                 "load report",
                  wid);
         break;
     case SCHED_EV_RECLAIM:
@@ -140,11 +141,10 @@ trace_record(void *arg, const struct chan_msg *msgs, size_t n, size_t nfds)
         }
         if (msgs[i].type == CHAN_CONN) {
             rc = snprintf(list + len, sizeof(list) - len, "%sCONN C%llu",
-                          i ? ", " : "",
-                          (unsigned long long) msgs[i].conn_id);
+                          i ? ", " : "", (unsigned long long) msgs[i].conn_id);
         } else {
-            rc = snprintf(list + len, sizeof(list) - len, "%s%s",
-                          i ? ", " : "", chan_type_name(msgs[i].type));
+            rc = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+                          chan_type_name(msgs[i].type));
         }
         len += rc > 0 ? (size_t) rc : 0;
     }

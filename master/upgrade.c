@@ -57,8 +57,9 @@ upgrade_read_cb(struct ev_loop *loop, ev_io *io, int revents)
                  (long) m->upgrade_pid);
         master_stop(m, "upgraded");
     } else {
-        log_error(0, "upgrade failed: the new master (pid %ld) exited before "
-                     "it was ready; this master goes on serving",
+        log_error(0,
+                  "upgrade failed: the new master (pid %ld) exited before "
+                  "it was ready; this master goes on serving",
                   (long) m->upgrade_pid);
     }
 }
@@ -70,8 +71,9 @@ upgrade_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
     (void) loop;
     (void) revents;
-    log_error(0, "upgrade failed: the new master (pid %ld) was not ready "
-                 "after %.0f s; stopping it, this master goes on serving",
+    log_error(0,
+              "upgrade failed: the new master (pid %ld) was not ready "
+              "after %.0f s; stopping it, this master goes on serving",
               (long) m->upgrade_pid, UPGRADE_TIMEOUT_S);
     (void) kill(m->upgrade_pid, SIGTERM);
     upgrade_end(m);

@@ -26,8 +26,7 @@
 
 #define RECYCLE_MIN_AGE_S 1.0 /* a worker serves at least this long */
 
-static void workers_watchdog_cb(struct ev_loop *loop, ev_timer *t,
-                                int revents);
+static void workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 struct slot *
 workers_add_slot(struct master *m)
@@ -115,8 +114,7 @@ workers_retire(struct mworker *w, const char *why)
     if (w->retiring) {
         return;
     }
-    log_info("worker W%u (pid %ld) retiring: %s", w->sw.id, (long) w->pid,
-             why);
+    log_info("worker W%u (pid %ld) retiring: %s", w->sw.id, (long) w->pid, why);
     w->retiring = true;
     if (w->slot != NULL) {
         if (w->slot->w == w) {
@@ -314,8 +312,7 @@ workers_check_recycle(struct mworker *w)
     if (w->recycle_after > 0 && l->served >= w->recycle_after) {
         snprintf(why, sizeof(why), "served %llu requests (--max-requests)",
                  (unsigned long long) l->served);
-    } else if (m->opt.max_rss_mb > 0
-               && l->rss_kib > m->opt.max_rss_mb * 1024) {
+    } else if (m->opt.max_rss_mb > 0 && l->rss_kib > m->opt.max_rss_mb * 1024) {
         snprintf(why, sizeof(why), "RSS %u KiB over --max-rss %llu MiB",
                  l->rss_kib, (unsigned long long) m->opt.max_rss_mb);
     } else {
@@ -332,7 +329,8 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct mworker *w;
 
     (void) revents;
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->all, all_link)
+    {
         ev_tstamp silent = ev_now(loop) - w->last_heard;
 
         /* Workers report at least once a second; one starting up gets the
@@ -340,8 +338,9 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
         if (w->exited || w->chan_fd == -1 || silent <= limit) {
             continue;
         }
-        log_warn(0, "worker W%u (pid %ld) silent for %.1f s "
-                    "(--worker-timeout); killing it",
+        log_warn(0,
+                 "worker W%u (pid %ld) silent for %.1f s "
+                 "(--worker-timeout); killing it",
                  w->sw.id, (long) w->pid, silent);
         if (kill(w->pid, SIGKILL) == -1 && errno != ESRCH) {
             log_warn(errno, "kill(W%u) failed", w->sw.id);

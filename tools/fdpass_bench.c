@@ -69,8 +69,7 @@ flush_wait(int sock, struct chan_outbox *ob)
 }
 
 /* The worker's side: take every fd, close it, acknowledge per record. */
-static void __attribute__((noreturn))
-receiver(int sock)
+static void __attribute__((noreturn)) receiver(int sock)
 {
     static struct chan_record rec;
     struct chan_outbox ob;
@@ -138,8 +137,9 @@ run(const char *label, int fd, long count, int batch)
     close(sv[0]);
     waitpid(pid, &status, 0);
     chan_outbox_free(&ob);
-    printf("%-12s batch %3d: %7.0f ns per fd (wall), sender CPU %6.0f ns per fd\n",
-           label, batch, t / (double) count * 1e9, c / (double) count * 1e9);
+    printf(
+        "%-12s batch %3d: %7.0f ns per fd (wall), sender CPU %6.0f ns per fd\n",
+        label, batch, t / (double) count * 1e9, c / (double) count * 1e9);
 }
 
 int

@@ -60,8 +60,8 @@ accesslog_flush(void)
     size_t off = 0;
 
     while (off < accesslog_len && accesslog_fd != -1) {
-        ssize_t n = write(accesslog_fd, accesslog_buf + off,
-                          accesslog_len - off);
+        ssize_t n =
+            write(accesslog_fd, accesslog_buf + off, accesslog_len - off);
 
         if (n == -1) {
             if (errno == EINTR) {
@@ -87,8 +87,9 @@ accesslog_reopen(void)
         return;
     }
     if (accesslog_open() == -1) {
-        log_error(errno, "cannot reopen the access log %s; keeping the old "
-                         "file",
+        log_error(errno,
+                  "cannot reopen the access log %s; keeping the old "
+                  "file",
                   worker.access_log);
         accesslog_fd = old;
         return;
@@ -167,8 +168,8 @@ accesslog_write(const struct conn *c, int status, uint64_t bytes)
     if (c->peer.family == AF_INET || c->peer.family == AF_INET6) {
         inet_ntop(c->peer.family, c->peer.addr, addr, sizeof(addr));
     }
-    p += snprintf(p, (size_t) (end - p), "%s - - [%s] \"", addr,
-                  accesslog_time);
+    p +=
+        snprintf(p, (size_t) (end - p), "%s - - [%s] \"", addr, accesslog_time);
     url = http_url(&c->req, &ulen);
     if (ulen > 0) {
         const char *m = llhttp_method_name((llhttp_method_t) c->parser.method);

@@ -52,8 +52,9 @@ channel_take(const struct chan_msg *msg, int fd)
         reason = CHAN_REFUSE_FULL;
         if (ev_now(worker.loop) - warned >= 1.0) {
             warned = ev_now(worker.loop);
-            log_warn(0, "refusing C%llu: its fd did not arrive (descriptor "
-                        "limit?)",
+            log_warn(0,
+                     "refusing C%llu: its fd did not arrive (descriptor "
+                     "limit?)",
                      (unsigned long long) msg->conn_id);
         }
     } else if (worker.draining) {

@@ -120,7 +120,8 @@ conn_deadline(const struct conn *c)
     if (c->msg_open) {
         return c->last_read + conn_limit_s(LIM_BODY_TIMEOUT);
     }
-    if (worker.draining && DRAIN_IDLE_GRACE < conn_limit_s(LIM_KEEPALIVE_TIMEOUT)) {
+    if (worker.draining
+        && DRAIN_IDLE_GRACE < conn_limit_s(LIM_KEEPALIVE_TIMEOUT)) {
         return c->idle_since + DRAIN_IDLE_GRACE;
     }
     return c->idle_since + conn_limit_s(LIM_KEEPALIVE_TIMEOUT);
@@ -132,8 +133,8 @@ conn_arm_timer(struct conn *c)
 {
     ev_tstamp wait = conn_deadline(c) - ev_now(worker.loop);
 
-    if (ev_is_active(&c->timer) && ev_timer_remaining(worker.loop, &c->timer)
-                                       <= wait) {
+    if (ev_is_active(&c->timer)
+        && ev_timer_remaining(worker.loop, &c->timer) <= wait) {
         return; /* it fires first and re-checks */
     }
     ev_timer_stop(worker.loop, &c->timer);

@@ -274,7 +274,8 @@ http_host_valid(const char *h, size_t len)
             unsigned char ch = (unsigned char) h[i];
 
             if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z')
-                && !(ch >= '0' && ch <= '9') && !strchr("-._~%!$&'()*+,;=", ch)) {
+                && !(ch >= '0' && ch <= '9')
+                && !strchr("-._~%!$&'()*+,;=", ch)) {
                 return false;
             }
         }

@@ -48,7 +48,7 @@ worker_parse(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c >= 1000 && c < 1000 + LIM_COUNT) {
-            if (!limits_parse((enum limit_id) (c - 1000), optarg,
+            if (!limits_parse((enum limit_id)(c - 1000), optarg,
                               &worker.lim.v[c - 1000])) {
                 goto bad;
             }
@@ -110,8 +110,9 @@ worker_clamp_conns(void)
         && worker.lim.v[LIM_MAX_CONNS] + 64 > rl.rlim_cur) {
         uint64_t cap = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : rl.rlim_cur / 2;
 
-        log_warn(0, "--max-conns %llu lowered to %llu to fit the descriptor "
-                    "limit (%llu)",
+        log_warn(0,
+                 "--max-conns %llu lowered to %llu to fit the descriptor "
+                 "limit (%llu)",
                  (unsigned long long) worker.lim.v[LIM_MAX_CONNS],
                  (unsigned long long) (cap > 0 ? cap : 1),
                  (unsigned long long) rl.rlim_cur);
@@ -132,8 +133,9 @@ worker_orphan_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void) t;
     (void) revents;
-    log_warn(0, "master gone and %u connection%s still open after %.0f s; "
-                "exiting",
+    log_warn(0,
+             "master gone and %u connection%s still open after %.0f s; "
+             "exiting",
              worker.nconns, worker.nconns == 1 ? "" : "s",
              DRAIN_ORPHAN_TIMEOUT);
     ev_break(loop, EVBREAK_ALL);
@@ -197,8 +199,7 @@ main(int argc, char **argv)
     ev_signal_init(&worker.sig_int, worker_signal_cb, SIGINT);
     ev_signal_start(worker.loop, &worker.sig_term);
     ev_signal_start(worker.loop, &worker.sig_int);
-    ev_timer_init(&worker.orphan_w, worker_orphan_cb, DRAIN_ORPHAN_TIMEOUT,
-                  0.);
+    ev_timer_init(&worker.orphan_w, worker_orphan_cb, DRAIN_ORPHAN_TIMEOUT, 0.);
     ev_prepare_init(&worker.prepare_w, worker_prepare_cb);
     ev_prepare_start(worker.loop, &worker.prepare_w);
     channel_start();

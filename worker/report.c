@@ -34,8 +34,9 @@ report_read_rss(void)
     }
     buf[n] = '\0';
     if (sscanf(buf, "%lu %lu", &size, &resident) == 2) {
-        report_rss_kib = (uint32_t) (resident * (unsigned long) sysconf(
-                                         _SC_PAGESIZE) / 1024);
+        report_rss_kib =
+            (uint32_t) (resident * (unsigned long) sysconf(_SC_PAGESIZE)
+                        / 1024);
     }
 }
 

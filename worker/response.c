@@ -122,8 +122,8 @@ response_http_date(time_t t, char *buf, size_t len)
  * <extra> holds further header lines, each ending in CRLF.
  */
 void
-response_head(struct conn *c, int status, const char *ctype,
-              uint64_t body_len, const char *extra, size_t extra_len)
+response_head(struct conn *c, int status, const char *ctype, uint64_t body_len,
+              const char *extra, size_t extra_len)
 {
     const char *reason = response_reason(status);
     char head[768];
@@ -182,8 +182,8 @@ response_head(struct conn *c, int status, const char *ctype,
 
 /* Queues a whole response with a body in memory (omitted for HEAD). */
 void
-response_simple(struct conn *c, int status, const char *ctype,
-                const char *body, size_t body_len, const char *extra)
+response_simple(struct conn *c, int status, const char *ctype, const char *body,
+                size_t body_len, const char *extra)
 {
     response_head(c, status, ctype, body_len, extra,
                   extra != NULL ? strlen(extra) : 0);

@@ -62,8 +62,8 @@ routes_split(const char *url, size_t len, const char **path, size_t *plen,
 
 /* Finds parameter <name> in <query>; returns false if it is absent. */
 static bool
-routes_param(const char *query, size_t qlen, const char *name,
-             const char **val, size_t *vlen)
+routes_param(const char *query, size_t qlen, const char *name, const char **val,
+             size_t *vlen)
 {
     size_t nlen = strlen(name);
     const char *p = query, *end = query + qlen;
@@ -132,8 +132,7 @@ routes_cpu(struct conn *c, const char *query, size_t qlen)
         if (vlen == 0 || i < vlen) {
             static const char msg[] = "n must be a non-negative integer\n";
 
-            response_simple(c, 400, "text/plain", msg, sizeof(msg) - 1,
-                            NULL);
+            response_simple(c, 400, "text/plain", msg, sizeof(msg) - 1, NULL);
             return;
         }
         if (!num_parse_u64(val, vlen, 0, CPU_MAX_N, &n)) {

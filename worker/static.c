@@ -212,8 +212,8 @@ static_parse_range(const char *v, size_t len, uint64_t size, uint64_t *first,
     }
     if (dash == v) {
         /* suffix: the last n bytes */
-        if (!num_parse_u64(dash + 1, (size_t) (end - dash - 1), 0,
-                           UINT64_MAX, &b)) {
+        if (!num_parse_u64(dash + 1, (size_t) (end - dash - 1), 0, UINT64_MAX,
+                           &b)) {
             return RANGE_NONE;
         }
         if (b == 0 || size == 0) {
@@ -265,9 +265,9 @@ static_error(struct conn *c, int err)
     switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case EXDEV:  /* the path leads out of the root */
+    case EXDEV: /* the path leads out of the root */
     case ELOOP:
-    case ENXIO:  /* a socket or FIFO with nobody behind it */
+    case ENXIO: /* a socket or FIFO with nobody behind it */
         response_error(c, 404);
         break;
     case EACCES:
@@ -329,8 +329,8 @@ static_serve(struct conn *c, const char *path, size_t plen)
             /* Relative links in index.html need the slash. */
             n = snprintf(extra, sizeof(extra), "Location: %.*s/\r\n",
                          (int) (plen > 200 ? 200 : plen), path);
-            response_simple(c, plen > 200 ? 404 : 301, "text/plain",
-                            "Moved\n", 6, n > 0 ? extra : NULL);
+            response_simple(c, plen > 200 ? 404 : 301, "text/plain", "Moved\n",
+                            6, n > 0 ? extra : NULL);
             return;
         }
         memcpy(rel + rlen, rlen > 0 ? "/index.html" : "index.html",
@@ -399,9 +399,10 @@ static_serve(struct conn *c, const char *path, size_t plen)
                      (unsigned long long) size, etag, lastmod);
         status = 206;
     } else {
-        n = snprintf(extra, sizeof(extra),
-                     "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
-                     etag, lastmod);
+        n = snprintf(
+            extra, sizeof(extra),
+            "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n", etag,
+            lastmod);
         first = 0;
         last = size - 1; /* wraps for an empty file; the length is 0 */
     }

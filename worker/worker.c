@@ -2,8 +2,8 @@
  * worker.c: the worker's process-wide state, and draining: it stops
  * taking connections and the loop ends when the last one has closed.
  */
-#include "log.h"
 #include "worker.h"
+#include "log.h"
 
 struct worker worker;
 
@@ -42,4 +42,3 @@ worker_maybe_exit(void)
         ev_break(worker.loop, EVBREAK_ALL);
     }
 }
-

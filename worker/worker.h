@@ -32,8 +32,8 @@
 #include "chan.h"
 #include "http_limits.h"
 
-#define container_of(ptr, type, member)                                       \
-    ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member)                                        \
+    ((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
 
 #define URL_INLINE 128           /* request targets up to this stay inline */
 #define URL_MAX 8192             /* longer targets get 414 */
@@ -75,20 +75,20 @@ struct hval {
 /* The request being parsed on a connection. */
 struct request {
     char url_inline[URL_INLINE];
-    char *url_heap;  /* owned; used once the target outgrows url_inline */
+    char *url_heap; /* owned; used once the target outgrows url_inline */
     size_t url_len, url_cap;
     char hname[HEADER_NAME_KEPT];
     size_t hname_len;
     bool hname_long;
-    bool hname_bad;      /* whitespace in a field name */
-    enum hdr current;    /* the field whose value is arriving */
+    bool hname_bad;   /* whitespace in a field name */
+    enum hdr current; /* the field whose value is arriving */
     struct hval hv[HDR_COUNT];
     unsigned nheaders;
-    size_t head_bytes;   /* request line + fields, as parsed */
+    size_t head_bytes; /* request line + fields, as parsed */
     uint64_t body_bytes;
     bool headers_done;
-    bool debug;          /* X-Handoff-Debug: say which worker and request */
-    int error_status;    /* set by a callback that rejects the request */
+    bool debug;       /* X-Handoff-Debug: say which worker and request */
+    int error_status; /* set by a callback that rejects the request */
 };
 
 enum conn_state {
@@ -103,31 +103,31 @@ struct conn {
     int fd;                         /* owned */
     uint64_t id;                    /* the master's C number */
     struct chan_peer peer;
-    uint64_t ack_index;             /* outbox message number of our ACK */
+    uint64_t ack_index; /* outbox message number of our ACK */
     enum conn_state state;
     ev_io rio, wio;
-    ev_timer timer;                 /* the deadline of the current phase */
-    ev_tstamp head_start;           /* first byte of this request head */
-    ev_tstamp last_read;            /* last bytes received */
-    ev_tstamp last_write;           /* last bytes sent */
-    ev_tstamp idle_since;           /* last response finished */
+    ev_timer timer;       /* the deadline of the current phase */
+    ev_tstamp head_start; /* first byte of this request head */
+    ev_tstamp last_read;  /* last bytes received */
+    ev_tstamp last_write; /* last bytes sent */
+    ev_tstamp idle_since; /* last response finished */
     llhttp_t parser;
     struct request req;
-    struct buf hvals;               /* kept header values; reused */
-    struct buf in;                  /* unparsed input kept while paused */
-    struct buf out;                 /* unsent output */
-    int file_fd;                    /* owned: a file being sent, or -1 */
+    struct buf hvals; /* kept header values; reused */
+    struct buf in;    /* unparsed input kept while paused */
+    struct buf out;   /* unsent output */
+    int file_fd;      /* owned: a file being sent, or -1 */
     off_t file_off;
     uint64_t file_left;
-    const char *feed_start;         /* the chunk llhttp is parsing */
-    char feed_prev;                 /* the byte before it */
+    const char *feed_start; /* the chunk llhttp is parsing */
+    char feed_prev;         /* the byte before it */
     unsigned requests;
-    size_t lingered;                /* bytes discarded while lingering */
-    bool msg_open;                  /* a request has begun, not completed */
-    bool busy;                      /* counted in worker.in_flight */
-    bool paused;                    /* parser paused: output backlog */
-    bool close_after;               /* close once the output is sent */
-    bool linger;                    /* drain input before closing */
+    size_t lingered;  /* bytes discarded while lingering */
+    bool msg_open;    /* a request has begun, not completed */
+    bool busy;        /* counted in worker.in_flight */
+    bool paused;      /* parser paused: output backlog */
+    bool close_after; /* close once the output is sent */
+    bool linger;      /* drain input before closing */
     bool read_eof;
 };
 

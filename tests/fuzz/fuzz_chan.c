@@ -39,7 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n >= 0) {
         size_t flagged = 0;
 
-        if ((size_t) n != len / sizeof(struct chan_msg) || rec.count != (size_t) n) {
+        if ((size_t) n != len / sizeof(struct chan_msg)
+            || rec.count != (size_t) n) {
             abort();
         }
         for (i = 0; i < rec.count; i++) {
@@ -67,8 +68,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Through the kernel: no fds, so any CONN must be rejected. */
     if (len > 0
-        && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      0, sv)
+        && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                      sv)
                == 0) {
         if (send(sv[0], buf, len, MSG_NOSIGNAL) == (ssize_t) len) {
             enum chan_status st = chan_recv(sv[1], &rec);

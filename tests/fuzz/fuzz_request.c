@@ -39,8 +39,8 @@ fuzz_file(const char *name, const char *text)
 static void
 fuzz_cleanup(void)
 {
-    static const char *const files[] = {"a.txt", "index.html",
-                                        "d/index.html", "d", ""};
+    static const char *const files[] = {"a.txt", "index.html", "d/index.html",
+                                        "d", ""};
     char path[300];
     size_t i;
 

@@ -16,33 +16,33 @@
 
 #define TEST_TIMEOUT_S 20
 
-#define ASSERT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                         \
-            exit(1);                                                          \
-        }                                                                     \
+#define ASSERT(cond)                                                           \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                          \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
-#define ASSERT_EQ(a, b)                                                       \
-    do {                                                                      \
-        long long a_ = (long long) (a), b_ = (long long) (b);                 \
-        if (a_ != b_) {                                                       \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",       \
-                    __FILE__, __LINE__, #a, a_, #b, b_);                      \
-            exit(1);                                                          \
-        }                                                                     \
+#define ASSERT_EQ(a, b)                                                        \
+    do {                                                                       \
+        long long a_ = (long long) (a), b_ = (long long) (b);                  \
+        if (a_ != b_) {                                                        \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",        \
+                    __FILE__, __LINE__, #a, a_, #b, b_);                       \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
-#define ASSERT_STREQ(a, b)                                                    \
-    do {                                                                      \
-        const char *a_ = (a), *b_ = (b);                                      \
-        if (strcmp(a_, b_) != 0) {                                            \
-            fprintf(stderr, "%s:%d: %s is \"%s\", expected \"%s\"\n",         \
-                    __FILE__, __LINE__, #a, a_, b_);                          \
-            exit(1);                                                          \
-        }                                                                     \
+#define ASSERT_STREQ(a, b)                                                     \
+    do {                                                                       \
+        const char *a_ = (a), *b_ = (b);                                       \
+        if (strcmp(a_, b_) != 0) {                                             \
+            fprintf(stderr, "%s:%d: %s is \"%s\", expected \"%s\"\n",          \
+                    __FILE__, __LINE__, #a, a_, b_);                           \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
 static int test_failures;

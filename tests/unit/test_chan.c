@@ -15,8 +15,8 @@
 static void
 make_pair(int sv[2])
 {
-    ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      0, sv)
+    ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                      sv)
            == 0);
 }
 

@@ -307,8 +307,8 @@ test_kernel_policies_never_pick(void)
 static void
 test_registry(void)
 {
-    static const char *const names[] = {"rr", "cyclic", "least-loaded",
-                                        "p2c", "random", "ip-hash",
+    static const char *const names[] = {"rr",   "cyclic",   "least-loaded",
+                                        "p2c",  "random",   "ip-hash",
                                         "none", "reuseport"};
     size_t i;
 

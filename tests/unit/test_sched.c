@@ -12,7 +12,7 @@
 #define MAXLOG 64
 
 struct recorder {
-    char sends[MAXLOG][16];    /* "C4>W2" */
+    char sends[MAXLOG][16]; /* "C4>W2" */
     int nsends;
     unsigned long long released[MAXLOG];
     int nreleased;
@@ -71,8 +71,8 @@ sends(void)
         seen = 0;
     }
     for (; seen < rec.nsends; seen++) {
-        n += (size_t) snprintf(out + n, sizeof(out) - n, "%s%s",
-                               n ? " " : "", rec.sends[seen]);
+        n += (size_t) snprintf(out + n, sizeof(out) - n, "%s%s", n ? " " : "",
+                               rec.sends[seen]);
     }
     return out;
 }
@@ -84,7 +84,8 @@ state(void)
     const struct sched_conn *c;
     size_t n = (size_t) snprintf(out, sizeof(out), "queue=[");
 
-    TAILQ_FOREACH(c, &s.queue, link) {
+    TAILQ_FOREACH(c, &s.queue, link)
+    {
         n += (size_t) snprintf(out + n, sizeof(out) - n, "%sC%llu",
                                c == TAILQ_FIRST(&s.queue) ? "" : ",",
                                (unsigned long long) c->id);
