@@ -114,11 +114,14 @@ conn_deadline(const struct conn *c)
     if (conn_output_pending(c)) {
         return c->last_write + conn_limit_s(LIM_SEND_TIMEOUT);
     }
-    if (http_in_head(c) || c->requests == 0) {
-        return c->head_start + conn_limit_s(LIM_HEADER_TIMEOUT);
-    }
     if (c->msg_open) {
-        return c->last_read + conn_limit_s(LIM_BODY_TIMEOUT);
+        return http_in_head(c)
+                   ? c->head_start + conn_limit_s(LIM_HEADER_TIMEOUT)
+                   : c->last_read + conn_limit_s(LIM_BODY_TIMEOUT);
+    }
+    if (c->requests == 0) {
+        /* Connected and silent: the first head is due like any head. */
+        return c->head_start + conn_limit_s(LIM_HEADER_TIMEOUT);
     }
     if (worker.draining
         && DRAIN_IDLE_GRACE < conn_limit_s(LIM_KEEPALIVE_TIMEOUT)) {
