@@ -1,7 +1,9 @@
 /*
  * chan.c: fixed-size messages with SCM_RIGHTS over a SOCK_SEQPACKET pair.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,6 +11,25 @@
 
 #include "chan.h"
 #include "fdutil.h"
+
+void
+chan_peer_from(struct chan_peer *p, const struct sockaddr *sa)
+{
+    memset(p, 0, sizeof(*p));
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *) sa;
+
+        p->family = AF_INET;
+        p->port = ntohs(sin->sin_port);
+        memcpy(p->addr, &sin->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *) sa;
+
+        p->family = AF_INET6;
+        p->port = ntohs(sin6->sin6_port);
+        memcpy(p->addr, &sin6->sin6_addr, 16);
+    }
+}
 
 void
 chan_msg_init(struct chan_msg *m, enum chan_type type, uint32_t worker_id)

@@ -95,6 +95,11 @@ enum chan_status {
     CHAN_ERROR = -1, /* failed; errno says why (EPROTO: malformed record) */
 };
 
+struct sockaddr;
+
+/* <sa> (AF_INET or AF_INET6) as a chan_peer; family 0 for anything else. */
+void chan_peer_from(struct chan_peer *p, const struct sockaddr *sa);
+
 /* Fills the fixed part of a message. */
 void chan_msg_init(struct chan_msg *m, enum chan_type type, uint32_t worker_id);
 

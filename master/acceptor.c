@@ -20,25 +20,6 @@
 #define ACCEPT_BATCH 64    /* per loop turn, so channels are not starved */
 #define ACCEPT_PAUSE_S 0.1 /* after a resource error */
 
-static void
-acceptor_peer(const struct sockaddr_storage *ss, struct chan_peer *p)
-{
-    memset(p, 0, sizeof(*p));
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const void *) ss;
-
-        p->family = AF_INET;
-        p->port = ntohs(sin->sin_port);
-        memcpy(p->addr, &sin->sin_addr, 4);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const void *) ss;
-
-        p->family = AF_INET6;
-        p->port = ntohs(sin6->sin6_port);
-        memcpy(p->addr, &sin6->sin6_addr, 16);
-    }
-}
-
 /* FNV-1a over the address bytes only: the port changes per connection. */
 static uint32_t
 acceptor_addr_hash(const struct chan_peer *p)
@@ -127,7 +108,7 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
             break;
         }
         c->fd = fd;
-        acceptor_peer(&ss, &c->peer);
+        chan_peer_from(&c->peer, (struct sockaddr *) &ss);
         m->accepted++;
         if (m->opt.proxy_protocol) {
             proxy_wait(m, c);

@@ -142,9 +142,7 @@ admin_open(struct master *m, const char *spec)
         fprintf(stderr, "handoff: --admin: %s\n", desc);
         return -1;
     }
-    admin_srv.terminator = "\r\n\r\n";
-    admin_srv.handle = admin_handle;
-    oneshot_start(&admin_srv, m, fd);
+    oneshot_start(&admin_srv, m, fd, "\r\n\r\n", admin_handle);
     log_info("admin listening on http://%s/ (/stats, /metrics)", desc);
     return 0;
 }

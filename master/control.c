@@ -169,9 +169,7 @@ control_open(struct master *m)
         return -1;
     }
     control_ino = st.st_ino;
-    control_srv.terminator = "\n";
-    control_srv.handle = control_handle;
-    oneshot_start(&control_srv, m, fd);
+    oneshot_start(&control_srv, m, fd, "\n", control_handle);
     log_info("control socket %s (handoffctl)", control_path);
     return 0;
 }

@@ -181,6 +181,7 @@ void acceptor_close(struct master *m);
 /* spawn.c */
 int spawn_resolve_worker_bin(struct master *m);
 struct mworker *spawn_worker(struct slot *s);
+void spawn_child_signals(void);
 void spawn_slot_init(struct slot *s);
 void spawn_schedule(struct slot *s, uint64_t delay_ms);
 uint64_t spawn_backoff(struct slot *s, ev_tstamp lived);
@@ -230,7 +231,10 @@ struct oneshot {
     unsigned nconns;
     TAILQ_HEAD(, oneshot_conn) conns;
 };
-void oneshot_start(struct oneshot *srv, struct master *m, int fd);
+void oneshot_start(struct oneshot *srv, struct master *m, int fd,
+                   const char *terminator,
+                   void (*handle)(struct oneshot *, const char *, size_t,
+                                  struct sbuf *));
 void oneshot_stop(struct oneshot *srv);
 
 /* admin.c, dashboard.c */

@@ -144,12 +144,17 @@ oneshot_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     }
 }
 
-/* Serves listening socket <fd> (taken) with <srv>->handle. */
+/* Serves listening socket <fd> (taken): requests end with <terminator>. */
 void
-oneshot_start(struct oneshot *srv, struct master *m, int fd)
+oneshot_start(struct oneshot *srv, struct master *m, int fd,
+              const char *terminator,
+              void (*handle)(struct oneshot *, const char *, size_t,
+                             struct sbuf *))
 {
     srv->m = m;
     srv->fd = fd;
+    srv->terminator = terminator;
+    srv->handle = handle;
     TAILQ_INIT(&srv->conns);
     ev_io_init(&srv->accept_w, oneshot_accept_cb, fd, EV_READ);
     ev_set_priority(&srv->accept_w, EV_MINPRI);

@@ -152,23 +152,6 @@ options_defaults(struct master_options *o)
 }
 
 static bool
-options_uint(const char *flag, const char *arg, uint64_t min, uint64_t max,
-             unsigned *out)
-{
-    uint64_t v;
-
-    if (!num_parse_cstr(arg, min, max, &v)) {
-        fprintf(stderr,
-                "handoff: invalid value '%s' for %s (expected an integer "
-                "from %llu to %llu)\n",
-                arg, flag, (unsigned long long) min, (unsigned long long) max);
-        return false;
-    }
-    *out = (unsigned) v;
-    return true;
-}
-
-static bool
 options_u64(const char *flag, const char *arg, uint64_t min, uint64_t max,
             uint64_t *out)
 {
@@ -179,6 +162,19 @@ options_u64(const char *flag, const char *arg, uint64_t min, uint64_t max,
                 arg, flag, (unsigned long long) min, (unsigned long long) max);
         return false;
     }
+    return true;
+}
+
+static bool
+options_uint(const char *flag, const char *arg, uint64_t min, uint64_t max,
+             unsigned *out)
+{
+    uint64_t v;
+
+    if (!options_u64(flag, arg, min, max, &v)) {
+        return false;
+    }
+    *out = (unsigned) v;
     return true;
 }
 

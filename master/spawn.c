@@ -80,14 +80,14 @@ spawn_resolve_worker_bin(struct master *m)
 }
 
 /*
- * In the child between fork and exec: only async-signal-safe calls.
- * Signals were blocked across fork so that none runs libev's handler here
- * (it would write to the master's own wakeup pipe).
+ * In a child between fork and exec (async-signal-safe): every signal back
+ * to its default and unblocked, as a fresh program expects. The parent
+ * blocked them all around fork so that none runs libev's handler here (it
+ * would write to the master's own wakeup pipe).
  */
-static void __attribute__((noreturn))
-spawn_exec_child(const char *path, char *const argv[], int chan_fd)
+void
+spawn_child_signals(void)
 {
-    static const char msg[] = "handoff: cannot exec the worker program\n";
     struct sigaction sa;
     sigset_t none;
     int sig;
@@ -99,6 +99,14 @@ spawn_exec_child(const char *path, char *const argv[], int chan_fd)
     }
     sigemptyset(&none);
     (void) sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void __attribute__((noreturn))
+spawn_exec_child(const char *path, char *const argv[], int chan_fd)
+{
+    static const char msg[] = "handoff: cannot exec the worker program\n";
+
+    spawn_child_signals();
 
     if (chan_fd == CHANNEL_FD) {
         if (fd_set_cloexec(chan_fd, 0) == -1) {

@@ -145,24 +145,14 @@ upgrade_start(struct master *m)
     sigprocmask(SIG_SETMASK, &all, &old);
     pid = fork();
     if (pid == 0) {
-        struct sigaction sa;
-        sigset_t none;
-        int sig;
-
         /* Only async-signal-safe calls until exec. */
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_DFL;
-        for (sig = 1; sig < NSIG; sig++) {
-            (void) sigaction(sig, &sa, NULL);
-        }
         for (i = 0; i < n; i++) {
             (void) fd_set_cloexec(fds[i], 0);
         }
         (void) fd_set_cloexec(pipefd[1], 0);
         (void) putenv(env_fds);
         (void) putenv(env_pipe);
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        spawn_child_signals();
         execv(m->self_path, m->argv);
         _exit(127);
     }

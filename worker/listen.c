@@ -24,25 +24,6 @@ static uint64_t listen_seq;
 static bool listen_full; /* paused at --max-conns */
 
 static void
-listen_peer(const struct sockaddr_storage *ss, struct chan_peer *p)
-{
-    memset(p, 0, sizeof(*p));
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const void *) ss;
-
-        p->family = AF_INET;
-        p->port = ntohs(sin->sin_port);
-        memcpy(p->addr, &sin->sin_addr, 4);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const void *) ss;
-
-        p->family = AF_INET6;
-        p->port = ntohs(sin6->sin6_port);
-        memcpy(p->addr, &sin6->sin6_addr, 16);
-    }
-}
-
-static void
 listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     static ev_tstamp warned;
@@ -83,7 +64,7 @@ listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
         }
         memset(&msg, 0, sizeof(msg));
         msg.conn_id = ++listen_seq;
-        listen_peer(&ss, &msg.u.peer);
+        chan_peer_from(&msg.u.peer, (struct sockaddr *) &ss);
         c = conn_new(fd, &msg);
         if (c == NULL) {
             fd_close(fd);
