@@ -43,6 +43,14 @@ admin_respond(struct sbuf *out, int status, const char *ctype, const char *body,
     *out = b;
 }
 
+/* A request head ends with an empty line (CRLF or, leniently, LF). */
+static bool
+admin_complete(const char *in, size_t len)
+{
+    return memmem(in, len, "\n\r\n", 3) != NULL
+           || memmem(in, len, "\n\n", 2) != NULL;
+}
+
 static void
 admin_handle(struct oneshot *srv, const char *in, size_t inlen,
              struct sbuf *out)
@@ -53,15 +61,19 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
     size_t mlen, tlen;
     bool head;
 
-    if (memmem(in, inlen, "\r\n\r\n", 4) == NULL) {
-        admin_respond(out, 431, "text/plain", "too large\n", 10, false);
+    if (!admin_complete(in, inlen)) {
+        admin_respond(out, inlen == ONESHOT_IN_MAX ? 431 : 400, "text/plain",
+                      "bad request\n", 12, false);
         return;
     }
-    eol = memchr(in, '\r', inlen);
+    eol = memchr(in, '\n', inlen);
+    if (eol != NULL && eol > in && eol[-1] == '\r') {
+        eol--;
+    }
     sp1 = memchr(in, ' ', inlen);
     sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t) (in + inlen - sp1 - 1))
                       : NULL;
-    if (eol == NULL || sp1 == NULL || sp2 == NULL || sp2 > eol
+    if (eol == NULL || sp1 == NULL || sp2 == NULL || sp2 > eol || sp1 == in
         || (size_t) (sp1 - in) >= sizeof(method)
         || (size_t) (sp2 - sp1 - 1) >= sizeof(target)
         || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
@@ -91,7 +103,7 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
         admin_respond(out, 200, "text/html; charset=utf-8", dashboard_html,
                       strlen(dashboard_html), head);
     } else {
-        admin_respond(out, 404, "text/plain", "not found\n", 10, false);
+        admin_respond(out, 404, "text/plain", "not found\n", 10, head);
     }
     sbuf_free(&body);
 }
@@ -137,14 +149,32 @@ admin_open(struct master *m, const char *spec)
     snprintf(o.host, sizeof(o.host), "%s", host);
     o.port = (unsigned) port;
     o.backlog = 64;
-    fd = listener_open(&o, false, &ss, &sslen, desc, sizeof(desc));
+    fd = inherit_take_admin();
+    if (fd != -1) {
+        sslen = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *) &ss, &sslen) == -1) {
+            fd_close(fd);
+            fd = -1;
+        } else {
+            listener_describe((struct sockaddr *) &ss, desc, sizeof(desc));
+        }
+    }
+    if (fd == -1) {
+        fd = listener_open(&o, false, &ss, &sslen, desc, sizeof(desc));
+    }
     if (fd == -1) {
         fprintf(stderr, "handoff: --admin: %s\n", desc);
         return -1;
     }
-    oneshot_start(&admin_srv, m, fd, "\r\n\r\n", admin_handle);
+    oneshot_start(&admin_srv, m, fd, admin_complete, admin_handle);
     log_info("admin listening on http://%s/ (/stats, /metrics)", desc);
     return 0;
+}
+
+int
+admin_fd(void)
+{
+    return admin_srv.fd;
 }
 
 void

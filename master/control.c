@@ -36,12 +36,18 @@ control_trace(struct master *m, bool on)
 
     m->opt.trace = on;
     m->sched.sink.event = on ? trace_sched_event : NULL;
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         w->out.on_record = on ? trace_record : NULL;
         w->out.on_record_arg = w;
     }
     master_broadcast(m, CHAN_TRACE, on);
+}
+
+/* One line (or whatever came before the client's half-close). */
+static bool
+control_complete(const char *in, size_t len)
+{
+    return memchr(in, '\n', len) != NULL;
 }
 
 static void
@@ -169,7 +175,7 @@ control_open(struct master *m)
         return -1;
     }
     control_ino = st.st_ino;
-    oneshot_start(&control_srv, m, fd, "\n", control_handle);
+    oneshot_start(&control_srv, m, fd, control_complete, control_handle);
     log_info("control socket %s (handoffctl)", control_path);
     return 0;
 }

@@ -34,6 +34,7 @@ static int inherit_fds[INHERIT_MAX];
 static size_t inherit_count;
 static char inherit_notify_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 static const char *inherit_source = "";
+static int inherit_admin = -1;
 
 static bool
 inherit_is_listener(int fd)
@@ -100,6 +101,14 @@ inherit_init(struct master *m)
         }
         unsetenv("HANDOFF_UPGRADE_FD");
     }
+    v = getenv("HANDOFF_ADMIN_FD");
+    if (v != NULL) {
+        if (num_parse_cstr(v, 0, 1u << 20, &n) && inherit_is_listener((int) n)
+            && fd_set_cloexec((int) n, 1) == 0) {
+            inherit_admin = (int) n;
+        }
+        unsetenv("HANDOFF_ADMIN_FD");
+    }
     v = getenv("LISTEN_PID");
     if (v != NULL && num_parse_cstr(v, 1, UINT32_MAX, &n)
         && (pid_t) n == getpid() && getenv("LISTEN_FDS") != NULL) {
@@ -148,6 +157,16 @@ inherit_take(struct master *m, int *fds, size_t max)
     }
     inherit_count = 0;
     return n;
+}
+
+/* The --admin socket an old master handed over, or -1 (taken once). */
+int
+inherit_take_admin(void)
+{
+    int fd = inherit_admin;
+
+    inherit_admin = -1;
+    return fd;
 }
 
 /* sd_notify: sends <state> ("READY=1\nSTATUS=...") if systemd listens. */

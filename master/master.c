@@ -63,8 +63,7 @@ master_broadcast(struct master *m, enum chan_type type, uint32_t arg)
 {
     struct mworker *w;
 
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         struct chan_msg msg;
 
         if (w->chan_fd == -1 || w->exited) {
@@ -90,11 +89,12 @@ master_stop_progress(struct master *m)
     if (!m->stopping) {
         return;
     }
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         struct chan_msg msg;
 
-        if (m->sched.nqueued > 0) {
+        /* Accepted connections still to be handed out (queued, or
+         * reading their PROXY header) need the workers. */
+        if (m->sched.nqueued > 0 || m->proxy_waiting > 0) {
             break;
         }
         if (!w->ready || w->shutdown_sent || w->chan_fd == -1

@@ -48,6 +48,8 @@ struct mconn {
     struct mconn *next_free; /* in the pool's free list */
     ev_io pio;               /* --proxy-protocol: waiting for the header */
     ev_timer ptimer;
+    uint8_t *pbuf; /* owned: the header's bytes so far, or NULL */
+    size_t plen;
 };
 
 /* A worker process as the master sees it. */
@@ -224,7 +226,8 @@ struct oneshot {
     struct master *m;
     int fd; /* owned listening socket, or -1 */
     ev_io accept_w;
-    const char *terminator; /* the end of a request */
+    /* True once <in> holds a whole request. */
+    bool (*complete)(const char *in, size_t len);
     /* Writes the answer to <in> (all of it, terminator included). */
     void (*handle)(struct oneshot *srv, const char *in, size_t len,
                    struct sbuf *out);
@@ -232,13 +235,14 @@ struct oneshot {
     TAILQ_HEAD(, oneshot_conn) conns;
 };
 void oneshot_start(struct oneshot *srv, struct master *m, int fd,
-                   const char *terminator,
+                   bool (*complete)(const char *, size_t),
                    void (*handle)(struct oneshot *, const char *, size_t,
                                   struct sbuf *));
 void oneshot_stop(struct oneshot *srv);
 
 /* admin.c, dashboard.c */
 int admin_open(struct master *m, const char *spec);
+int admin_fd(void);
 void admin_close(struct master *m);
 extern const char dashboard_html[];
 
@@ -259,6 +263,7 @@ void upgrade_fini(struct master *m);
 /* inherit.c */
 int inherit_init(struct master *m);
 size_t inherit_take(struct master *m, int *fds, size_t max);
+int inherit_take_admin(void);
 void inherit_notify(struct master *m, const char *state);
 
 /* trace.c */

@@ -1,10 +1,12 @@
 /*
  * oneshot.c: a tiny server for the master's side doors, the admin HTTP
  * listener and the control socket: each connection sends one request
- * (ending with a terminator, within ONESHOT_IN_MAX bytes and
- * ONESHOT_TIMEOUT_S), gets one answer, and is closed. At most
- * ONESHOT_CONNS at once; the watchers have the lowest priority, so the
- * service always comes first.
+ * (complete when the server's complete() says so, or at the client's
+ * half-close, within ONESHOT_IN_MAX bytes), gets one answer, and is
+ * closed, after draining what it sent beyond the request so the close is
+ * not a reset that loses the answer. A connection idle for
+ * ONESHOT_TIMEOUT_S is closed. At most ONESHOT_CONNS at once; the
+ * watchers have the lowest priority, so the service always comes first.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ struct oneshot_conn {
     struct sbuf out;
     size_t outoff;
     bool answered;
+    bool lingering; /* answered; our side shut; reading to EOF */
 };
 
 static void oneshot_accept_cb(struct ev_loop *loop, ev_io *io, int revents);
@@ -50,6 +53,25 @@ oneshot_free(struct oneshot_conn *c)
     }
 }
 
+/* Answered: shut our side and read what the client still sends. */
+static void
+oneshot_linger(struct oneshot_conn *c)
+{
+    struct ev_loop *loop = c->srv->m->loop;
+
+    if (shutdown(c->fd, SHUT_WR) == -1) {
+        oneshot_free(c);
+        return;
+    }
+    c->lingering = true;
+    ev_io_stop(loop, &c->io);
+    ev_io_set(&c->io, c->fd, EV_READ);
+    ev_io_start(loop, &c->io);
+    ev_timer_stop(loop, &c->timer);
+    ev_timer_set(&c->timer, 1.0, 0.);
+    ev_timer_start(loop, &c->timer);
+}
+
 static void
 oneshot_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -58,20 +80,30 @@ oneshot_io_cb(struct ev_loop *loop, ev_io *io, int revents)
     ssize_t n;
 
     (void) revents;
+    if (c->lingering) {
+        char sink[4096];
+
+        n = recv(c->fd, sink, sizeof(sink), 0);
+        if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+            oneshot_free(c);
+        }
+        return;
+    }
     if (!c->answered) {
         n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
         if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
             return;
         }
-        if (n <= 0) {
+        if (n < 0 || (n == 0 && c->inlen == 0)) {
             oneshot_free(c);
             return;
         }
         c->inlen += (size_t) n;
-        if (memmem(c->in, c->inlen, srv->terminator, strlen(srv->terminator))
-                == NULL
+        /* Activity moves the deadline. */
+        ev_timer_again(loop, &c->timer);
+        if (n > 0 && !srv->complete(c->in, c->inlen)
             && c->inlen < sizeof(c->in)) {
-            return; /* more to come */
+            return; /* more to come; a half-close (n == 0) ends it too */
         }
         srv->handle(srv, c->in, c->inlen, &c->out);
         c->answered = true;
@@ -93,11 +125,13 @@ oneshot_io_cb(struct ev_loop *loop, ev_io *io, int revents)
             return;
         }
         if (n <= 0) {
-            break;
+            oneshot_free(c);
+            return;
         }
         c->outoff += (size_t) n;
+        ev_timer_again(loop, &c->timer);
     }
-    oneshot_free(c);
+    oneshot_linger(c);
 }
 
 static void
@@ -136,7 +170,8 @@ oneshot_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
         c->fd = fd;
         ev_io_init(&c->io, oneshot_io_cb, fd, EV_READ);
         ev_set_priority(&c->io, EV_MINPRI);
-        ev_timer_init(&c->timer, oneshot_timeout_cb, ONESHOT_TIMEOUT_S, 0.);
+        ev_timer_init(&c->timer, oneshot_timeout_cb, ONESHOT_TIMEOUT_S,
+                      ONESHOT_TIMEOUT_S);
         ev_io_start(loop, &c->io);
         ev_timer_start(loop, &c->timer);
         TAILQ_INSERT_TAIL(&srv->conns, c, link);
@@ -144,16 +179,16 @@ oneshot_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     }
 }
 
-/* Serves listening socket <fd> (taken): requests end with <terminator>. */
+/* Serves listening socket <fd> (taken) with <complete> and <handle>. */
 void
 oneshot_start(struct oneshot *srv, struct master *m, int fd,
-              const char *terminator,
+              bool (*complete)(const char *, size_t),
               void (*handle)(struct oneshot *, const char *, size_t,
                              struct sbuf *))
 {
     srv->m = m;
     srv->fd = fd;
-    srv->terminator = terminator;
+    srv->complete = complete;
     srv->handle = handle;
     TAILQ_INIT(&srv->conns);
     ev_io_init(&srv->accept_w, oneshot_accept_cb, fd, EV_READ);

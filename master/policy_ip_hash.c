@@ -27,8 +27,7 @@ ip_hash_pick(struct sched *s, const struct sched_conn *c)
     struct sched_worker *w, *best = NULL;
     uint64_t best_score = 0;
 
-    TAILQ_FOREACH(w, &s->workers, link)
-    {
+    TAILQ_FOREACH(w, &s->workers, link) {
         uint64_t score;
 
         if (!sched_can_take(s, w)) {

@@ -54,8 +54,7 @@ policy_describe_loads(const struct sched *s, char *buf, size_t len)
 
     rc = snprintf(buf, len, "loads=[");
     n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(w, &s->workers, link)
-    {
+    TAILQ_FOREACH(w, &s->workers, link) {
         if (n >= len) {
             break;
         }

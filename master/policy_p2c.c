@@ -13,8 +13,7 @@ p2c_nth(const struct sched *s, size_t k)
 {
     struct sched_worker *w;
 
-    TAILQ_FOREACH(w, &s->workers, link)
-    {
+    TAILQ_FOREACH(w, &s->workers, link) {
         if (sched_can_take(s, w) && k-- == 0) {
             return w;
         }
@@ -29,8 +28,7 @@ p2c_pick(struct sched *s, const struct sched_conn *c)
     size_t n = 0, i, j;
 
     (void) c;
-    TAILQ_FOREACH(w, &s->workers, link)
-    {
+    TAILQ_FOREACH(w, &s->workers, link) {
         n += sched_can_take(s, w);
     }
     if (n <= 1) {

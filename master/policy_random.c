@@ -11,16 +11,14 @@ random_pick(struct sched *s, const struct sched_conn *c)
     size_t n = 0, k;
 
     (void) c;
-    TAILQ_FOREACH(w, &s->workers, link)
-    {
+    TAILQ_FOREACH(w, &s->workers, link) {
         n += sched_can_take(s, w);
     }
     if (n == 0) {
         return NULL;
     }
     k = (size_t) (sched_random(s) % n);
-    TAILQ_FOREACH(w, &s->workers, link)
-    {
+    TAILQ_FOREACH(w, &s->workers, link) {
         if (sched_can_take(s, w) && k-- == 0) {
             break;
         }

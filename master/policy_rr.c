@@ -95,8 +95,7 @@ rr_describe(const struct sched *s, char *buf, size_t len)
 
     rc = snprintf(buf, len, "free=[");
     n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(w, &st->free, pol_link)
-    {
+    TAILQ_FOREACH(w, &st->free, pol_link) {
         if (n >= len) {
             break;
         }

@@ -5,13 +5,17 @@
  *
  * The master reads the header itself, before the handoff, so that the
  * real client address reaches the scheduler (ip-hash), the trace and, with
- * the connection, the worker (access log). It peeks (MSG_PEEK) and then
- * consumes exactly the header's bytes, never a byte of the request after
- * it. A connection whose header is malformed or does not arrive within
- * PROXY_TIMEOUT_S is closed.
+ * the connection, the worker (access log). It peeks (MSG_PEEK): while the
+ * header is incomplete every byte seen is part of it and is consumed into
+ * a small buffer (so the level-triggered watcher waits for new bytes
+ * instead of firing again); once it is complete, exactly its remaining
+ * bytes are consumed, never a byte of the request after it. A connection
+ * whose header is malformed or does not arrive within PROXY_TIMEOUT_S is
+ * closed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -169,6 +173,18 @@ proxy_parse(const uint8_t *buf, size_t len, struct chan_peer *peer, bool *local)
     return -1;
 }
 
+/* The wait is over, either way. */
+static void
+proxy_end(struct master *m, struct mconn *c)
+{
+    ev_io_stop(m->loop, &c->pio);
+    ev_timer_stop(m->loop, &c->ptimer);
+    free(c->pbuf);
+    c->pbuf = NULL;
+    c->plen = 0;
+    m->proxy_waiting--;
+}
+
 static void
 proxy_drop(struct master *m, struct mconn *c, const char *why)
 {
@@ -179,11 +195,22 @@ proxy_drop(struct master *m, struct mconn *c, const char *why)
         log_warn(0, "closing a connection without a valid PROXY header: %s",
                  why);
     }
-    ev_io_stop(m->loop, &c->pio);
-    ev_timer_stop(m->loop, &c->ptimer);
-    m->proxy_waiting--;
+    proxy_end(m, c);
     fd_close(c->fd);
     mconn_free(&m->pool, c);
+    master_stop_progress(m);
+}
+
+/* recv() retried on EINTR. */
+static ssize_t
+proxy_recv(int fd, void *buf, size_t len, int flags)
+{
+    ssize_t n;
+
+    do {
+        n = recv(fd, buf, len, flags);
+    } while (n == -1 && errno == EINTR);
+    return n;
 }
 
 static void
@@ -194,39 +221,47 @@ proxy_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     uint8_t buf[PROXY_V2_MAX];
     struct chan_peer peer;
     bool local = true;
+    size_t have = c->plen;
     ssize_t n;
     int hlen;
 
+    (void) loop;
     (void) revents;
-    do {
-        n = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
-    } while (n == -1 && errno == EINTR);
-    if (n == -1 && errno == EAGAIN) {
+    memcpy(buf, c->pbuf != NULL ? c->pbuf : buf, have);
+    n = proxy_recv(c->fd, buf + have, sizeof(buf) - have, MSG_PEEK);
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return;
     }
     if (n <= 0) {
         proxy_drop(m, c, n == 0 ? "closed before it" : strerror(errno));
         return;
     }
-    hlen = proxy_parse(buf, (size_t) n, &peer, &local);
-    if (hlen == 0 && (size_t) n < sizeof(buf)) {
-        return; /* the rest of the header is on its way */
-    }
-    if (hlen <= 0) {
+    hlen = proxy_parse(buf, have + (size_t) n, &peer, &local);
+    if (hlen < 0 || (hlen == 0 && have + (size_t) n == sizeof(buf))) {
         proxy_drop(m, c, "malformed");
         return;
     }
+    if (hlen == 0) {
+        /* All of it is header: take it, and wait for new bytes. */
+        if (c->pbuf == NULL && (c->pbuf = malloc(PROXY_V2_MAX)) == NULL) {
+            proxy_drop(m, c, "out of memory");
+            return;
+        }
+        if (proxy_recv(c->fd, c->pbuf + have, (size_t) n, 0) != n) {
+            proxy_drop(m, c, "short read");
+            return;
+        }
+        c->plen = have + (size_t) n;
+        return;
+    }
     /* Consume exactly the header; the request stays for the worker. */
-    do {
-        n = recv(c->fd, buf, (size_t) hlen, 0);
-    } while (n == -1 && errno == EINTR);
-    if (n != hlen) {
+    if ((size_t) hlen > have
+        && proxy_recv(c->fd, buf, (size_t) hlen - have, 0)
+               != (ssize_t) ((size_t) hlen - have)) {
         proxy_drop(m, c, "short read");
         return;
     }
-    ev_io_stop(loop, &c->pio);
-    ev_timer_stop(loop, &c->ptimer);
-    m->proxy_waiting--;
+    proxy_end(m, c);
     if (!local) {
         c->peer = peer;
     }

@@ -172,8 +172,7 @@ sched_ack(struct sched *s, struct sched_worker *w, uint64_t conn_id,
     bool freed = false;
 
     /* Acknowledgements come in handoff order, so this is the head. */
-    TAILQ_FOREACH(c, &w->inflight, link)
-    {
+    TAILQ_FOREACH(c, &w->inflight, link) {
         if (c->id == conn_id) {
             break;
         }

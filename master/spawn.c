@@ -260,8 +260,7 @@ spawn_kill_all(struct master *m, int sig)
 {
     struct mworker *w;
 
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         if (!w->exited && kill(w->pid, sig) == -1 && errno != ESRCH) {
             log_warn(errno, "kill(W%u, %d) failed", w->sw.id, sig);
         }

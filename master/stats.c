@@ -98,8 +98,7 @@ stats_served_total(const struct master *m)
     const struct mworker *w;
     uint64_t n = m->served_gone;
 
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         n += w->sw.load.served;
     }
     return n;
@@ -111,8 +110,7 @@ stats_handed_total(const struct master *m)
     const struct mworker *w;
     uint64_t n = m->handed_gone;
 
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         n += w->sw.handed;
     }
     return n;
@@ -169,8 +167,7 @@ stats_json(const struct master *m, struct sbuf *b)
                 "\"connections_handed\":%llu},\"workers\":[",
                 (unsigned long long) stats_served_total(m),
                 (unsigned long long) stats_handed_total(m));
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         const struct chan_load *l = &w->sw.load;
 
         sbuf_printf(b,

@@ -41,8 +41,7 @@ trace_state(const struct master *m, char *buf, size_t len)
 
     rc = snprintf(buf, len, "queue=[");
     n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(c, &m->sched.queue, link)
-    {
+    TAILQ_FOREACH(c, &m->sched.queue, link) {
         if (n >= len) {
             break;
         }

@@ -3,13 +3,14 @@
  *
  * The master forks and executes its binary again, as found on disk now
  * (possibly a new build), with the same arguments, handing it its
- * listening socket(s) (HANDOFF_LISTEN_FDS) and the write end of a pipe
- * (HANDOFF_UPGRADE_FD). Both masters accept on the same socket meanwhile.
- * When the new master's workers are all READY it writes "R" to the pipe;
- * the old master then stops gracefully: its workers finish their requests
- * and it exits, and the listening socket lives on in the new master. If
- * the new master dies first, or is not ready within UPGRADE_TIMEOUT_S,
- * the old master says so and goes on serving as before.
+ * listening socket(s) (HANDOFF_LISTEN_FDS), its --admin socket
+ * (HANDOFF_ADMIN_FD) and the write end of a pipe (HANDOFF_UPGRADE_FD). Both
+ * masters accept on the same socket meanwhile. When the new master's workers
+ * are all READY it writes "R" to the pipe; the old master then stops
+ * gracefully: its workers finish their requests and it exits, and the listening
+ * socket lives on in the new master. If the new master dies first, or is not
+ * ready within UPGRADE_TIMEOUT_S, the old master says so and goes on serving as
+ * before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -113,7 +114,8 @@ upgrade_listen_fds(struct master *m, int *fds, size_t max)
 void
 upgrade_start(struct master *m)
 {
-    char env_fds[256], env_pipe[48], *p;
+    char env_fds[256], env_pipe[48], env_admin[48], *p;
+    int admin = admin_fd();
     int fds[64], pipefd[2];
     size_t n, i;
     sigset_t all, old;
@@ -139,6 +141,7 @@ upgrade_start(struct master *m)
                       i ? "," : "", fds[i]);
     }
     snprintf(env_pipe, sizeof(env_pipe), "HANDOFF_UPGRADE_FD=%d", pipefd[1]);
+    snprintf(env_admin, sizeof(env_admin), "HANDOFF_ADMIN_FD=%d", admin);
     log_info("SIGUSR2: starting a new master from %s", m->self_path);
 
     sigfillset(&all);
@@ -152,6 +155,12 @@ upgrade_start(struct master *m)
         (void) fd_set_cloexec(pipefd[1], 0);
         (void) putenv(env_fds);
         (void) putenv(env_pipe);
+        if (admin != -1) {
+            /* The admin port moves over too, or the new master could
+             * not bind it while this one holds it. */
+            (void) fd_set_cloexec(admin, 0);
+            (void) putenv(env_admin);
+        }
         spawn_child_signals();
         execv(m->self_path, m->argv);
         _exit(127);

@@ -232,6 +232,9 @@ workers_ready(struct mworker *w)
     w->ready = true;
     w->ready_at = ev_now(m->loop);
     log_info("worker W%u (pid %ld) ready", w->sw.id, (long) w->pid);
+    if (w->retiring) {
+        return; /* retired before it was up: it has SHUTDOWN already */
+    }
     if (m->stopping) {
         master_stop_progress(m);
         return;
@@ -329,8 +332,7 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct mworker *w;
 
     (void) revents;
-    TAILQ_FOREACH(w, &m->all, all_link)
-    {
+    TAILQ_FOREACH(w, &m->all, all_link) {
         ev_tstamp silent = ev_now(loop) - w->last_heard;
 
         /* Workers report at least once a second; one starting up gets the

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -107,49 +108,92 @@ accesslog_close(void)
     accesslog_fd = -1;
 }
 
-/* Appends <s> (len bytes) escaped, within <end>. */
-static char *
-accesslog_escaped(char *p, const char *end, const char *s, size_t len)
+/*
+ * A line under construction. Every append checks the room left, so a
+ * line can be cut short but never overrun; the caps below keep real
+ * lines whole (4 bytes per escaped byte at worst).
+ */
+struct logline {
+    char buf[ACCESSLOG_LINE];
+    size_t len;
+};
+
+#define LOG_URL_MAX 2048  /* raw bytes of the request target logged */
+#define LOG_FIELD_MAX 512 /* of Referer, User-Agent */
+#define LOG_TAIL_ROOM 2   /* closing quote and newline, always */
+
+static void
+logline_put(struct logline *l, const char *s, size_t len)
+{
+    size_t room = sizeof(l->buf) - LOG_TAIL_ROOM - l->len;
+
+    if (len > room) {
+        len = room;
+    }
+    memcpy(l->buf + l->len, s, len);
+    l->len += len;
+}
+
+static void logline_printf(struct logline *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+logline_printf(struct logline *l, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        logline_put(l, tmp,
+                    (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
+    }
+}
+
+/* Appends at most <max> bytes of <s>, escaping what could forge a line. */
+static void
+logline_escaped(struct logline *l, const char *s, size_t len, size_t max)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i;
 
-    for (i = 0; i < len && p + 4 < end; i++) {
+    for (i = 0; i < len && i < max; i++) {
         unsigned char ch = (unsigned char) s[i];
 
         if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') {
-            *p++ = '\\';
-            *p++ = 'x';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 15];
+            char esc[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+
+            logline_put(l, esc, 4);
         } else {
-            *p++ = (char) ch;
+            logline_put(l, (const char *) &ch, 1);
         }
     }
-    return p;
 }
 
-static char *
-accesslog_header(char *p, const char *end, const struct conn *c, enum hdr h)
+static void
+logline_header(struct logline *l, const struct conn *c, enum hdr h)
 {
     size_t len;
     const char *v = http_header(c, h, &len);
 
     if (v == NULL || len == 0) {
-        return p + snprintf(p, (size_t) (end - p), "\"-\"");
+        logline_put(l, "\"-\"", 3);
+        return;
     }
-    *p++ = '"';
-    p = accesslog_escaped(p, end - 1, v, len);
-    *p++ = '"';
-    return p;
+    logline_put(l, "\"", 1);
+    logline_escaped(l, v, len, LOG_FIELD_MAX);
+    logline_put(l, "\"", 1);
 }
 
 /* Logs the request on <c> answered with <status> and <bytes> of body. */
 void
 accesslog_write(const struct conn *c, int status, uint64_t bytes)
 {
-    char line[ACCESSLOG_LINE], addr[INET6_ADDRSTRLEN] = "-";
-    char *p = line, *end = line + sizeof(line) - 2;
+    static struct logline l;
+    char addr[INET6_ADDRSTRLEN] = "-";
     time_t now = (time_t) ev_now(worker.loop);
     const char *url;
     size_t ulen;
@@ -168,33 +212,36 @@ accesslog_write(const struct conn *c, int status, uint64_t bytes)
     if (c->peer.family == AF_INET || c->peer.family == AF_INET6) {
         inet_ntop(c->peer.family, c->peer.addr, addr, sizeof(addr));
     }
-    p +=
-        snprintf(p, (size_t) (end - p), "%s - - [%s] \"", addr, accesslog_time);
+    l.len = 0;
+    logline_printf(&l, "%s - - [%s] \"", addr, accesslog_time);
     url = http_url(&c->req, &ulen);
     if (ulen > 0) {
         const char *m = llhttp_method_name((llhttp_method_t) c->parser.method);
 
-        p = accesslog_escaped(p, end - 64, m, strlen(m));
-        *p++ = ' ';
-        p = accesslog_escaped(p, end - 64, url, ulen > 2048 ? 2048 : ulen);
-        p += snprintf(p, (size_t) (end - p), " HTTP/%u.%u",
-                      c->parser.http_major, c->parser.http_minor);
+        logline_escaped(&l, m, strlen(m), 32);
+        logline_put(&l, " ", 1);
+        logline_escaped(&l, url, ulen, LOG_URL_MAX);
+        logline_printf(&l, " HTTP/%u.%u", c->parser.http_major,
+                       c->parser.http_minor);
     } else {
-        *p++ = '-';
+        logline_put(&l, "-", 1);
     }
     if (bytes > 0) {
-        p += snprintf(p, (size_t) (end - p), "\" %d %llu ", status,
-                      (unsigned long long) bytes);
+        logline_printf(&l, "\" %d %llu ", status, (unsigned long long) bytes);
     } else {
-        p += snprintf(p, (size_t) (end - p), "\" %d - ", status);
+        logline_printf(&l, "\" %d - ", status);
     }
-    p = accesslog_header(p, end, c, HDR_REFERER);
-    *p++ = ' ';
-    p = accesslog_header(p, end, c, HDR_USER_AGENT);
-    *p++ = '\n';
-    if (accesslog_len + (size_t) (p - line) > sizeof(accesslog_buf)) {
+    logline_header(&l, c, HDR_REFERER);
+    logline_put(&l, " ", 1);
+    logline_header(&l, c, HDR_USER_AGENT);
+    /* LOG_TAIL_ROOM kept these two bytes free even in a cut line. */
+    if (l.buf[l.len - 1] != '"') {
+        l.buf[l.len++] = '"';
+    }
+    l.buf[l.len++] = '\n';
+    if (accesslog_len + l.len > sizeof(accesslog_buf)) {
         accesslog_flush();
     }
-    memcpy(accesslog_buf + accesslog_len, line, (size_t) (p - line));
-    accesslog_len += (size_t) (p - line);
+    memcpy(accesslog_buf + accesslog_len, l.buf, l.len);
+    accesslog_len += l.len;
 }

@@ -326,11 +326,24 @@ static_serve(struct conn *c, const char *path, size_t plen)
     if (S_ISDIR(st.st_mode)) {
         fd_close(fd);
         if (plen == 0 || path[plen - 1] != '/') {
-            /* Relative links in index.html need the slash. */
-            n = snprintf(extra, sizeof(extra), "Location: %.*s/\r\n",
-                         (int) (plen > 200 ? 200 : plen), path);
-            response_simple(c, plen > 200 ? 404 : 301, "text/plain", "Moved\n",
-                            6, n > 0 ? extra : NULL);
+            /* Relative links in index.html need the slash. One leading
+             * slash only: "//host/" would send the client to another
+             * host. */
+            const char *rest = path;
+            size_t rlen2 = plen;
+
+            while (rlen2 > 0 && *rest == '/') {
+                rest++;
+                rlen2--;
+            }
+            if (rlen2 > 200) {
+                response_error(c, 404);
+                return;
+            }
+            n = snprintf(extra, sizeof(extra), "Location: /%.*s/\r\n",
+                         (int) rlen2, rest);
+            response_simple(c, 301, "text/plain", "Moved\n", 6,
+                            n > 0 ? extra : NULL);
             return;
         }
         memcpy(rel + rlen, rlen > 0 ? "/index.html" : "index.html",
@@ -366,6 +379,9 @@ static_serve(struct conn *c, const char *path, size_t plen)
         status = v != NULL && c->req.hv[HDR_IF_MODIFIED_SINCE].count == 1
                          && static_parse_date(v, vlen, &ims)
                          && st.st_mtim.tv_sec <= ims
+                         /* a date in the future is a client's clock
+                          * gone wrong: ignored, as nginx does */
+                         && ims <= (time_t) ev_now(worker.loop)
                      ? 304
                      : 200;
     }

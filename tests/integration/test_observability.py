@@ -73,6 +73,36 @@ def test_stats_match_the_traffic():
             h.check(e.code == code, f"{path}: {e.code}")
 
 
+def raw_admin(addr, data, shut=False):
+    host, port = addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as c:
+        c.sendall(data)
+        if shut:
+            c.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = c.recv(65536)  # a reset here would raise
+            if not chunk:
+                return out
+            out += chunk
+
+
+def test_admin_edge_requests():
+    s = h.server("--admin", "0", workers=1)
+    addr = admin_addr(s)
+    r = raw_admin(addr, b"HEAD /nope HTTP/1.1\r\nHost: a\r\n\r\n")
+    h.check(r.startswith(b"HTTP/1.1 404") and r.endswith(b"\r\n\r\n"), r)
+    r = raw_admin(addr, b"GET /stats HTTP/1.1\nHost: a\n\n")  # bare LF
+    h.check(r.startswith(b"HTTP/1.1 200") and b'"policy"' in r, r[:200])
+    r = raw_admin(addr, b" / HTTP/1.1\r\n\r\n")
+    h.check(r.startswith(b"HTTP/1.1 400"), r)
+    # too large: the whole 431 arrives, not a reset
+    r = raw_admin(addr, b"GET /stats HTTP/1.1\r\nX: " + b"a" * 10000 + b"\r\n\r\n")
+    h.check(r.startswith(b"HTTP/1.1 431"), r[:100])
+    r = raw_admin(addr, b"POST /stats HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+    h.check(r.startswith(b"HTTP/1.1 405"), r[:100])
+
+
 def test_metrics_pass_promtool():
     s = h.server("--admin", "127.0.0.1:0", workers=2)
     base = f"http://{admin_addr(s)}"
@@ -230,6 +260,18 @@ def test_handoffctl():
         h.check(p.returncode == 1 and "cannot reach" in p.stderr, p)
         p = handoffctl()
         h.check(p.returncode == 2, p)
+        # a command ended by a half-close rather than a newline
+        with socket.socket(socket.AF_UNIX) as c:
+            c.connect(sock)
+            c.sendall(b"stats")
+            c.shutdown(socket.SHUT_WR)
+            out = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        h.check(json.loads(out)["master"]["workers"] == 1, out[:200])
         # the default path carries the port
         s2 = h.server(workers=1)
         p = handoffctl("--port", str(s2.port), "stats")

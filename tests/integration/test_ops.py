@@ -87,6 +87,28 @@ def test_binary_upgrade_under_load():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_upgrade_keeps_a_fixed_admin_port():
+    import socket as sk
+    with sk.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        admin_port = probe.getsockname()[1]
+    s = h.server("--admin", f"127.0.0.1:{admin_port}", workers=1)
+    new_master = None
+    try:
+        s.signal(signal.SIGUSR2)
+        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
+                         .group(1))
+        h.check(s.wait_exit() == 0, "the old master did not exit 0")
+        import json
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats", timeout=10) as r:
+            h.check(json.load(r)["pid"] == new_master, "the admin port is not the new master's")
+    finally:
+        if new_master is not None and h.alive(new_master):
+            os.kill(new_master, signal.SIGTERM)
+            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
+
+
 def test_failed_upgrade_keeps_serving():
     tmp = tempfile.mkdtemp(prefix="handoff-upgrade-")
     try:
@@ -181,6 +203,63 @@ def test_access_log_and_reopen():
         h.check("/after-rotate" not in open(path + ".1").read())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_access_log_lines_stay_whole():
+    # escaping makes fields up to 4x longer: a line is cut, never overrun
+    tmp = tempfile.mkdtemp(prefix="handoff-log-")
+    path = os.path.join(tmp, "access.log")
+    try:
+        s = h.server("--access-log", path, workers=1)
+        raw = (b"GET /" + b"%22" * 1500 + b" HTTP/1.1\r\nHost: t\r\nReferer: " + b'"' * 1024
+               + b"\r\nUser-Agent: " + b"\xff" * 1024 + b"\r\nConnection: close\r\n\r\n")
+        with h.connect(s.port) as c:
+            c.sendall(raw)
+            h.check(h.Reader(c).read_response().status == 404)
+        h.request(s.port, "/", headers={"User-Agent": "after"})
+        data = h.wait_until(lambda: (lambda d: d if d.count(b"\n") >= 2 else None)(
+            open(path, "rb").read()), what="two lines")
+        lines = data.split(b"\n")[:-1]
+        h.check(len(lines) == 2, lines)
+        for line in lines:
+            h.check(len(line) < 4096, f"a {len(line)}-byte line")
+            h.check(ACCESS_RE.match(line.decode("ascii")) or line.endswith(b'"'),
+                    f"not a whole line: {line[-80:]!r}")
+            h.check(b"\x00" not in line, "stack bytes in the log")
+        h.check(lines[1].endswith(b'"after"'), lines[1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_scale_down_before_ready():
+    # SIGTTIN then at once SIGTTOU: the new worker is retired before it is
+    # READY, and must not join the rotation when it says READY after all.
+    s = h.server("--trace", workers=2)
+    load = h.Wrk(s.port, duration=3, args=("-H", "Connection: close"))
+    for _ in range(5):
+        mark = s.mark()
+        s.signal(signal.SIGTTIN)
+        # forked, and (most likely) not READY yet: remove it right away
+        s.wait_log(r"started in slot 2", start=mark)
+        s.signal(signal.SIGTTOU)
+        s.wait_log(r"retiring: one worker fewer", start=mark)
+        s.wait_log(r"exited with code 0", start=mark)
+    load.check_no_failures("SIGTTIN+SIGTTOU")
+    h.check("sendmsg() to" not in s.log(), "handed connections to a retired worker")
+    lines = s.log().splitlines()
+    early = 0
+    for i, line in enumerate(lines):
+        m = re.search(r"worker W(\d+) \(pid \d+\) retiring: one worker fewer", line)
+        if not m:
+            continue
+        wid = m.group(1)
+        before = "\n".join(lines[:i])
+        if not re.search(rf"worker W{wid} \(pid \d+\) ready", before):
+            early += 1  # retired before it was READY: the case at issue
+        after = "\n".join(lines[i + 1:])
+        h.check(not re.search(rf"handoff +C\d+ -> W{wid} ", after),
+                f"W{wid} was handed a connection after retiring")
+    sys.stderr.write(f"scale-down: {early} of 5 retired before READY\n")
 
 
 def test_access_log_to_stderr():

@@ -84,8 +84,7 @@ state(void)
     const struct sched_conn *c;
     size_t n = (size_t) snprintf(out, sizeof(out), "queue=[");
 
-    TAILQ_FOREACH(c, &s.queue, link)
-    {
+    TAILQ_FOREACH(c, &s.queue, link) {
         n += (size_t) snprintf(out + n, sizeof(out) - n, "%sC%llu",
                                c == TAILQ_FIRST(&s.queue) ? "" : ",",
                                (unsigned long long) c->id);
