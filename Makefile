@@ -56,12 +56,15 @@ all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TE
 # Chromium, HAProxy and systemd-socket-activate as real peers.
 TEST_DEPS = wrk gnuplot-nox clang libclang-rt-14-dev media-types \
             prometheus chromium chromium-driver haproxy systemd
+# Node.js runs the --node tests (npm installs Express for one of them);
+# Debian's packages only where no node or npm is on PATH already.
+TEST_CMDS = node=nodejs npm=npm
 
 deps:
 	@tools/deps.sh
 
 test-deps:
-	@HANDOFF_DEPS_EXTRA="$(TEST_DEPS)" tools/deps.sh
+	@HANDOFF_DEPS_EXTRA="$(TEST_DEPS)" HANDOFF_DEPS_CMDS="$(TEST_CMDS)" tools/deps.sh
 
 $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
 	@echo "  LD      $@"
@@ -114,9 +117,14 @@ $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_O
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+$(BUILD)/tests/test_json: $(BUILD)/obj/tests/unit/test_json.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 # libFuzzer targets (tests/fuzz/), built by clang into build/fuzz:
 # fuzz_request drives a real worker connection with the input; fuzz_chan
-# the channel decoder. `make fuzz` runs each FUZZ_SECONDS (default 60).
+# the channel decoder; fuzz_json the JSON reader of Node's IPC. `make fuzz` runs each FUZZ_SECONDS (default 60).
 FUZZ_BUILD = build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -128,13 +136,17 @@ fuzz-build: test-deps
 	    OPT="-O1 -g -Wno-unknown-warning-option" \
 	    SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzz-targets
 
-fuzz-targets: $(BUILD)/fuzz_request $(BUILD)/fuzz_chan
+fuzz-targets: $(BUILD)/fuzz_request $(BUILD)/fuzz_chan $(BUILD)/fuzz_json
 
 $(BUILD)/fuzz_request: $(BUILD)/obj/tests/fuzz/fuzz_request.o $(WORKER_LIB_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 $(BUILD)/fuzz_chan: $(BUILD)/obj/tests/fuzz/fuzz_chan.o $(COMMON_OBJ)
+	@echo "  LD      $@"
+	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+
+$(BUILD)/fuzz_json: $(BUILD)/obj/tests/fuzz/fuzz_json.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 

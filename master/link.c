@@ -27,9 +27,13 @@ static void link_retry_cb(struct ev_loop *loop, ev_timer *t, int revents);
 void
 link_start(struct mworker *w)
 {
+    ev_init(&w->chan_retry, link_retry_cb);
+    if (w->node != NULL) {
+        node_link_start(w); /* Node's own protocol (--node) */
+        return;
+    }
     ev_io_init(&w->chan_r, link_read_cb, w->chan_fd, EV_READ);
     ev_io_init(&w->chan_w, link_write_cb, w->chan_fd, EV_WRITE);
-    ev_init(&w->chan_retry, link_retry_cb);
     ev_io_start(w->m->loop, &w->chan_r);
     if (w->m->opt.trace) {
         w->out.on_record = trace_record;
@@ -66,6 +70,7 @@ link_close(struct mworker *w)
         w->dirty = false;
     }
     chan_outbox_clear(&w->out);
+    node_link_clear(w);
     fd_close(w->chan_fd);
     w->chan_fd = -1;
 }
@@ -81,8 +86,8 @@ link_send_listener(struct mworker *w)
                  : -1;
     struct chan_msg msg;
 
-    if (fd == -1) {
-        return;
+    if (fd == -1 || w->node != NULL) {
+        return; /* a Node worker got it with its queryServer answer */
     }
     chan_msg_init(&msg, CHAN_LISTEN, w->sw.id);
     link_send(w, &msg, fd);
@@ -94,6 +99,15 @@ link_send(struct mworker *w, const struct chan_msg *msg, int fd)
     struct master *m = w->m;
 
     if (w->chan_fd == -1) {
+        return;
+    }
+    if (w->node != NULL) {
+        /* SHUTDOWN is Node's disconnect (connections go out as newconn
+         * from master_sink_send()); a Node worker has no access log to
+         * reopen and no trace switch. */
+        if (msg->type == CHAN_SHUTDOWN) {
+            node_cluster_disconnect(w);
+        }
         return;
     }
     if (chan_outbox_push(&w->out, msg, fd) == -1) {
@@ -116,6 +130,10 @@ link_flush(struct mworker *w)
 {
     struct master *m = w->m;
 
+    if (w->node != NULL) {
+        node_link_flush(w);
+        return;
+    }
     switch (chan_outbox_flush(w->chan_fd, &w->out)) {
     case CHAN_OK:
         ev_io_stop(m->loop, &w->chan_w);
@@ -304,6 +322,10 @@ link_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 void
 link_drain(struct mworker *w)
 {
+    if (w->node != NULL) {
+        node_link_drain(w);
+        return;
+    }
     while (link_read(w, LINK_READ_BATCH) == LINK_MORE) {
     }
 }

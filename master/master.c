@@ -34,6 +34,10 @@ master_sink_send(void *ctx, struct sched_conn *sc, struct sched_worker *sw)
     struct chan_msg msg;
 
     (void) ctx;
+    if (mworker_of(sw)->node != NULL) {
+        node_cluster_newconn(mworker_of(sw), c);
+        return;
+    }
     chan_msg_init(&msg, CHAN_CONN, sw->id);
     msg.conn_id = sc->id;
     msg.u.peer = c->peer;
@@ -289,6 +293,7 @@ master_cleanup(struct master *m)
         sched_worker_gone(&m->sched, &w->sw);
         TAILQ_REMOVE(&m->all, w, all_link);
         chan_outbox_free(&w->out);
+        node_link_free(w);
         free(w);
     }
     sched_drop_queue(&m->sched, master_close_conn, m);
@@ -299,6 +304,8 @@ master_cleanup(struct master *m)
     sched_fini(&m->sched);
     mconn_pool_fini(&m->pool);
     workers_fini(m);
+    free(m->node_data);
+    m->node_data = NULL;
 }
 
 static void
@@ -354,7 +361,11 @@ master_run(struct master *m)
 
         m->self_path[n > 0 ? n : 0] = '\0';
     }
-    if (spawn_resolve_worker_bin(m) == -1) {
+    if (m->opt.node_script != NULL) {
+        if (node_spawn_resolve(m) == -1) {
+            return 1;
+        }
+    } else if (spawn_resolve_worker_bin(m) == -1) {
         fprintf(stderr, "handoff: worker program %s: %s\n", m->worker_bin,
                 strerror(errno));
         return 1;
@@ -391,6 +402,9 @@ master_run(struct master *m)
              m->opt.workers == 1 ? "" : "s", m->opt.policy->name);
     if (m->opt.window != 0) {
         log_info("window: %u unanswered handoffs per worker", m->opt.window);
+    }
+    if (m->opt.node_script != NULL) {
+        log_info("workers are Node: %s %s", m->node_bin, m->opt.node_script);
     }
     if (m->opt.policy_note[0] != '\0') {
         log_warn(0, "%s", m->opt.policy_note);

@@ -20,6 +20,9 @@
  *   proxy.c     the PROXY protocol (--proxy-protocol)
  *   trace.c     --trace lines
  *   mconn.c     the records of accepted connections
+ *   node_link.c    a Node worker's IPC channel (--node): JSON lines, fds
+ *   node_cluster.c what those lines mean: Node's cluster protocol
+ *   node_spawn.c   the command line and environment of a Node worker
  */
 #ifndef HS_MASTER_MASTER_H
 #define HS_MASTER_MASTER_H
@@ -50,6 +53,33 @@ struct mconn {
     ev_timer ptimer;
     uint8_t *pbuf; /* owned: the header's bytes so far, or NULL */
     size_t plen;
+    uint64_t node_seq; /* --node: seq of the newconn that carries it */
+};
+
+/* The longest line a Node worker may send; longer ones are dropped. */
+#define NODE_LINE_MAX (1024 * 1024)
+#define NODE_KEY_MAX 320
+
+struct node_out;
+
+/* A Node worker's channel (--node): see node_link.c and node_cluster.c. */
+struct node_link {
+    /* Transport. */
+    char *in; /* owned: a line read in part */
+    size_t in_len, in_cap;
+    bool skipping;   /* dropping the rest of an oversized line */
+    int pending_fd;  /* owned: came with a read, for a NODE_HANDLE line */
+    STAILQ_HEAD(, node_out) out; /* owned: lines not yet written, in order */
+    size_t nout;
+    bool handle_in_flight; /* a NODE_HANDLE written, its ACK not yet read */
+    uint64_t handle_conn;  /* ...carrying this connection's fd, or 0 */
+    /* Cluster protocol. */
+    char key[NODE_KEY_MAX]; /* its server's key, as Node's primary makes it */
+    bool serving;           /* queryServer answered, server not closed */
+    bool disconnecting;     /* told to disconnect, or said it will */
+    ev_tstamp asked_at;     /* its oldest unanswered newconn went out */
+    ev_tstamp user_window;  /* user-message log budget */
+    unsigned user_logged, user_hidden;
 };
 
 /* A worker process as the master sees it. */
@@ -74,6 +104,7 @@ struct mworker {
     ev_tstamp ready_at;
     ev_tstamp last_heard;   /* its latest message (watchdog) */
     uint64_t recycle_after; /* requests before it is replaced; 0 never */
+    struct node_link *node; /* owned; a Node worker (--node), else NULL */
 };
 
 TAILQ_HEAD(mworker_list, mworker);
@@ -160,6 +191,11 @@ struct master {
     uint64_t handed_gone;   /* connections handed to them */
     uint64_t exits;         /* worker exits, for any reason */
     ev_tstamp started;
+
+    /* --node */
+    char node_bin[PATH_MAX]; /* node, found on PATH or --node-bin */
+    uint64_t node_seq;       /* Node's primary numbers all its messages */
+    char *node_data;         /* owned: queryServer data of the first worker */
 };
 
 /* listener.c */
@@ -195,6 +231,7 @@ void workers_start(struct master *m);
 struct slot *workers_add_slot(struct master *m);
 void workers_ready(struct mworker *w);
 void workers_exited(struct mworker *w, ev_tstamp lived);
+void workers_left(struct mworker *w, const char *why);
 void workers_retire(struct mworker *w, const char *why);
 void workers_replace(struct slot *s, const char *why);
 void workers_reload(struct master *m);
@@ -211,6 +248,31 @@ void link_send_listener(struct mworker *w);
 void link_flush_dirty(struct master *m);
 void link_drain(struct mworker *w);
 void link_close(struct mworker *w);
+
+/* node_link.c */
+int node_link_new(struct mworker *w);
+void node_link_start(struct mworker *w);
+int node_link_send(struct mworker *w, const char *text, size_t len, int fd,
+                   uint64_t conn_id);
+int node_link_send_urgent(struct mworker *w, const char *text, size_t len);
+void node_link_flush(struct mworker *w);
+void node_link_handle_answered(struct mworker *w);
+int node_link_take_pending_fd(struct mworker *w);
+void node_link_drain(struct mworker *w);
+void node_link_clear(struct mworker *w);
+void node_link_free(struct mworker *w);
+
+/* node_cluster.c */
+void node_cluster_line(struct mworker *w, const char *line, size_t len);
+void node_cluster_newconn(struct mworker *w, struct mconn *c);
+void node_cluster_disconnect(struct mworker *w);
+void node_cluster_closed(struct mworker *w);
+
+/* node_spawn.c */
+int node_spawn_resolve(struct master *m);
+char **node_spawn_argv(const struct master *m);
+char **node_spawn_envp(const struct master *m, uint32_t id, int chan_fd);
+void node_spawn_free(char **v);
 
 /* stats.c */
 void sbuf_printf(struct sbuf *b, const char *fmt, ...)
@@ -273,6 +335,8 @@ void trace_sched_event(void *ctx, enum sched_event ev,
 void trace_record(void *arg, const struct chan_msg *msgs, size_t n,
                   size_t nfds);
 void trace_load(const struct mworker *w, const struct chan_load *l);
+void trace_node_line(const struct mworker *w, bool out, const char *line,
+                     size_t len, int fd);
 
 /* mconn.c */
 struct mconn *mconn_new(struct mconn_pool *pool);

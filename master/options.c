@@ -15,7 +15,7 @@
 #define MAX_WORKERS 1024
 
 static const char options_usage[] =
-    "Usage: handoff [OPTION]...\n"
+    "Usage: handoff [OPTION]... [--node SCRIPT [-- ARG...]]\n"
     "A multi-process HTTP server: the master accepts connections and hands\n"
     "each one to a worker process over a UNIX socket (SCM_RIGHTS), the way\n"
     "Node.js's cluster module does.\n"
@@ -59,6 +59,10 @@ static const char options_usage[] =
     "      --max-requests-jitter=N  add 0..N to --max-requests per worker\n"
     "      --max-rss=MB       replace a worker whose RSS exceeds MB (default "
     "0: never)\n"
+    "      --node=SCRIPT      workers are `node SCRIPT [ARG...]`, an unmodified\n"
+    "                         Node cluster program: the master speaks Node's\n"
+    "                         cluster IPC to it (see docs/node-workers.md)\n"
+    "      --node-bin=PATH    the node program (default: node on PATH)\n"
     "  -h, --help             show this help and exit\n"
     "  -V, --version          show the version and exit\n"
     "\n"
@@ -87,6 +91,8 @@ enum {
     OPT_MAX_REQUESTS,
     OPT_MAX_REQUESTS_JITTER,
     OPT_MAX_RSS,
+    OPT_NODE,
+    OPT_NODE_BIN,
     OPT_LIMIT, /* OPT_LIMIT + enum limit_id */
 };
 
@@ -110,6 +116,8 @@ static const struct option options_long[] = {
     {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
     {"max-requests-jitter", required_argument, NULL, OPT_MAX_REQUESTS_JITTER},
     {"max-rss", required_argument, NULL, OPT_MAX_RSS},
+    {"node", required_argument, NULL, OPT_NODE},
+    {"node-bin", required_argument, NULL, OPT_NODE_BIN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
 };
@@ -304,10 +312,22 @@ options_node_policy(struct master_options *o)
     }
 }
 
+/* True for the flags that configure handoff's own workers, which a Node
+ * worker (--node) would silently ignore. */
+static bool
+options_native_only(int c)
+{
+    return c == OPT_WORKER_BIN || c == OPT_ROOT || c == OPT_ACCESS_LOG
+           || c == OPT_PROXY_PROTOCOL || c == OPT_MAX_REQUESTS
+           || c == OPT_MAX_REQUESTS_JITTER || c == OPT_MAX_RSS
+           || (c >= OPT_LIMIT && c < OPT_LIMIT + LIM_COUNT);
+}
+
 enum options_result
 options_parse(int argc, char **argv, struct master_options *o)
 {
     bool policy_given = false;
+    char native_flag[64] = "";
     int c;
 
     options_defaults(o);
@@ -318,6 +338,16 @@ options_parse(int argc, char **argv, struct master_options *o)
            != -1) {
         bool ok = true;
 
+        if (options_native_only(c) && native_flag[0] == '\0') {
+            size_t i;
+
+            for (i = 0; options_all[i].name != NULL; i++) {
+                if (options_all[i].val == c) {
+                    snprintf(native_flag, sizeof(native_flag), "--%s",
+                             options_all[i].name);
+                }
+            }
+        }
         switch (c) {
         case 'p':
             ok = options_uint("--port", optarg, 0, 65535, &o->port);
@@ -408,6 +438,20 @@ options_parse(int argc, char **argv, struct master_options *o)
             ok = options_u64("--max-rss", optarg, 0, 1024 * 1024,
                              &o->max_rss_mb);
             break;
+        case OPT_NODE:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "handoff: --node needs a script\n");
+                ok = false;
+            }
+            o->node_script = optarg;
+            break;
+        case OPT_NODE_BIN:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "handoff: --node-bin needs a path\n");
+                ok = false;
+            }
+            o->node_bin = optarg;
+            break;
         case OPT_POLICY:
             o->policy = policy_find(optarg);
             if (o->policy == NULL) {
@@ -458,6 +502,23 @@ options_parse(int argc, char **argv, struct master_options *o)
                 "handoff: --proxy-protocol needs a policy where the "
                 "master accepts (not %s)\n",
                 o->policy->name);
+        return OPTIONS_BAD;
+    }
+    if (o->node_script != NULL) {
+        if (native_flag[0] != '\0') {
+            fprintf(stderr,
+                    "handoff: %s configures handoff's own workers; a Node "
+                    "worker (--node) would ignore it\n",
+                    native_flag);
+            return OPTIONS_BAD;
+        }
+        /* What follows the options is the script's own command line. */
+        o->node_args = argv + optind;
+        o->node_argc = argc - optind;
+        return OPTIONS_RUN;
+    }
+    if (o->node_bin != NULL) {
+        fprintf(stderr, "handoff: --node-bin needs --node SCRIPT\n");
         return OPTIONS_BAD;
     }
     if (optind < argc) {

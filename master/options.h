@@ -34,6 +34,10 @@ struct master_options {
     const char *admin;      /* --admin [HOST:]PORT, or NULL */
     bool proxy_protocol;    /* --proxy-protocol */
     const char *control;    /* --control PATH, "none", or NULL (default) */
+    const char *node_script; /* --node SCRIPT: Node workers, or NULL */
+    const char *node_bin;    /* --node-bin PATH, or NULL: node on PATH */
+    char **node_args;        /* arguments after SCRIPT (into argv) */
+    int node_argc;
 };
 
 enum options_result {

@@ -10,8 +10,10 @@
  *
  * A worker is the separate program handoff-worker, started with fork and
  * exec (as Node's cluster.fork() does), with its end of a SOCK_SEQPACKET
- * socketpair as fd 3 (Node's NODE_CHANNEL_FD default). Nothing else of the
- * master crosses exec: every other descriptor is close-on-exec.
+ * socketpair as fd 3 (Node's NODE_CHANNEL_FD default). With --node it is
+ * node running the user's script instead, on a SOCK_STREAM socketpair
+ * (node_spawn.c). Nothing else of the master crosses exec: every other
+ * descriptor is close-on-exec.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +104,8 @@ spawn_child_signals(void)
 }
 
 static void __attribute__((noreturn))
-spawn_exec_child(const char *path, char *const argv[], int chan_fd)
+spawn_exec_child(const char *path, char *const argv[], char *const envp[],
+                 int chan_fd)
 {
     static const char msg[] = "handoff: cannot exec the worker program\n";
 
@@ -115,7 +118,11 @@ spawn_exec_child(const char *path, char *const argv[], int chan_fd)
     } else if (dup2(chan_fd, CHANNEL_FD) == -1) {
         _exit(127);
     }
-    execv(path, argv);
+    if (envp != NULL) {
+        execve(path, argv, envp);
+    } else {
+        execv(path, argv);
+    }
     (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
     _exit(127);
 }
@@ -128,6 +135,8 @@ spawn_worker(struct slot *s)
     char idbuf[16], slotbuf[16], fdbuf[8];
     char limbuf[LIM_COUNT][64], rootbuf[PATH_MAX + 8], logbuf[PATH_MAX + 16];
     char *argv[14 + LIM_COUNT];
+    char **node_argv = NULL, **node_envp = NULL;
+    bool node = m->opt.node_script != NULL;
     int i;
     int argc = 0, sv[2];
     sigset_t all, old;
@@ -135,19 +144,39 @@ spawn_worker(struct slot *s)
     pid_t pid;
 
     w = calloc(1, sizeof(*w));
-    if (w == NULL) {
+    if (w == NULL || (node && node_link_new(w) == -1)) {
         log_error(ENOMEM, "cannot start a worker");
+        free(w);
         return NULL;
     }
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-                   sv)
+    /* Node's IPC channel is a byte stream of JSON lines; ours carries
+     * fixed-size records, one per datagram. */
+    if (socketpair(AF_UNIX,
+                   (node ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_NONBLOCK
+                       | SOCK_CLOEXEC,
+                   0, sv)
         == -1) {
         log_error(errno, "socketpair() failed; cannot start a worker");
+        node_link_free(w);
         free(w);
         return NULL;
     }
     sched_worker_init(&w->sw, ++m->next_worker_id);
     w->sw.key = s->index;
+    if (node) {
+        node_argv = node_spawn_argv(m);
+        node_envp = node_spawn_envp(m, w->sw.id, CHANNEL_FD);
+        if (node_argv == NULL || node_envp == NULL) {
+            log_error(ENOMEM, "cannot start a worker");
+            node_spawn_free(node_argv);
+            node_spawn_free(node_envp);
+            fd_close(sv[0]);
+            fd_close(sv[1]);
+            node_link_free(w);
+            free(w);
+            return NULL;
+        }
+    }
 
     snprintf(idbuf, sizeof(idbuf), "%u", w->sw.id);
     snprintf(slotbuf, sizeof(slotbuf), "%u", s->index);
@@ -184,13 +213,19 @@ spawn_worker(struct slot *s)
     sigprocmask(SIG_SETMASK, &all, &old);
     pid = fork();
     if (pid == 0) {
-        spawn_exec_child(m->worker_bin, argv, sv[1]);
+        if (node) {
+            spawn_exec_child(m->node_bin, node_argv, node_envp, sv[1]);
+        }
+        spawn_exec_child(m->worker_bin, argv, NULL, sv[1]);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     fd_close(sv[1]);
+    node_spawn_free(node_argv);
+    node_spawn_free(node_envp);
     if (pid == -1) {
         log_error(errno, "fork() failed; cannot start a worker");
         fd_close(sv[0]);
+        node_link_free(w);
         free(w);
         return NULL;
     }
@@ -216,8 +251,8 @@ spawn_worker(struct slot *s)
     ev_child_init(&w->child_w, spawn_child_cb, pid, 0);
     ev_child_start(m->loop, &w->child_w);
     link_start(w);
-    log_info("worker W%u (pid %ld) started in slot %u", w->sw.id, (long) pid,
-             s->index);
+    log_info("%s W%u (pid %ld) started in slot %u",
+             node ? "Node worker" : "worker", w->sw.id, (long) pid, s->index);
     return w;
 }
 
@@ -312,6 +347,7 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
     m->handed_gone += w->sw.handed;
     TAILQ_REMOVE(&m->all, w, all_link);
     chan_outbox_free(&w->out);
+    node_link_free(w);
     free(w);
     if (m->stopping) {
         master_stop_progress(m);

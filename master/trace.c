@@ -159,3 +159,18 @@ trace_load(const struct mworker *w, const struct chan_load *l)
               w->sw.id, l->open_conns, l->in_flight,
               (unsigned long long) l->served, l->lag_us / 1000.0, l->rss_kib);
 }
+
+/* A line of Node's IPC (--node), as written or read, cut to fit. */
+void
+trace_node_line(const struct mworker *w, bool out, const char *line,
+                size_t len, int fd)
+{
+    char fdnote[32] = "";
+
+    if (fd != -1) {
+        snprintf(fdnote, sizeof(fdnote), " + fd %d", fd);
+    }
+    log_trace("ipc      %s W%u %.*s%s%s", out ? "->" : "<-", w->sw.id,
+              (int) (len > 400 ? 400 : len), line, len > 400 ? "..." : "",
+              fdnote);
+}

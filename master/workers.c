@@ -336,7 +336,16 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
         ev_tstamp silent = ev_now(loop) - w->last_heard;
 
         /* Workers report at least once a second; one starting up gets the
-         * same time to say READY. */
+         * same time to say READY. A Node worker says nothing unasked: once
+         * it is up, only a handoff it leaves unanswered counts. */
+        if (w->node != NULL && w->ready) {
+            if (w->sw.ninflight == 0) {
+                continue;
+            }
+            if (w->node->asked_at > w->last_heard) {
+                silent = ev_now(loop) - w->node->asked_at;
+            }
+        }
         if (w->exited || w->chan_fd == -1 || silent <= limit) {
             continue;
         }
@@ -351,9 +360,12 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
 }
 
-/* <w> was reaped: restart its slot, unless it was leaving anyway. */
-void
-workers_exited(struct mworker *w, ev_tstamp lived)
+/*
+ * <w> is no longer its slot's worker (it exited, or left on its own):
+ * the slot gets a new one, after a delay if <w> did not live long.
+ */
+static void
+workers_vacate(struct mworker *w, ev_tstamp lived)
 {
     struct master *m = w->m;
     struct slot *s = w->slot;
@@ -364,6 +376,7 @@ workers_exited(struct mworker *w, ev_tstamp lived)
     }
     s->served_before += w->sw.load.served;
     s->handed_before += w->sw.handed;
+    w->slot = NULL;
     if (s->old == w) {
         s->old = NULL; /* died while being replaced; its successor stays */
         return;
@@ -384,6 +397,32 @@ workers_exited(struct mworker *w, ev_tstamp lived)
         m->reload_next++;
         workers_reload_step(m);
     }
+}
+
+/* <w> was reaped: restart its slot, unless it was leaving anyway. */
+void
+workers_exited(struct mworker *w, ev_tstamp lived)
+{
+    workers_vacate(w, lived);
+}
+
+/*
+ * <w> is leaving on its own while its process lives on (a Node worker
+ * that disconnected finishes its connections first): out of the rotation,
+ * and its slot is refilled now rather than at its exit.
+ */
+void
+workers_left(struct mworker *w, const char *why)
+{
+    struct master *m = w->m;
+
+    sched_worker_leave(&m->sched, &w->sw);
+    if (w->retiring || w->slot == NULL || m->stopping) {
+        return;
+    }
+    log_info("worker W%u (pid %ld) leaves: %s", w->sw.id, (long) w->pid, why);
+    w->retiring = true;
+    workers_vacate(w, ev_now(m->loop) - w->started);
 }
 
 void

@@ -1,13 +1,23 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages handoff needs, when missing.
 # As root it runs apt-get; otherwise it prints the command to run.
-# Set HANDOFF_DEPS_EXTRA to add packages (the bench target adds its peers).
+# Set HANDOFF_DEPS_EXTRA to add packages (the bench target adds its peers),
+# and HANDOFF_DEPS_CMDS to "command=package ..." pairs for programs that
+# may come from elsewhere (Node.js and npm from NodeSource, say): the
+# package is installed only when the command is missing.
 set -u
 
 need="libev-dev node-llhttp curl python3 $(echo "${HANDOFF_DEPS_EXTRA:-}")"
 missing=""
 for pkg in $need; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $pkg"
+    fi
+done
+for pair in ${HANDOFF_DEPS_CMDS:-}; do
+    cmd=${pair%%=*}
+    pkg=${pair#*=}
+    if ! command -v "$cmd" >/dev/null 2>&1; then
         missing="$missing $pkg"
     fi
 done

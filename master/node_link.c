@@ -1,0 +1,479 @@
+/*
+ * node_link.c: the master's end of a Node worker's IPC channel (--node),
+ * as Node's own primary speaks it (lib/internal/child_process.js,
+ * setupChannel, in "json" serialization): a SOCK_STREAM socketpair
+ * carrying one JSON text per line, with a handle's fd attached by
+ * SCM_RIGHTS to the write that carries its NODE_HANDLE line.
+ *
+ * The rule this file keeps is Node's "one handle in flight": once a
+ * NODE_HANDLE line has been written, nothing else is written until the
+ * worker's NODE_HANDLE_ACK (or NACK) comes back. The kernel never joins
+ * two fd-carrying writes into one read, but a line split over two reads
+ * could otherwise meet a second fd, and Node keeps only one pending
+ * handle. Lines without a handle written back to back are sent together.
+ *
+ * What the lines mean is node_cluster.c's business.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "fdutil.h"
+#include "log.h"
+#include "master.h"
+
+#define NODE_READ_CHUNK 65536
+#define NODE_READS_PER_TURN 8
+#define NODE_WRITEV_MAX 64
+#define NODE_FDS_MAX 8 /* fds accepted in one read; more are closed */
+
+struct node_out {
+    STAILQ_ENTRY(node_out) link;
+    int fd;           /* rides with the first byte, or -1; not owned */
+    bool fd_sent;     /* the first byte (and the fd) went out */
+    bool urgent;      /* NODE_HANDLE_ACK/NACK: never waits for a handle */
+    uint64_t conn_id; /* the connection whose fd this is, or 0 */
+    size_t len, off;
+    char text[]; /* the line, '\n' included */
+};
+
+static void node_link_read_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void node_link_write_cb(struct ev_loop *loop, ev_io *io, int revents);
+
+int
+node_link_new(struct mworker *w)
+{
+    w->node = calloc(1, sizeof(*w->node));
+    if (w->node == NULL) {
+        return -1;
+    }
+    STAILQ_INIT(&w->node->out);
+    w->node->pending_fd = -1;
+    return 0;
+}
+
+void
+node_link_start(struct mworker *w)
+{
+    ev_io_init(&w->chan_r, node_link_read_cb, w->chan_fd, EV_READ);
+    ev_io_init(&w->chan_w, node_link_write_cb, w->chan_fd, EV_WRITE);
+    ev_io_start(w->m->loop, &w->chan_r);
+}
+
+/* Drops what was not sent and what was half read (the channel closed). */
+void
+node_link_clear(struct mworker *w)
+{
+    struct node_link *nl = w->node;
+    struct node_out *o;
+
+    if (nl == NULL) {
+        return;
+    }
+    while ((o = STAILQ_FIRST(&nl->out)) != NULL) {
+        STAILQ_REMOVE_HEAD(&nl->out, link);
+        free(o);
+    }
+    nl->nout = 0;
+    nl->handle_in_flight = false;
+    free(nl->in);
+    nl->in = NULL;
+    nl->in_len = nl->in_cap = 0;
+    if (nl->pending_fd != -1) {
+        fd_close(nl->pending_fd);
+    }
+    nl->pending_fd = -1;
+}
+
+void
+node_link_free(struct mworker *w)
+{
+    if (w->node == NULL) {
+        return;
+    }
+    node_link_clear(w);
+    free(w->node);
+    w->node = NULL;
+}
+
+static int
+node_link_queue(struct mworker *w, const char *text, size_t len, int fd,
+                uint64_t conn_id, bool urgent)
+{
+    struct master *m = w->m;
+    struct node_link *nl = w->node;
+    struct node_out *o, *after = NULL, *p;
+
+    if (w->chan_fd == -1) {
+        return 0;
+    }
+    o = malloc(sizeof(*o) + len + 1);
+    if (o == NULL) {
+        return -1;
+    }
+    memcpy(o->text, text, len);
+    o->text[len] = '\n';
+    o->len = len + 1;
+    o->off = 0;
+    o->fd = fd;
+    o->fd_sent = false;
+    o->conn_id = conn_id;
+    o->urgent = urgent;
+    if (urgent) {
+        /* Ahead of everything not yet begun, behind earlier answers. */
+        STAILQ_FOREACH(p, &nl->out, link) {
+            if (!p->urgent && p->off == 0 && !p->fd_sent) {
+                break;
+            }
+            after = p;
+        }
+    }
+    if (!urgent) {
+        STAILQ_INSERT_TAIL(&nl->out, o, link);
+    } else if (after == NULL) {
+        STAILQ_INSERT_HEAD(&nl->out, o, link);
+    } else {
+        STAILQ_INSERT_AFTER(&nl->out, after, o, link);
+    }
+    nl->nout++;
+    if (m->opt.trace) {
+        trace_node_line(w, true, text, len, fd);
+    }
+    if (!w->dirty) {
+        w->dirty = true;
+        TAILQ_INSERT_TAIL(&m->dirty, w, dirty_link);
+    }
+    return 0;
+}
+
+int
+node_link_send(struct mworker *w, const char *text, size_t len, int fd,
+               uint64_t conn_id)
+{
+    return node_link_queue(w, text, len, fd, conn_id, false);
+}
+
+/* The answer to a handle the worker sent: Node lets it pass the queue. */
+int
+node_link_send_urgent(struct mworker *w, const char *text, size_t len)
+{
+    return node_link_queue(w, text, len, -1, 0, true);
+}
+
+/* Writes the head line with its fd; returns bytes written or -1. */
+static ssize_t
+node_link_send_fd(int sock, struct node_out *o)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = {o->text, o->len};
+    struct msghdr mh;
+    struct cmsghdr *c;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof(mh));
+    memset(&ctl, 0, sizeof(ctl));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof(ctl.buf);
+    c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &o->fd, sizeof(int));
+    do {
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    } while (n == -1 && errno == EINTR);
+    return n;
+}
+
+/* Writes queued lines without a handle, up to the next one that has. */
+static ssize_t
+node_link_send_plain(int sock, struct node_link *nl, bool only_urgent)
+{
+    struct iovec iov[NODE_WRITEV_MAX];
+    struct msghdr mh;
+    struct node_out *o;
+    int n = 0;
+    ssize_t rc;
+
+    STAILQ_FOREACH(o, &nl->out, link) {
+        if (n == NODE_WRITEV_MAX || (o->fd != -1 && !o->fd_sent)
+            || (only_urgent && !o->urgent)) {
+            break;
+        }
+        iov[n].iov_base = o->text + o->off;
+        iov[n].iov_len = o->len - o->off;
+        n++;
+        if (o->fd != -1) {
+            break; /* the rest of a handle's line: then wait for its ACK */
+        }
+    }
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t) n;
+    do {
+        rc = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    } while (rc == -1 && errno == EINTR);
+    return rc;
+}
+
+/* Frees what <n> written bytes completed; notes a handle now in flight. */
+static void
+node_link_advance(struct node_link *nl, size_t n, bool with_fd)
+{
+    struct node_out *o;
+
+    if (with_fd) {
+        STAILQ_FIRST(&nl->out)->fd_sent = true;
+    }
+    while (n > 0 && (o = STAILQ_FIRST(&nl->out)) != NULL) {
+        size_t left = o->len - o->off;
+
+        if (n < left) {
+            o->off += n;
+            return;
+        }
+        n -= left;
+        STAILQ_REMOVE_HEAD(&nl->out, link);
+        nl->nout--;
+        if (o->fd != -1) {
+            nl->handle_in_flight = true;
+            nl->handle_conn = o->conn_id;
+        }
+        free(o);
+    }
+}
+
+void
+node_link_flush(struct mworker *w)
+{
+    struct master *m = w->m;
+    struct node_link *nl = w->node;
+
+    while (w->chan_fd != -1) {
+        struct node_out *o = STAILQ_FIRST(&nl->out);
+        bool with_fd;
+        ssize_t n;
+
+        if (o == NULL || (nl->handle_in_flight && !o->urgent)) {
+            break;
+        }
+        with_fd = o->fd != -1 && !o->fd_sent;
+        n = with_fd ? node_link_send_fd(w->chan_fd, o)
+                    : node_link_send_plain(w->chan_fd, nl,
+                                           nl->handle_in_flight);
+        if (n >= 0) {
+            node_link_advance(nl, (size_t) n, with_fd);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            ev_io_start(m->loop, &w->chan_w);
+            return;
+        }
+        if (errno == ENOBUFS || errno == ENOMEM || errno == ETOOMANYREFS) {
+            /* Nothing was sent; the socket may never turn writable. */
+            if (!ev_is_active(&w->chan_retry)) {
+                log_warn(errno, "sendmsg() to W%u failed; retrying",
+                         w->sw.id);
+                ev_timer_set(&w->chan_retry, 0.05, 0.);
+                ev_timer_start(m->loop, &w->chan_retry);
+            }
+            return;
+        }
+        log_warn(errno, "sendmsg() to W%u failed", w->sw.id);
+        node_cluster_closed(w);
+        return;
+    }
+    ev_io_stop(m->loop, &w->chan_w);
+}
+
+static void
+node_link_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct mworker *w = container_of(io, struct mworker, chan_w);
+
+    (void) loop;
+    (void) revents;
+    node_link_flush(w);
+}
+
+/* The worker answered the handle in flight: later lines may go. */
+void
+node_link_handle_answered(struct mworker *w)
+{
+    struct node_link *nl = w->node;
+
+    nl->handle_in_flight = false;
+    if (STAILQ_FIRST(&nl->out) != NULL && !w->dirty) {
+        w->dirty = true;
+        TAILQ_INSERT_TAIL(&w->m->dirty, w, dirty_link);
+    }
+}
+
+/* Keeps fds that came with a read: the first for a NODE_HANDLE line. */
+static void
+node_link_take_fds(struct node_link *nl, struct msghdr *mh)
+{
+    struct cmsghdr *c;
+
+    for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        size_t i, nfd;
+        int fd;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < nfd; i++) {
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (nl->pending_fd == -1) {
+                nl->pending_fd = fd;
+            } else {
+                fd_close(fd);
+            }
+        }
+    }
+}
+
+/* Appends <n> bytes to the partial line and hands out each whole line. */
+static void
+node_link_lines(struct mworker *w, const char *buf, size_t n)
+{
+    struct node_link *nl = w->node;
+
+    while (n > 0 && w->chan_fd != -1) {
+        const char *nlp = memchr(buf, '\n', n);
+        size_t take = nlp != NULL ? (size_t) (nlp - buf) : n;
+
+        if (nl->skipping) {
+            /* The rest of a line too long to keep. */
+        } else if (nl->in_len + take > NODE_LINE_MAX) {
+            log_warn(0,
+                     "worker W%u (pid %ld) sent a message over %d bytes; "
+                     "dropped",
+                     w->sw.id, (long) w->pid, NODE_LINE_MAX);
+            nl->skipping = true;
+            nl->in_len = 0;
+        } else if (nlp != NULL && nl->in_len == 0) {
+            node_cluster_line(w, buf, take); /* no copy needed */
+        } else {
+            if (nl->in_len + take > nl->in_cap) {
+                size_t cap = nl->in_cap ? nl->in_cap : 4096;
+                char *p;
+
+                while (cap < nl->in_len + take) {
+                    cap *= 2;
+                }
+                p = realloc(nl->in, cap);
+                if (p == NULL) {
+                    log_error(ENOMEM, "reading from W%u", w->sw.id);
+                    nl->skipping = true;
+                    nl->in_len = 0;
+                    goto next;
+                }
+                nl->in = p;
+                nl->in_cap = cap;
+            }
+            memcpy(nl->in + nl->in_len, buf, take);
+            nl->in_len += take;
+            if (nlp != NULL) {
+                size_t len = nl->in_len;
+
+                nl->in_len = 0;
+                node_cluster_line(w, nl->in, len);
+            }
+        }
+    next:
+        if (nlp == NULL) {
+            return;
+        }
+        nl->skipping = false;
+        buf = nlp + 1;
+        n -= take + 1;
+    }
+}
+
+enum node_read_result { NODE_MORE, NODE_IDLE, NODE_CLOSED };
+
+static enum node_read_result
+node_link_read(struct mworker *w, int max)
+{
+    static char buf[NODE_READ_CHUNK];
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(NODE_FDS_MAX * sizeof(int))];
+    } ctl;
+    int i;
+
+    for (i = 0; i < max; i++) {
+        struct iovec iov = {buf, sizeof(buf)};
+        struct msghdr mh;
+        ssize_t n;
+
+        if (w->chan_fd == -1) {
+            return NODE_CLOSED;
+        }
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = sizeof(ctl.buf);
+        do {
+            n = recvmsg(w->chan_fd, &mh, MSG_CMSG_CLOEXEC);
+        } while (n == -1 && errno == EINTR);
+        if (n == -1) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return NODE_IDLE;
+            }
+            if (errno != ECONNRESET) {
+                log_warn(errno, "recvmsg() from W%u failed", w->sw.id);
+            }
+            return NODE_CLOSED;
+        }
+        node_link_take_fds(w->node, &mh);
+        if (n == 0) {
+            return NODE_CLOSED;
+        }
+        node_link_lines(w, buf, (size_t) n);
+        if ((size_t) n < sizeof(buf)) {
+            return w->chan_fd == -1 ? NODE_CLOSED : NODE_IDLE;
+        }
+    }
+    return NODE_MORE;
+}
+
+static void
+node_link_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct mworker *w = container_of(io, struct mworker, chan_r);
+
+    (void) loop;
+    (void) revents;
+    if (node_link_read(w, NODE_READS_PER_TURN) == NODE_CLOSED) {
+        node_cluster_closed(w);
+    }
+}
+
+void
+node_link_drain(struct mworker *w)
+{
+    while (node_link_read(w, NODE_READS_PER_TURN) == NODE_MORE) {
+    }
+}
+
+/* Takes the fd that came with the latest reads, or -1. */
+int
+node_link_take_pending_fd(struct mworker *w)
+{
+    int fd = w->node->pending_fd;
+
+    w->node->pending_fd = -1;
+    return fd;
+}

@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Unmodified Node.js cluster programs as handoff's workers (--node): the
+C master speaks Node's cluster IPC (NODE_CHANNEL_FD, JSON lines,
+queryServer, newconn in NODE_HANDLE with the fd) and the programs in
+tests/integration/node/ run their worker branch under it, as they would
+under Node's own primary. Driven from the outside: raw sockets, curl-like
+requests, signals to the master by PID."""
+
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_DIR = os.path.join(HERE, "node")
+HELLO = os.path.join(NODE_DIR, "hello_cluster.js")
+MESSAGES = os.path.join(NODE_DIR, "messages_cluster.js")
+
+
+def node_server(script, *args, workers=2, **kw):
+    return h.server("--node", script, *args, workers=workers, **kw)
+
+
+def cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().split(b"\0")
+
+
+def environ(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+
+
+def pids_by_worker_id(s):
+    """{W id: pid} from the master's "Node worker Wn (pid p) started" lines."""
+    return {int(m.group(1)): int(m.group(2)) for m in re.finditer(
+        r"Node worker W(\d+) \(pid (\d+)\) started", s.log())}
+
+
+def test_tutorial_program_runs_its_worker_branch():
+    s = node_server(HELLO, workers=2)
+    pids = s.worker_pids()
+    h.check(len(pids) == 2, f"children: {pids}")
+    for pid in pids:
+        argv = cmdline(pid)
+        h.check(os.path.basename(argv[0]) == b"node" and argv[1] == HELLO.encode(),
+                f"worker {pid} runs {argv}")
+        env = environ(pid)
+        # What Node's cluster.fork() sets; Node deletes them from
+        # process.env at start-up, /proc keeps the exec-time copy.
+        h.check(env.get(b"NODE_CHANNEL_FD") == b"3", f"NODE_CHANNEL_FD: {env.get(b'NODE_CHANNEL_FD')}")
+        h.check(env.get(b"NODE_UNIQUE_ID") in (b"1", b"2"), f"NODE_UNIQUE_ID {env.get(b'NODE_UNIQUE_ID')}")
+        h.check(env.get(b"NODE_CHANNEL_SERIALIZATION_MODE") == b"json", "serialization")
+        h.check(env.get(b"PORT") == str(s.port).encode(), f"PORT {env.get(b'PORT')}")
+    # The primary branch never ran: it would have printed "Primary" and
+    # forked grandchildren.
+    h.check("Primary" not in s.log(), "the program ran its primary branch")
+    for pid in pids:
+        h.check(h.children(pid) == [], f"worker {pid} forked: {h.children(pid)}")
+    # Node's own primary would have sent exactly these: online, then
+    # queryServer answered with the key and the master's address.
+    s.wait_log(r"worker W\d+ \(pid \d+\) online")
+    s.wait_log(r"worker W\d+ \(pid \d+\) listening", count=2)
+
+
+def test_sequential_connections_split_evenly():
+    s = node_server(HELLO, workers=2)
+    served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(20))
+    h.check(sorted(served.values()) == [10, 10], f"per worker: {dict(served)}")
+    h.check(set(served) == set(s.worker_pids()), f"{served} vs {s.worker_pids()}")
+
+
+def test_keepalive_connection_stays_with_one_worker():
+    s = node_server(HELLO, "--trace", workers=2)
+    with h.connect(s.port) as c:
+        r = h.Reader(c)
+        pids = set()
+        for _ in range(10):
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            pids.add(h.hello_pid(r.read_response()))
+    h.check(len(pids) == 1, f"one connection, answers from {pids}")
+    newconns = re.findall(r"ipc\s+-> W\d+ .*\"act\":\"newconn\"", s.log())
+    h.check(len(newconns) == 1, f"{len(newconns)} newconn messages for one connection")
+
+
+def test_trace_shows_nodes_handoff_timeline():
+    # The sequence node-cluster.md describes, on the wire: newconn with
+    # the fd, NODE_HANDLE_ACK, {ack, accepted:true}, then the master
+    # closes its copy.
+    s = node_server(HELLO, "--trace", workers=1)
+    h.hello_pid(h.request(s.port, "/"))
+    m = s.wait_log(r'ipc\s+-> W1 \{"cmd":"NODE_HANDLE","type":"net.Native",'
+                   r'"msg":\{"cmd":"NODE_CLUSTER","act":"newconn","key":"null:\d+:4:undefined:0",'
+                   r'"seq":(\d+)\}\} \+ fd \d+')
+    seq = m.group(1)
+    log = s.log()
+    at = log.index(m.group(0))
+    rest = log[at:]
+    h.check(re.search(r'ipc\s+<- W1 \{"cmd":"NODE_HANDLE_ACK"\}', rest), "no NODE_HANDLE_ACK")
+    h.check(re.search(r'ipc\s+<- W1 \{"cmd":"NODE_CLUSTER","ack":' + seq + r',"accepted":true', rest),
+            "no accepted ack")
+    h.check(re.search(r"ack\s+C1 <- W1 accepted, master closes fd", rest), "no release")
+
+
+def test_killed_worker_is_replaced():
+    s = node_server(HELLO, workers=2)
+    old = s.worker_pids()
+    mark = s.mark()
+    os.kill(old[0], signal.SIGKILL)
+    s.wait_log(r"killed by signal 9", start=mark)
+    s.wait_ready(1, start=mark)
+    served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
+    h.check(len(served) == 2 and old[0] not in served and old[1] in served,
+            f"served by {dict(served)}; old {old}")
+
+
+def test_unacknowledged_connection_survives_worker_death():
+    # Node's gap (v0.x-archive #7006): a connection handed to a worker that
+    # dies before accepting it is never closed nor served. Here the master
+    # keeps its fd until the accept, so it goes to another worker.
+    s = node_server(HELLO, "--trace", workers=2)
+    wids = pids_by_worker_id(s)
+    stopped_wid, stopped = min(wids.items())
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        held = []
+        for i in range(4):
+            mark = s.mark()
+            c = h.connect(s.port)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            held.append(c)
+            m = s.wait_log(r"handoff\s+C(\d+) -> W(\d+)", start=mark)
+            if int(m.group(2)) == stopped_wid:
+                victim = c
+                break
+        else:
+            raise h.TestFailure("the stopped worker was never handed a connection")
+        mark = s.mark()
+        os.kill(stopped, signal.SIGKILL)
+        s.wait_log(r"reclaim\s+C\d+ from W%d" % stopped_wid, start=mark)
+        pid = h.hello_pid(h.Reader(victim).read_response())
+        h.check(pid != stopped, "answered by the dead worker?")
+        for c in held:
+            c.close()
+    finally:
+        try:
+            os.kill(stopped, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def test_sigterm_drains_in_flight_requests():
+    s = node_server(HELLO, "--trace", workers=2)
+    c = h.connect(s.port)
+    c.sendall(b"GET /slow?ms=700 HTTP/1.1\r\nHost: t\r\n\r\n")
+    s.wait_log(r"ack\s+C1 <- W\d+ accepted")
+    s.signal(signal.SIGTERM)
+    s.wait_log(r"stopping gracefully")
+    r = h.Reader(c).read_response()
+    h.hello_pid(r)
+    h.check(s.wait_exit() == 0, "master exit code")
+    h.check(re.search(r'ipc\s+-> W\d+ \{"cmd":"NODE_CLUSTER","act":"disconnect"', s.log()),
+            "no disconnect sent")
+    h.check(len(re.findall(r"exited with code 0", s.log())) == 2, "workers did not exit 0")
+    with socket.socket() as probe:
+        h.check(probe.connect_ex(("127.0.0.1", s.port)) != 0, "still listening")
+
+
+def test_process_send_is_logged_and_disconnect_replaces_the_worker():
+    s = node_server(MESSAGES, workers=2)
+    for wid, pid in pids_by_worker_id(s).items():
+        s.wait_log(r'worker W%d \(pid %d\) message: \{"hello":%d,"id":%d\}' % (wid, pid, pid, wid))
+    mark = s.mark()
+    r = h.request(s.port, "/bye")
+    h.check(r.status == 200 and r.body.startswith(b"Bye from worker"), f"{r}")
+    bye = int(r.body.split()[-1])
+    s.wait_log(r'message: \{"bye":%d' % bye, start=mark)
+    s.wait_log(r"\(pid %d\) leaves: it disconnects" % bye, start=mark)
+    s.wait_log(r"\(pid %d\) exited with code 0" % bye, start=mark)
+    s.wait_ready(1, start=mark)
+    served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
+    h.check(len(served) == 2 and bye not in served, f"served by {dict(served)}")
+
+
+def write_program(body):
+    d = tempfile.mkdtemp(prefix="handoff-node-")
+    path = os.path.join(d, "app.js")
+    with open(path, "w") as f:
+        f.write(body)
+    return d, path
+
+
+def test_listen_on_another_port_is_a_clear_error():
+    d, path = write_program(
+        "const http = require('http');\n"
+        "http.createServer((q, r) => r.end('x')).listen(1);\n")
+    try:
+        s = node_server(path, workers=1, wait_ready=False)
+        s.wait_log(r"called listen\(1\), but this master serves port %d \(--port\)" % s.port)
+        # Node raises the listen error in the program, which exits; the
+        # slot restarts with backoff and the master stays up.
+        s.wait_log(r"restarting slot 0 in \d+ ms", count=2)
+        h.check(s.proc.poll() is None, "master died")
+    finally:
+        shutil.rmtree(d)
+
+
+def test_listen_zero_and_a_second_server():
+    # listen(0) shares the master's port, as it shares the primary's one
+    # in Node; a second server in the same worker gets EADDRINUSE, as a
+    # second RoundRobinHandle would.
+    d, path = write_program(
+        "const http = require('http');\n"
+        "const a = http.createServer((q, r) => r.end(`Hello from worker ${process.pid}\\n`));\n"
+        "a.listen(0, () => {\n"
+        "  process.send({port: a.address().port});\n"
+        "  const b = http.createServer();\n"
+        "  b.on('error', (e) => process.send({second: e.code}));\n"
+        "  b.listen(0);\n"
+        "});\n")
+    try:
+        s = node_server(path, workers=1)
+        s.wait_log(r'message: \{"port":%d\}' % s.port)
+        s.wait_log(r'message: \{"second":"EADDRINUSE"\}')
+        h.hello_pid(h.request(s.port, "/"))
+    finally:
+        shutil.rmtree(d)
+
+
+def test_policies_with_node_workers():
+    for policy in ("cyclic", "least-loaded", "p2c", "random", "ip-hash"):
+        s = node_server(HELLO, "--policy", policy, workers=2)
+        served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
+        h.check(sum(served.values()) == 10 and set(served) <= set(s.worker_pids()),
+                f"{policy}: {dict(served)}")
+        if policy == "cyclic":
+            h.check(sorted(served.values()) == [5, 5], f"cyclic: {dict(served)}")
+        h.check(s.stop() == 0, f"{policy}: exit code")
+
+
+def listening_inodes(pid):
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            t = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", t)
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def tcp_listeners():
+    out = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[3] == "0A":
+                out.add(parts[9])
+    return out
+
+
+def test_none_policy_sends_nodes_shared_handle():
+    # Node's SCHED_NONE: the queryServer answer carries the listening
+    # socket and each worker accepts on it itself.
+    s = node_server(HELLO, "--policy", "none", "--trace", workers=2)
+    s.wait_log(r'ipc\s+-> W\d+ \{"cmd":"NODE_HANDLE","type":"net.Native","msg":'
+               r'\{"cmd":"NODE_CLUSTER","errno":0,.* \+ fd \d+', count=2)
+    listeners = tcp_listeners()
+    master = listening_inodes(s.pid) & listeners
+    h.check(len(master) == 1, f"master listeners {master}")
+    for pid in s.worker_pids():
+        h.wait_until(lambda: master <= listening_inodes(pid),
+                     what=f"worker {pid} to hold the listening socket")
+    served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
+    h.check(sum(served.values()) == 10, f"{served}")
+    h.check("newconn" not in s.log(), "the master handed out connections under none")
+
+
+def test_reuseport_gives_each_node_worker_its_socket():
+    s = node_server(HELLO, "--policy", "reuseport", workers=2)
+    listeners = tcp_listeners()
+    held = [listening_inodes(pid) & listeners for pid in s.worker_pids()]
+    h.check(all(len(x) == 1 for x in held) and held[0] != held[1], f"{held}")
+    for _ in range(10):
+        h.hello_pid(h.request(s.port, "/"))
+
+
+def test_rolling_restart_of_node_workers():
+    s = node_server(HELLO, workers=2)
+    old = set(s.worker_pids())
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"rolling restart done", start=mark)
+    s.wait_log(r"exited with code 0", start=mark, count=2)
+    new = set(s.worker_pids())
+    h.check(not (old & new) and len(new) == 2, f"old {old}, now {new}")
+    served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
+    h.check(set(served) == new, f"{served}")
+
+
+def test_flags_that_do_not_apply_and_bad_paths():
+    cases = [
+        (["--node", HELLO, "--root", "/tmp"], 2, "--root configures handoff's own workers"),
+        (["--node", HELLO, "--max-body", "1k"], 2, "--max-body configures handoff's own workers"),
+        (["--node", HELLO, "--access-log", "-"], 2, "--access-log configures"),
+        (["--node-bin", "/usr/bin/node"], 2, "--node-bin needs --node SCRIPT"),
+        (["--node", "/nonexistent/app.js"], 1, "--node /nonexistent/app.js: No such file"),
+        (["--node", HELLO, "--node-bin", "/nonexistent/node"], 1,
+         "--node-bin /nonexistent/node: No such file"),
+        (["--node", ""], 2, "--node needs a script"),
+    ]
+    for args, code, msg in cases:
+        p = subprocess.run([h.HANDOFF, "--port", "0", *args], capture_output=True,
+                           text=True, timeout=10)
+        h.check(p.returncode == code, f"{args}: exit {p.returncode}, {p.stderr!r}")
+        h.check(msg in p.stderr and len(p.stderr.strip().splitlines()) == 1,
+                f"{args}: {p.stderr!r}")
+
+
+def test_node_on_path_and_script_arguments():
+    # `node` is found on PATH; what follows -- goes to the script.
+    d, path = write_program(
+        "const http = require('http');\n"
+        "http.createServer((q, r) => r.end(JSON.stringify(process.argv.slice(2)) + '\\n'))"
+        ".listen(process.env.PORT);\n")
+    try:
+        s = node_server(path, "--", "--flag", "two words", workers=1)
+        r = h.request(s.port, "/")
+        h.check(json.loads(r.body) == ["--flag", "two words"], f"{r.body!r}")
+    finally:
+        shutil.rmtree(d)
+
+
+def express_dir():
+    """build/node-express: the Express program and express from npm."""
+    # One install serves the normal and the sanitizer runs.
+    d = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "node-express")
+    os.makedirs(d, exist_ok=True)
+    for name in ("express_cluster.js", "package.json"):
+        shutil.copy(os.path.join(NODE_DIR, name), d)
+    if not os.path.isdir(os.path.join(d, "node_modules", "express")):
+        p = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                           cwd=d, capture_output=True, text=True, timeout=300)
+        h.check(p.returncode == 0, f"npm install express failed:\n{p.stdout}\n{p.stderr}")
+    return d
+
+
+def test_express_app_under_load():
+    d = express_dir()
+    s = node_server(os.path.join(d, "express_cluster.js"), workers=2)
+    served = collections.Counter()
+    for _ in range(20):
+        r = h.request(s.port, "/")
+        h.check(r.status == 200 and json.loads(r.body) == {"success": True}, f"{r}")
+        served[int(r.header("x-worker-pid"))] += 1
+    h.check(sorted(served.values()) == [10, 10], f"per worker: {dict(served)}")
+    w = h.Wrk(s.port, duration=3, conns=16)
+    w.check_no_failures("express under handoff")
+
+
+if __name__ == "__main__":
+    h.main(globals())
