@@ -13,9 +13,9 @@ struct json_scan {
 static void
 json_ws(struct json_scan *s)
 {
-    while (s->p < s->end
-           && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n'
-               || *s->p == '\r')) {
+    while (
+        s->p < s->end
+        && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) {
         s->p++;
     }
 }
@@ -209,11 +209,9 @@ json_value_at(struct json_scan *s, int depth)
     }
     switch (*s->p) {
     case '{':
-        return json_skip_container(s, depth, true) ? JSON_OBJECT
-                                                    : JSON_INVALID;
+        return json_skip_container(s, depth, true) ? JSON_OBJECT : JSON_INVALID;
     case '[':
-        return json_skip_container(s, depth, false) ? JSON_ARRAY
-                                                     : JSON_INVALID;
+        return json_skip_container(s, depth, false) ? JSON_ARRAY : JSON_INVALID;
     case '"':
         return json_skip_string(s) ? JSON_STRING : JSON_INVALID;
     case 't':
@@ -444,8 +442,7 @@ json_string_is(const struct json_value *v, const char *s)
 }
 
 bool
-json_put_string(char *buf, size_t size, size_t *pos, const char *s,
-                size_t len)
+json_put_string(char *buf, size_t size, size_t *pos, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t n = *pos, i;

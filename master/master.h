@@ -67,8 +67,8 @@ struct node_link {
     /* Transport. */
     char *in; /* owned: a line read in part */
     size_t in_len, in_cap;
-    bool skipping;   /* dropping the rest of an oversized line */
-    int pending_fd;  /* owned: came with a read, for a NODE_HANDLE line */
+    bool skipping;  /* dropping the rest of an oversized line */
+    int pending_fd; /* owned: came with a read, for a NODE_HANDLE line */
     STAILQ_HEAD(, node_out) out; /* owned: lines not yet written, in order */
     size_t nout;
     bool handle_in_flight; /* a NODE_HANDLE written, its ACK not yet read */

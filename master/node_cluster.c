@@ -156,8 +156,9 @@ node_sockname(const struct master *m, struct sbuf *b)
         inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
         port = ntohs(a->sin_port);
     }
-    sbuf_printf(b, ",\"sockname\":{\"address\":\"%s\",\"family\":\"%s\","
-                   "\"port\":%u}",
+    sbuf_printf(b,
+                ",\"sockname\":{\"address\":\"%s\",\"family\":\"%s\","
+                "\"port\":%u}",
                 host, v6 ? "IPv6" : "IPv4", port);
 }
 
@@ -215,9 +216,8 @@ node_reply_query(struct mworker *w, const char *qkey, int64_t ack, int uverr,
     } else {
         sbuf_printf(&b, fd != -1 ? "0" : "null");
     }
-    sbuf_printf(&b, ",\"key\":%.*s,\"ack\":%lld,\"data\":%s", (int) keypos,
-                key, (long long) ack,
-                m->node_data != NULL ? m->node_data : "null");
+    sbuf_printf(&b, ",\"key\":%.*s,\"ack\":%lld,\"data\":%s", (int) keypos, key,
+                (long long) ack, m->node_data != NULL ? m->node_data : "null");
     if (uverr == 0 && fd == -1) {
         node_sockname(m, &b);
     }
@@ -427,8 +427,9 @@ node_worker_handle(struct mworker *w, const char *line, size_t len)
     }
     fd_close(fd);
     (void) node_link_send_urgent(w, ack, sizeof(ack) - 1);
-    node_user_message(w, line, len, " with a handle (closed: the master "
-                                    "keeps none)");
+    node_user_message(w, line, len,
+                      " with a handle (closed: the master "
+                      "keeps none)");
 }
 
 /* The worker answered the handle in flight. */
@@ -478,8 +479,9 @@ node_cluster_line(struct mworker *w, const char *line, size_t len)
         char shown[64];
 
         node_shown(line, len, shown, sizeof(shown));
-        log_warn(0, "worker W%u (pid %ld) sent a line that is not JSON; "
-                    "ignored: %s",
+        log_warn(0,
+                 "worker W%u (pid %ld) sent a line that is not JSON; "
+                 "ignored: %s",
                  w->sw.id, (long) w->pid, shown);
         return;
     }

@@ -124,7 +124,8 @@ node_link_queue(struct mworker *w, const char *text, size_t len, int fd,
     o->urgent = urgent;
     if (urgent) {
         /* Ahead of everything not yet begun, behind earlier answers. */
-        STAILQ_FOREACH(p, &nl->out, link) {
+        STAILQ_FOREACH(p, &nl->out, link)
+        {
             if (!p->urgent && p->off == 0 && !p->fd_sent) {
                 break;
             }
@@ -203,7 +204,8 @@ node_link_send_plain(int sock, struct node_link *nl, bool only_urgent)
     int n = 0;
     ssize_t rc;
 
-    STAILQ_FOREACH(o, &nl->out, link) {
+    STAILQ_FOREACH(o, &nl->out, link)
+    {
         if (n == NODE_WRITEV_MAX || (o->fd != -1 && !o->fd_sent)
             || (only_urgent && !o->urgent)) {
             break;
@@ -266,9 +268,9 @@ node_link_flush(struct mworker *w)
             break;
         }
         with_fd = o->fd != -1 && !o->fd_sent;
-        n = with_fd ? node_link_send_fd(w->chan_fd, o)
-                    : node_link_send_plain(w->chan_fd, nl,
-                                           nl->handle_in_flight);
+        n = with_fd
+                ? node_link_send_fd(w->chan_fd, o)
+                : node_link_send_plain(w->chan_fd, nl, nl->handle_in_flight);
         if (n >= 0) {
             node_link_advance(nl, (size_t) n, with_fd);
             continue;
@@ -280,8 +282,7 @@ node_link_flush(struct mworker *w)
         if (errno == ENOBUFS || errno == ENOMEM || errno == ETOOMANYREFS) {
             /* Nothing was sent; the socket may never turn writable. */
             if (!ev_is_active(&w->chan_retry)) {
-                log_warn(errno, "sendmsg() to W%u failed; retrying",
-                         w->sw.id);
+                log_warn(errno, "sendmsg() to W%u failed; retrying", w->sw.id);
                 ev_timer_set(&w->chan_retry, 0.05, 0.);
                 ev_timer_start(m->loop, &w->chan_retry);
             }

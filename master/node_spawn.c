@@ -37,8 +37,8 @@ node_spawn_which(const char *name, char *out, size_t size)
         if (end == NULL) {
             end = p + strlen(p);
         }
-        n = snprintf(out, size, "%.*s/%s", (int) (end - p),
-                     end == p ? "." : p, name);
+        n = snprintf(out, size, "%.*s/%s", (int) (end - p), end == p ? "." : p,
+                     name);
         if (n > 0 && (size_t) n < size && access(out, X_OK) == 0) {
             return 0;
         }
@@ -163,8 +163,7 @@ node_spawn_envp(const struct master *m, uint32_t id, int chan_fd)
     if (asprintf(&v[k++], "NODE_UNIQUE_ID=%u", id) == -1
         || asprintf(&v[k++], "NODE_CHANNEL_FD=%d", chan_fd) == -1
         || (v[k++] = strdup("NODE_CHANNEL_SERIALIZATION_MODE=json")) == NULL
-        || asprintf(&v[k++], "PORT=%u", (unsigned) ntohs(a->sin_port))
-               == -1) {
+        || asprintf(&v[k++], "PORT=%u", (unsigned) ntohs(a->sin_port)) == -1) {
         v[k - 1] = NULL;
         goto fail;
     }

@@ -28,12 +28,12 @@ struct master_options {
     uint64_t worker_timeout_ms; /* watchdog; 0 off */
     uint64_t max_requests;      /* recycle a worker after this; 0 off */
     uint64_t max_requests_jitter;
-    uint64_t max_rss_mb;    /* recycle a worker above this; 0 off */
-    const char *root;       /* --root: serve files from here, or NULL */
-    const char *access_log; /* --access-log FILE, "-" for stderr, or NULL */
-    const char *admin;      /* --admin [HOST:]PORT, or NULL */
-    bool proxy_protocol;    /* --proxy-protocol */
-    const char *control;    /* --control PATH, "none", or NULL (default) */
+    uint64_t max_rss_mb;     /* recycle a worker above this; 0 off */
+    const char *root;        /* --root: serve files from here, or NULL */
+    const char *access_log;  /* --access-log FILE, "-" for stderr, or NULL */
+    const char *admin;       /* --admin [HOST:]PORT, or NULL */
+    bool proxy_protocol;     /* --proxy-protocol */
+    const char *control;     /* --control PATH, "none", or NULL (default) */
     const char *node_script; /* --node SCRIPT: Node workers, or NULL */
     const char *node_bin;    /* --node-bin PATH, or NULL: node on PATH */
     char **node_args;        /* arguments after SCRIPT (into argv) */

@@ -162,8 +162,8 @@ trace_load(const struct mworker *w, const struct chan_load *l)
 
 /* A line of Node's IPC (--node), as written or read, cut to fit. */
 void
-trace_node_line(const struct mworker *w, bool out, const char *line,
-                size_t len, int fd)
+trace_node_line(const struct mworker *w, bool out, const char *line, size_t len,
+                int fd)
 {
     char fdnote[32] = "";
 

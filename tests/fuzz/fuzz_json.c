@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const keys[] = {"cmd", "act", "seq", "ack",
+    static const char *const keys[] = {"cmd", "act",  "seq",     "ack",
                                        "key", "port", "address", "data"};
     char *s = malloc(size ? size : 1); /* exact size: ASan sees overreads */
     struct json_value v, m;
@@ -38,8 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (len >= 0) {
                 size_t pos = 0;
 
-                if (!json_put_string(out, sizeof(out), &pos, buf,
-                                     (size_t) len)
+                if (!json_put_string(out, sizeof(out), &pos, buf, (size_t) len)
                     || json_check(out, pos, NULL) != JSON_STRING) {
                     abort();
                 }

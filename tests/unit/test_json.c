@@ -127,7 +127,7 @@ test_strings(void)
     ASSERT(json_check(s, strlen(s), &v) == JSON_STRING);
     ASSERT(json_string(&v, buf, sizeof(buf)) == 6
            && memcmp(buf, "\xc3\xa9\xf0\x9f\x98\x80", 6) == 0);
-    s = "\"\\ud83d\"";  /* a lone surrogate: U+FFFD */
+    s = "\"\\ud83d\""; /* a lone surrogate: U+FFFD */
     ASSERT(json_check(s, strlen(s), &v) == JSON_STRING);
     ASSERT(json_string(&v, buf, sizeof(buf)) == 3
            && memcmp(buf, "\xef\xbf\xbd", 3) == 0);
