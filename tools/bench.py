@@ -4,6 +4,7 @@
 Peers (all with the same number of workers, answering a ~24-byte body):
   handoff-rr, handoff-cyclic, handoff-reuseport   build/handoff --policy ...
   node-rr, node-none      tools/bench/node_cluster.js, NODE_CLUSTER_SCHED_POLICY
+  handoff-node            the same Node workers under handoff's C master (--node)
   nginx, nginx-reuseport  tools/bench/nginx.conf.in, `return 200`
 
 Scenarios: keep-alive (wrk -t1 -cCONNS) and one connection per request
@@ -34,7 +35,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 PEERS = ["handoff-rr", "handoff-cyclic", "handoff-reuseport", "node-rr", "node-none",
-         "nginx", "nginx-reuseport"]
+         "handoff-node", "nginx", "nginx-reuseport"]
 # Also accepted: handoff-<policy>-w<N>, i.e. with --window N.
 
 
@@ -101,7 +102,12 @@ class Peer:
         env = dict(os.environ)
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
-        if name.startswith("handoff"):
+        if name == "handoff-node":
+            # Node's workers, unmodified, with handoff's master as primary.
+            cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
+                   str(self.port), "--workers", str(workers), "--control", "none",
+                   "--node", os.path.join(ROOT, "tools", "bench", "node_cluster.js")]
+        elif name.startswith("handoff"):
             m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?$", name)
             cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
                    str(self.port), "--workers", str(workers), "--policy", m.group(1),
