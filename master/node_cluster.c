@@ -112,7 +112,11 @@ node_user_message(struct mworker *w, const char *line, size_t len,
         nl->user_logged = nl->user_hidden = 0;
     }
     if (nl->user_logged >= NODE_USER_LOG_PER_S) {
-        nl->user_hidden++;
+        if (nl->user_hidden++ == 0) {
+            log_info("worker W%u (pid %ld): over %d messages a second; the "
+                     "rest of this second's are counted, not shown",
+                     w->sw.id, (long) w->pid, NODE_USER_LOG_PER_S);
+        }
         return;
     }
     nl->user_logged++;

@@ -344,6 +344,75 @@ def test_node_on_path_and_script_arguments():
         shutil.rmtree(d)
 
 
+FAKE = os.path.join(NODE_DIR, "fake_node.py")
+
+
+def fake_server(mode, *args, workers=1):
+    env = dict(os.environ, FAKE_MODE=mode)
+    return node_server(HELLO, "--node-bin", FAKE, *args, workers=workers, env=env)
+
+
+def test_misbehaving_worker_does_not_hurt_the_master():
+    # Lines no Node would send: the master logs and drops each, answers
+    # handles as Node would, and keeps serving.
+    s = fake_server("garbage", workers=2)
+    s.wait_log(r"sent a line that is not JSON; ignored: this is not json", count=2)
+    s.wait_log(r"sent a message over 1048576 bytes; dropped", count=2)
+    s.wait_log(r"message: \[1,2,3\]", count=2)
+    s.wait_log(r"answered message 999, which is no connection it holds", count=2)
+    s.wait_log(r"fake worker got NODE_HANDLE_NACK", count=2)
+    s.wait_log(r"fake worker got NODE_HANDLE_ACK", count=2)
+    s.wait_log(r"fake worker: the master closed the handle", count=2)
+    s.wait_log(r'message with a handle \(closed: the master keeps none\): .*"with fd"', count=2)
+    s.wait_log(r"over 20 messages a second; the rest of this second's are counted",
+               count=2)
+    base = h.idle_fd_count(s.pid)
+    served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
+    h.check(sorted(served.values()) == [5, 5], f"{dict(served)}")
+    # The handles the workers sent were closed, and so were the
+    # connections' copies.
+    h.check(h.idle_fd_count(s.pid) == base, f"master fds {h.idle_fd_count(s.pid)} != {base}")
+
+
+def test_nacked_connection_is_not_lost():
+    # Node loses a newconn whose fd did not arrive; here it is handed again.
+    s = fake_server("nack", "--trace", workers=1)
+    r = h.request(s.port, "/")
+    h.hello_pid(r)
+    s.wait_log(r"did not receive the fd of C1 \(NODE_HANDLE_NACK\); it goes to the queue tail")
+    h.check(len(re.findall(r"handoff\s+C1 -> W1", s.log())) == 2, "C1 handed twice")
+
+
+def test_refused_connection_goes_to_the_queue_tail():
+    s = fake_server("refuse", "--trace", workers=1)
+    h.hello_pid(h.request(s.port, "/"))
+    s.wait_log(r"refuse\s+C1 <- W1 refused, back to the queue tail")
+    s.wait_log(r"ack\s+C1 <- W1 accepted")
+
+
+def test_worker_that_never_answers_is_killed_and_its_connection_served():
+    s = fake_server("silent", "--trace", "--worker-timeout", "1s", workers=2)
+    wids = pids_by_worker_id(s)
+    # Until W1 has been handed a connection, the others go to W2.
+    deadline_conns = []
+    for _ in range(3):
+        mark = s.mark()
+        c = h.connect(s.port)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        deadline_conns.append(c)
+        m = s.wait_log(r"handoff\s+C\d+ -> W(\d+)", start=mark)
+        if m.group(1) == "1":
+            break
+    else:
+        raise h.TestFailure("W1 was never handed a connection")
+    s.wait_log(r"worker W1 \(pid %d\) silent for [\d.]+ s \(--worker-timeout\); killing it"
+               % wids[1])
+    pid = h.hello_pid(h.Reader(deadline_conns[-1]).read_response())
+    h.check(pid != wids[1], "answered by the silent worker")
+    for c in deadline_conns:
+        c.close()
+
+
 def express_dir():
     """build/node-express: the Express program and express from npm."""
     # One install serves the normal and the sanitizer runs.

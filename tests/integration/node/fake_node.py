@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A stand-in for `node SCRIPT` (given to handoff as --node-bin) that
+speaks Node's cluster protocol from Python, so tests can make a worker
+misbehave in ways real Node never would. FAKE_MODE picks how:
+
+  garbage   before listening: a line that is not JSON, a 2 MiB line, an
+            answer to a message never sent, NODE_HANDLE without an fd and
+            with one, a burst of process.send() messages
+  nack      answers the first newconn with NODE_HANDLE_NACK, as Node does
+            when the fd did not arrive
+  refuse    answers the first newconn with accepted:false
+  silent    worker 1 takes its first newconn's fd and never answers
+
+and then serves like a worker: every accepted connection gets one HTTP
+answer, "Hello from worker <pid>", and is closed."""
+
+import array
+import json
+import os
+import socket
+import sys
+import threading
+
+mode = os.environ.get("FAKE_MODE", "")
+chan = socket.socket(fileno=int(os.environ["NODE_CHANNEL_FD"]))
+chan.setblocking(True)
+seq = 0
+lock = threading.Lock()
+
+
+def send(msg, fds=()):
+    global seq
+    with lock:
+        if isinstance(msg, dict) and msg.get("cmd") == "NODE_CLUSTER":
+            msg["seq"] = seq
+            seq += 1
+        data = (json.dumps(msg, separators=(",", ":")) + "\n").encode()
+        if fds:
+            chan.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                   array.array("i", fds))])
+        else:
+            chan.sendall(data)
+
+
+def serve(fd):
+    with socket.socket(fileno=fd) as c:
+        c.setblocking(True)
+        c.settimeout(10)
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(4096)
+                if not d:
+                    return
+                buf += d
+            body = f"Hello from worker {os.getpid()}\n".encode()
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                      % len(body) + body)
+        except OSError:
+            pass
+
+
+def lines():
+    """Yields (message, fd or None) as Node's setupChannel pairs them."""
+    buf, pending = b"", []
+    while True:
+        data, anc, _, _ = chan.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
+        for level, kind, payload in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                a = array.array("i")
+                a.frombytes(payload[:len(payload) - len(payload) % 4])
+                pending += list(a)
+        if not data:
+            return
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            msg = json.loads(line)
+            fd = None
+            if isinstance(msg, dict) and msg.get("cmd") == "NODE_HANDLE" and pending:
+                fd = pending.pop(0)
+            yield msg, fd
+
+
+send({"cmd": "NODE_CLUSTER", "act": "online"})
+if mode == "garbage":
+    chan.sendall(b"this is not json\n")
+    chan.sendall(b'{"x":"' + b"y" * (2 * 1024 * 1024) + b'"}\n')
+    send([1, 2, 3])
+    send({"cmd": "NODE_CLUSTER", "ack": 999, "accepted": True})
+    # A handle, then a NODE_HANDLE line without one (which Node never
+    # sends: on a byte stream the receiver gives a read's fd to the first
+    # NODE_HANDLE line it parses, so the fd must come first).
+    r, handle_w = os.pipe()
+    send({"cmd": "NODE_HANDLE", "type": "net.Native", "msg": {"hello": "with fd"}}, [r])
+    os.close(r)
+    send({"cmd": "NODE_HANDLE", "type": "net.Native", "msg": {"hello": "no fd"}})
+    for i in range(50):
+        send({"burst": i})
+port = int(os.environ["PORT"])
+send({"cmd": "NODE_CLUSTER", "act": "queryServer", "index": 0, "data": None,
+      "address": None, "port": port, "addressType": 4, "backlog": 511})
+
+newconns = 0
+for msg, fd in lines():
+    if msg.get("cmd") in ("NODE_HANDLE_ACK", "NODE_HANDLE_NACK"):
+        print(f"fake worker got {msg['cmd']}", file=sys.stderr, flush=True)
+        if msg["cmd"] == "NODE_HANDLE_ACK" and mode == "garbage":
+            # The pipe's read end went to the master: if it closed it,
+            # nobody can read what we write.
+            try:
+                os.write(handle_w, b"x")
+                print("fake worker: the master kept the handle", file=sys.stderr, flush=True)
+            except BrokenPipeError:
+                print("fake worker: the master closed the handle", file=sys.stderr, flush=True)
+            os.close(handle_w)
+        continue
+    if msg.get("cmd") != "NODE_HANDLE":
+        continue
+    inner = msg["msg"]
+    if inner.get("act") != "newconn":
+        continue
+    newconns += 1
+    if newconns == 1 and mode == "nack":
+        if fd is not None:
+            os.close(fd)
+        send({"cmd": "NODE_HANDLE_NACK"})
+        continue
+    send({"cmd": "NODE_HANDLE_ACK"})
+    if newconns == 1 and mode == "refuse":
+        os.close(fd)
+        send({"cmd": "NODE_CLUSTER", "ack": inner["seq"], "accepted": False})
+        continue
+    if newconns == 1 and mode == "silent" and os.environ["NODE_UNIQUE_ID"] == "1":
+        continue  # holds the fd, never answers
+    send({"cmd": "NODE_CLUSTER", "ack": inner["seq"], "accepted": True})
+    threading.Thread(target=serve, args=(fd,), daemon=True).start()
