@@ -32,6 +32,8 @@ CFLAGS_OURS = $(CFLAGS_BASE) $(WARN) -Icommon -I$(LLHTTP_INC)
 # whitespace before a field's colon (request smuggling vectors).
 CFLAGS_LLHTTP = $(CFLAGS_BASE) -w -I$(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
 LDLIBS = -lev
+# The worker runs /cpu?offload=1 on a thread pool (worker/pool.c).
+WORKER_LDLIBS = $(LDLIBS) -pthread
 
 COMMON_SRC = $(wildcard common/*.c)
 MASTER_SRC = $(wildcard master/*.c)
@@ -72,7 +74,7 @@ $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
-	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@$(CC) $(SAN) -o $@ $^ $(WORKER_LDLIBS)
 
 $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
@@ -140,7 +142,7 @@ fuzz-targets: $(BUILD)/fuzz_request $(BUILD)/fuzz_chan $(BUILD)/fuzz_json
 
 $(BUILD)/fuzz_request: $(BUILD)/obj/tests/fuzz/fuzz_request.o $(WORKER_LIB_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
-	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(WORKER_LDLIBS)
 
 $(BUILD)/fuzz_chan: $(BUILD)/obj/tests/fuzz/fuzz_chan.o $(COMMON_OBJ)
 	@echo "  LD      $@"

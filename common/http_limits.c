@@ -1,5 +1,6 @@
 /*
- * http_limits.c: defaults, ranges and parsing of the HTTP limits.
+ * http_limits.c: defaults, ranges and parsing of the HTTP limits and the
+ * per-worker sizes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,9 @@ const struct limit_def limit_defs[LIM_COUNT] = {
     [LIM_MAX_CONNS] = {"max-conns", LIMIT_COUNT, 10000, 1, 1000000,
                        "connections per worker; a full worker refuses "
                        "handoffs"},
+    /* worker/pool.h's POOL_MAX_THREADS bounds it too. */
+    [LIM_THREADS] = {"threads", LIMIT_COUNT, 0, 0, 64,
+                     "pool threads per worker for /cpu?offload=1"},
 };
 
 void

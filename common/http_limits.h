@@ -1,7 +1,8 @@
 /*
- * http_limits.h: the HTTP limits and timeouts, defined once. The master offers
- * each as a flag (--max-body=1m) and passes them all to its workers the
- * same way, so defaults, ranges and parsing live here only.
+ * http_limits.h: the HTTP limits and timeouts, and the per-worker sizes
+ * (--max-conns, --threads), defined once. The master offers each as a flag
+ * (--max-body=1m) and passes them all to its workers the same way, so
+ * defaults, ranges and parsing live here only.
  */
 #ifndef HS_COMMON_HTTP_LIMITS_H
 #define HS_COMMON_HTTP_LIMITS_H
@@ -25,6 +26,7 @@ enum limit_id {
     LIM_SEND_TIMEOUT,      /* longest pause of a client not reading, ms */
     LIM_MAX_CONN_REQUESTS, /* requests per connection */
     LIM_MAX_CONNS,         /* connections per worker */
+    LIM_THREADS,           /* pool threads per worker (0: none) */
     LIM_COUNT
 };
 

@@ -15,6 +15,14 @@
  * the lingering close. Activity only moves a timestamp; the timer checks
  * it when it fires, so busy connections cost no timer updates.
  *
+ * A request answered on the thread pool (routes.c, pool.c) pins its
+ * connection until the answer comes back: nothing more is parsed, so
+ * pipelined requests wait their turn; no request timeout runs, as it is
+ * the server that is slow, not the client; draining leaves it open. Input
+ * is still read, up to JOB_INPUT_MAX, so that a client that resets is
+ * noticed: then the connection is freed at once, and the job's result is
+ * dropped when it arrives (a job that had not started never runs).
+ *
  * conn_run() is the single place that decides what happens next after any
  * event; it may free the connection, so callers return right after it.
  */
@@ -29,10 +37,12 @@
 
 #include "fdutil.h"
 #include "log.h"
+#include "pool.h"
 #include "worker.h"
 
 #define LINGER_MAX_BYTES (1024 * 1024)
 #define SENDFILE_CHUNK (1024 * 1024) /* per call, for fairness */
+#define JOB_INPUT_MAX (64 * 1024)    /* pipelined bytes read during a job */
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *io, int revents);
@@ -86,6 +96,11 @@ conn_free(struct conn *c)
     if (c->busy) {
         worker.in_flight--;
     }
+    if (c->job != NULL) {
+        /* Its result comes back to nobody: routes.c drops it. */
+        c->job->data = NULL;
+        pool_cancel(c->job);
+    }
     fd_close(c->fd);
     fd_close(c->file_fd);
     buf_free(&c->in);
@@ -102,6 +117,13 @@ static bool
 conn_output_pending(const struct conn *c)
 {
     return buf_pending(&c->out) > 0 || c->file_left > 0;
+}
+
+/* Waiting for its job with nothing to send: no deadline runs. */
+static bool
+conn_job_waiting(const struct conn *c)
+{
+    return c->job != NULL && !conn_output_pending(c);
 }
 
 /* The deadline of the phase the connection is in now. */
@@ -134,8 +156,13 @@ conn_deadline(const struct conn *c)
 static void
 conn_arm_timer(struct conn *c)
 {
-    ev_tstamp wait = conn_deadline(c) - ev_now(worker.loop);
+    ev_tstamp wait;
 
+    if (conn_job_waiting(c)) {
+        ev_timer_stop(worker.loop, &c->timer); /* it is us who are slow */
+        return;
+    }
+    wait = conn_deadline(c) - ev_now(worker.loop);
     if (ev_is_active(&c->timer)
         && ev_timer_remaining(worker.loop, &c->timer) <= wait) {
         return; /* it fires first and re-checks */
@@ -362,6 +389,32 @@ conn_set_busy(struct conn *c, bool busy)
     }
 }
 
+/*
+ * While the job runs: read on (to notice a reset) unless EOF was seen, the
+ * client can no longer be read from, or JOB_INPUT_MAX bytes wait.
+ */
+static void
+conn_job_wait(struct conn *c)
+{
+    conn_arm_timer(c); /* stops it: the job has no deadline */
+    if (c->job_eof || c->read_eof || buf_pending(&c->in) >= JOB_INPUT_MAX) {
+        ev_io_stop(worker.loop, &c->rio);
+    } else {
+        ev_io_start(worker.loop, &c->rio);
+    }
+}
+
+/*
+ * The job has answered: its response is queued (routes.c cleared c->job).
+ * Goes on with what was pipelined behind it. May free <c>.
+ */
+void
+conn_job_done(struct conn *c)
+{
+    c->job_eof = false; /* read it again, after the pipelined requests */
+    conn_run(c);
+}
+
 /* Decides what the connection does next. May free <c>. */
 static void
 conn_run(struct conn *c)
@@ -379,7 +432,7 @@ conn_run(struct conn *c)
             return;
         }
         ev_io_stop(worker.loop, &c->wio);
-        if (!c->paused || c->close_after) {
+        if (!c->paused || c->close_after || c->job != NULL) {
             break;
         }
         /* Output drained: go on with requests that were waiting. */
@@ -393,10 +446,16 @@ conn_run(struct conn *c)
             buf_free(&in);
         }
     }
-    if (!c->msg_open && c->busy) {
+    if (!c->msg_open && c->busy && c->job == NULL) {
         c->idle_since = ev_now(worker.loop);
     }
-    conn_set_busy(c, c->msg_open);
+    /* A request whose job runs is in flight: the master's load figures
+     * count it. */
+    conn_set_busy(c, c->msg_open || c->job != NULL);
+    if (c->job != NULL) {
+        conn_job_wait(c);
+        return;
+    }
     if (c->close_after || c->read_eof) {
         conn_finish(c);
         return;
@@ -430,6 +489,51 @@ conn_linger_read(struct conn *c)
     }
 }
 
+/*
+ * Reads while a job runs (see conn_job_wait). Input is kept unparsed for
+ * after the job; an error means the client is gone: <c> is freed.
+ */
+static void
+conn_job_read(struct conn *c)
+{
+    ssize_t n;
+
+    do {
+        n = recv(c->fd, worker.rbuf, sizeof(worker.rbuf), 0);
+    } while (n == -1 && errno == EINTR);
+    if (n > 0) {
+        if (c->close_after) {
+            /* Never answered, as in conn_parse; bounded as lingering. */
+            c->linger = true;
+            c->lingered += (size_t) n;
+            if (c->lingered > LINGER_MAX_BYTES) {
+                conn_free(c);
+                return;
+            }
+        } else if (buf_append(&c->in, worker.rbuf, (size_t) n) == -1) {
+            conn_nomem(c);
+        } else {
+            c->paused = true; /* conn_run parses it after the job */
+        }
+        conn_job_wait(c);
+        return;
+    }
+    if (n == 0) {
+        /* A half-close may still want the answer; the EOF is read again
+         * once the job is done, behind any pipelined requests. */
+        c->job_eof = true;
+        conn_job_wait(c);
+        return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return;
+    }
+    if (worker.trace) {
+        log_trace("C%llu reset during its job", (unsigned long long) c->id);
+    }
+    conn_free(c);
+}
+
 /* Parses <len> bytes received on <c>, answers, and moves on. May free. */
 void
 conn_feed(struct conn *c, const char *data, size_t len)
@@ -450,6 +554,10 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     (void) revents;
     if (c->state == CONN_LINGER) {
         conn_linger_read(c);
+        return;
+    }
+    if (c->job != NULL) {
+        conn_job_read(c);
         return;
     }
     do {
@@ -533,7 +641,7 @@ void
 conn_drain(struct conn *c)
 {
     if (c->state != CONN_OPEN || c->msg_open || conn_output_pending(c)
-        || c->paused) {
+        || c->paused || c->job != NULL) {
         return;
     }
     if (c->requests > 0

@@ -417,11 +417,13 @@ http_on_message_complete(llhttp_t *p)
         c->close_after = true;
     }
     routes_handle(c);
-    worker.served++;
-    report_changed();
-    /* Stop at a closing response, behind a file being sent, or while the
-     * client is not reading. */
-    if (c->close_after || c->file_fd != -1
+    if (c->job == NULL) { /* else served when the job answers */
+        worker.served++;
+        report_changed();
+    }
+    /* Stop at a closing response, behind a file being sent or a job
+     * computing the response, or while the client is not reading. */
+    if (c->close_after || c->file_fd != -1 || c->job != NULL
         || c->out.len - c->out.off > OUT_HIGH) {
         return HPE_PAUSED;
     }

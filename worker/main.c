@@ -16,6 +16,7 @@
 #include "http_limits.h"
 #include "log.h"
 #include "numparse.h"
+#include "pool.h"
 #include "version.h"
 #include "worker.h"
 
@@ -202,6 +203,9 @@ main(int argc, char **argv)
     ev_timer_init(&worker.orphan_w, worker_orphan_cb, DRAIN_ORPHAN_TIMEOUT, 0.);
     ev_prepare_init(&worker.prepare_w, worker_prepare_cb);
     ev_prepare_start(worker.loop, &worker.prepare_w);
+    /* Fewer threads than asked (logged) still serve; with none, offloaded
+     * requests run on the loop as plain /cpu does. */
+    (void) pool_start(worker.loop, (unsigned) worker.lim.v[LIM_THREADS]);
     channel_start();
     report_start();
 
@@ -210,6 +214,7 @@ main(int argc, char **argv)
     while ((c = TAILQ_FIRST(&worker.conns)) != NULL) {
         conn_free(c);
     }
+    pool_stop();  /* after the connections: every job's result is dropped */
     report_now(); /* the final figures, so the master's totals are exact */
     report_stop();
     listen_stop();

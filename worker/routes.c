@@ -2,17 +2,26 @@
  * routes.c: the demo routes, as in the seeds' Node example.
  *
  *   GET /          200 text/plain "Hello from worker <pid>\n"
- *   GET /cpu?n=N   a busy loop of N iterations, then 200 application/json
- *                  {"success":true,"worker":<pid>}
+ *   GET /cpu?n=N   a busy loop of N iterations on the event loop, then 200
+ *                  application/json {"success":true,"worker":<pid>}
+ *   GET /cpu?n=N&offload=1
+ *                  the same loop on the worker's thread pool (--threads),
+ *                  while the event loop serves other connections; the
+ *                  body adds "offloaded":true. With --threads 0 it runs
+ *                  on the event loop as above, and says "offloaded":false.
+ *                  With every thread busy and POOL_QUEUE_PER_THREAD jobs
+ *                  per thread waiting: 503 with Retry-After: 1.
  *   anything else  404; a known path with another method gets 405
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "numparse.h"
+#include "pool.h"
 #include "worker.h"
 
 #define CPU_DEFAULT_N 500000
@@ -114,15 +123,132 @@ routes_spin(uint64_t n)
     return acc;
 }
 
+/* A /cpu request on the pool; job.data is its connection, or NULL. */
+struct routes_job {
+    struct pool_job job;
+    uint64_t n;
+    uint64_t conn_id; /* for the trace once the connection is gone */
+    bool trace;       /* worker.trace when queued: handoffctl changes it */
+};
+
+/* <offload>: the request asked for it; <offloaded>: it ran on the pool. */
+static void
+routes_cpu_reply(struct conn *c, bool offload, bool offloaded)
+{
+    char body[96];
+    int len;
+
+    if (offload) {
+        len = snprintf(body, sizeof(body),
+                       "{\"success\":true,\"worker\":%ld,\"offloaded\":%s}",
+                       (long) worker.pid, offloaded ? "true" : "false");
+    } else {
+        len = snprintf(body, sizeof(body), "{\"success\":true,\"worker\":%ld}",
+                       (long) worker.pid);
+    }
+    response_simple(c, 200, "application/json", body, (size_t) len, NULL);
+}
+
+/* On a pool thread: touches nothing but the job (and the log). */
+static void
+routes_job_work(struct pool_job *j)
+{
+    struct routes_job *rj = container_of(j, struct routes_job, job);
+
+    if (rj->trace) {
+        log_trace("C%llu /cpu job running on a pool thread",
+                  (unsigned long long) rj->conn_id);
+    }
+    (void) routes_spin(rj->n);
+}
+
+/*
+ * Back on the loop: answers, and lets the connection go on. A job whose
+ * connection was freed meanwhile (conn_free cleared data) is dropped;
+ * only such a job can come back without having run.
+ */
+static void
+routes_job_done(struct pool_job *j)
+{
+    struct routes_job *rj = container_of(j, struct routes_job, job);
+    struct conn *c = j->data;
+    unsigned long long id = (unsigned long long) rj->conn_id;
+    bool ran = j->ran;
+
+    free(rj);
+    if (c == NULL) {
+        if (worker.trace) {
+            log_trace("C%llu /cpu job %s; its connection is gone: result "
+                      "dropped",
+                      id, ran ? "done" : "cancelled before it ran");
+        }
+        return;
+    }
+    if (worker.trace) {
+        log_trace("C%llu /cpu job done", id);
+    }
+    c->job = NULL;
+    worker.wowner = c;
+    if (worker.draining && !c->close_after) {
+        /* Asked before the drain began: the answer can still say that
+         * the connection ends; unanswered input is drained, not reset. */
+        c->close_after = true;
+        c->linger = c->linger || buf_pending(&c->in) > 0;
+    }
+    routes_cpu_reply(c, true, true);
+    worker.served++;
+    report_changed();
+    conn_job_done(c);
+}
+
+/* Gives the loop to the pool; a full queue is answered 503 at once. */
+static void
+routes_cpu_offload(struct conn *c, uint64_t n)
+{
+    static const char busy[] = "503 Service Unavailable: every thread is "
+                               "busy\n";
+    struct routes_job *rj = calloc(1, sizeof(*rj));
+
+    if (rj == NULL) {
+        response_error(c, 503);
+        return;
+    }
+    rj->job.work = routes_job_work;
+    rj->job.done = routes_job_done;
+    rj->job.data = c;
+    rj->n = n;
+    rj->conn_id = c->id;
+    rj->trace = worker.trace;
+    if (pool_submit(&rj->job) == -1) {
+        free(rj);
+        response_simple(c, 503, "text/plain", busy, sizeof(busy) - 1,
+                        "Retry-After: 1\r\n");
+        return;
+    }
+    c->job = &rj->job; /* conn.c pins the connection until it is done */
+    if (worker.trace) {
+        log_trace("C%llu /cpu n=%llu offloaded", (unsigned long long) c->id,
+                  (unsigned long long) n);
+    }
+}
+
 static void
 routes_cpu(struct conn *c, const char *query, size_t qlen)
 {
     uint64_t n = CPU_DEFAULT_N;
     const char *val;
     size_t vlen;
-    char body[64];
-    int len;
+    bool offload = false;
 
+    if (query != NULL && routes_param(query, qlen, "offload", &val, &vlen)) {
+        if (vlen != 1 || (val[0] != '0' && val[0] != '1')) {
+            static const char msg[] = "offload must be 0 or 1\n";
+
+            response_simple(c, 400, "text/plain", msg, sizeof(msg) - 1, NULL);
+            return;
+        }
+        offload = val[0] == '1';
+    }
     if (query != NULL && routes_param(query, qlen, "n", &val, &vlen)) {
         size_t i;
 
@@ -139,15 +265,17 @@ routes_cpu(struct conn *c, const char *query, size_t qlen)
             n = CPU_MAX_N;
         }
     }
+    if (offload && pool_threads() > 0) {
+        routes_cpu_offload(c, n);
+        return;
+    }
     if (n >= CPU_REPORT_N) {
         report_now();
     }
     (void) routes_spin(n);
     /* The spin may have taken a while: keep Date and timers honest. */
     ev_now_update(worker.loop);
-    len = snprintf(body, sizeof(body), "{\"success\":true,\"worker\":%ld}",
-                   (long) worker.pid);
-    response_simple(c, 200, "application/json", body, (size_t) len, NULL);
+    routes_cpu_reply(c, offload, false);
 }
 
 void

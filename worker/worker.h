@@ -12,6 +12,7 @@
  *   conn.c      a connection's life: reading, writing, keep-alive, closing
  *   http.c      llhttp callbacks: a request's method, target and headers
  *   routes.c    what each request gets
+ *   pool.c      threads that run /cpu?offload=1 off the loop
  *   response.c  status lines and headers
  *   static.c    files under --root: conditional requests, ranges
  *   mime.c      Content-Type from /etc/mime.types
@@ -31,6 +32,8 @@
 
 #include "chan.h"
 #include "http_limits.h"
+
+struct pool_job;
 
 #define container_of(ptr, type, member)                                        \
     ((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
@@ -122,7 +125,14 @@ struct conn {
     const char *feed_start; /* the chunk llhttp is parsing */
     char feed_prev;         /* the byte before it */
     unsigned requests;
-    size_t lingered;  /* bytes discarded while lingering */
+    size_t lingered; /* bytes discarded while lingering */
+    /* The pool job computing this connection's current response, or NULL.
+     * While set, the connection is pinned: nothing is parsed, no request
+     * timeout runs, draining leaves it alone; only a client that resets
+     * the connection (or stops reading earlier responses) frees it, and
+     * then the job's result is dropped when it comes back. */
+    struct pool_job *job;
+    bool job_eof;     /* EOF seen while the job ran: read it again after */
     bool msg_open;    /* a request has begun, not completed */
     bool busy;        /* counted in worker.in_flight */
     bool paused;      /* parser paused: output backlog */
@@ -212,6 +222,7 @@ void conn_drain(struct conn *c);
 void conn_feed(struct conn *c, const char *data, size_t len);
 void conn_out(struct conn *c, const void *data, size_t len);
 void conn_out_file(struct conn *c, int fd, off_t off, uint64_t len);
+void conn_job_done(struct conn *c);
 
 /* http.c */
 void http_init(struct conn *c);
