@@ -124,6 +124,21 @@ def test_killed_worker_is_replaced():
             f"served by {dict(served)}; old {old}")
 
 
+def open_until_handed_to(s, wid, tries=4):
+    """Opens connections, each with a request, until the trace shows one
+    handed to W<wid>; returns (all of them, that one)."""
+    held = []
+    for _ in range(tries):
+        mark = s.mark()
+        c = h.connect(s.port)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        held.append(c)
+        m = s.wait_log(r"handoff\s+C\d+ -> W(\d+)", start=mark)
+        if int(m.group(1)) == wid:
+            return held, c
+    raise h.TestFailure(f"W{wid} was never handed a connection")
+
+
 def test_unacknowledged_connection_survives_worker_death():
     # Node's gap (v0.x-archive #7006): a connection handed to a worker that
     # dies before accepting it is never closed nor served. Here the master
@@ -133,18 +148,7 @@ def test_unacknowledged_connection_survives_worker_death():
     stopped_wid, stopped = min(wids.items())
     os.kill(stopped, signal.SIGSTOP)
     try:
-        held = []
-        for i in range(4):
-            mark = s.mark()
-            c = h.connect(s.port)
-            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            held.append(c)
-            m = s.wait_log(r"handoff\s+C(\d+) -> W(\d+)", start=mark)
-            if int(m.group(2)) == stopped_wid:
-                victim = c
-                break
-        else:
-            raise h.TestFailure("the stopped worker was never handed a connection")
+        held, victim = open_until_handed_to(s, stopped_wid)
         mark = s.mark()
         os.kill(stopped, signal.SIGKILL)
         s.wait_log(r"reclaim\s+C\d+ from W%d" % stopped_wid, start=mark)
@@ -394,22 +398,12 @@ def test_worker_that_never_answers_is_killed_and_its_connection_served():
     s = fake_server("silent", "--trace", "--worker-timeout", "1s", workers=2)
     wids = pids_by_worker_id(s)
     # Until W1 has been handed a connection, the others go to W2.
-    deadline_conns = []
-    for _ in range(3):
-        mark = s.mark()
-        c = h.connect(s.port)
-        c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        deadline_conns.append(c)
-        m = s.wait_log(r"handoff\s+C\d+ -> W(\d+)", start=mark)
-        if m.group(1) == "1":
-            break
-    else:
-        raise h.TestFailure("W1 was never handed a connection")
+    held, victim = open_until_handed_to(s, 1)
     s.wait_log(r"worker W1 \(pid %d\) silent for [\d.]+ s \(--worker-timeout\); killing it"
                % wids[1])
-    pid = h.hello_pid(h.Reader(deadline_conns[-1]).read_response())
+    pid = h.hello_pid(h.Reader(victim).read_response())
     h.check(pid != wids[1], "answered by the silent worker")
-    for c in deadline_conns:
+    for c in held:
         c.close()
 
 
