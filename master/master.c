@@ -101,8 +101,10 @@ master_stop_progress(struct master *m)
         if (m->sched.nqueued > 0 || m->proxy_waiting > 0) {
             break;
         }
-        if (!w->ready || w->shutdown_sent || w->chan_fd == -1
-            || w->sw.ninflight > 0) {
+        /* A Node worker that has not listened yet can be told at once:
+         * Node's disconnect works at any point. */
+        if ((!w->ready && w->node == NULL) || w->shutdown_sent
+            || w->chan_fd == -1 || w->sw.ninflight > 0) {
             continue;
         }
         sched_worker_leave(&m->sched, &w->sw);
