@@ -276,8 +276,13 @@ node_query_server(struct mworker *w, const struct json_value *msg)
         fd = -1;
     }
     node_key_part(msg, "addressType", type, sizeof(type));
-    has_addr = json_get(msg, "address", &v) && v.type == JSON_STRING
-               && json_string(&v, addr, sizeof(addr)) > 0;
+    /* An address that is not a short string cannot be ours: shown as
+     * "?" it fails the comparison below. */
+    has_addr = json_get(msg, "address", &v) && v.type != JSON_NULL
+               && !(v.type == JSON_STRING && v.len == 2);
+    if (has_addr && json_string(&v, addr, sizeof(addr)) < 0) {
+        snprintf(addr, sizeof(addr), "?");
+    }
 
     /* The key as Node 20's primary makes it: address:port:type:fd:index. */
     node_key_part(msg, "address", part[0], sizeof(part[0]));

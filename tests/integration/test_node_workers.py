@@ -370,6 +370,11 @@ def test_misbehaving_worker_does_not_hurt_the_master():
     s.wait_log(r'message with a handle \(closed: the master keeps none\): .*"with fd"', count=2)
     s.wait_log(r"over 20 messages a second; the rest of this second's are counted",
                count=2)
+    s.wait_log(r"queryServer without seq; ignored", count=4)
+    s.wait_log(r"asked for address \?, but this master listens on", count=2)
+    s.wait_log(r"asked to listen on a file descriptor", count=2)
+    s.wait_log(r"asked for a UDP socket", count=2)
+    s.wait_log(r"acknowledged a handle never sent", count=2)
     base = h.idle_fd_count(s.pid)
     served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
     h.check(sorted(served.values()) == [5, 5], f"{dict(served)}")

@@ -97,6 +97,37 @@ if mode == "garbage":
     send({"cmd": "NODE_HANDLE", "type": "net.Native", "msg": {"hello": "no fd"}})
     for i in range(50):
         send({"burst": i})
+    # Well-formed JSON with the wrong shapes: none may hurt the master,
+    # none may make it take this worker for listening.
+    for raw in [
+        '{"cmd":"NODE_CLUSTER","act":"queryServer"}',
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":"x"}',
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":1,"port":"abc",'
+        '"address":{"a":1},"addressType":[1],"fd":null,"index":1e400}',
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":2,"port":99999999999999999999}',
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":3,"port":%d,"address":"%s"}'
+        % (int(os.environ["PORT"]), "a" * 10000),
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":4,"port":%d,"address":7}'
+        % int(os.environ["PORT"]),
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":5,"port":%d,"fd":3}'
+        % int(os.environ["PORT"]),
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":6,"port":%d,"addressType":"udp4"}'
+        % int(os.environ["PORT"]),
+        '{"cmd":"NODE_CLUSTER","ack":-1}',
+        '{"cmd":"NODE_CLUSTER","ack":1.5,"accepted":"yes"}',
+        '{"cmd":"NODE_CLUSTER","act":123}',
+        '{"cmd":"NODE_CLUSTER","act":"close","key":{}}',
+        '{"cmd":"NODE_CLUSTER","act":"listening","port":[[[]]]}',
+        '{"cmd":"NODE_HANDLE_ACK"}',
+        '{"cmd":"NODE_X"}',
+        '{"cmd":5}',
+        "[" * 100 + "]" * 100,
+        '"\\u0000"',
+        "",
+        '{"cmd":"NODE_CLUSTER","act":"\\ud800"}',
+    ]:
+        chan.sendall(raw.encode() + b"\n")
+    chan.sendall(b'{"bytes":"\xff\xfe\x00"}\n')
 port = int(os.environ["PORT"])
 send({"cmd": "NODE_CLUSTER", "act": "queryServer", "index": 0, "data": None,
       "address": None, "port": port, "addressType": 4, "backlog": 511})
