@@ -9,6 +9,8 @@
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60)
 #   make bench      throughput figures with wrk (not a test)
 #   make experiment every scheduling policy under every workload, with plots
+#   make demo       a guided tour of the scheduler, live in the terminal
+#                   (tools/demo; one scenario: make demo DEMO=burst)
 #   make deps       install the Debian packages we need (as root)
 #   make install    PREFIX=/usr/local DESTDIR=: binaries and the man page
 #
@@ -49,7 +51,7 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
 
-.PHONY: install uninstall all deps test-deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment clean format check-format
+.PHONY: install uninstall all deps test-deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
 
 all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TESTS)
 
@@ -203,6 +205,11 @@ bench: all $(BUILD)/fdpass-bench
 # Pass options with EXPERIMENT="--workers 8 --duration 4".
 experiment: all test-deps
 	@tools/experiment --build $(BUILD) $(EXPERIMENT)
+
+# The scheduler step by step on a real server: tools/demo --list names the
+# scenarios; DEMO="burst blocked" runs some of them.
+demo: all
+	@tools/demo --build $(BUILD) $(DEMO)
 
 format:
 	clang-format -i common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c

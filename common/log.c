@@ -12,6 +12,7 @@
 #include "log.h"
 
 static char log_role[32] = "handoff";
+static void (*log_trace_tap)(const char *line, size_t len);
 
 static const char *const log_level_names[] = {
     [LOG_LEVEL_ERROR] = "error",
@@ -24,6 +25,12 @@ void
 log_init(const char *role)
 {
     snprintf(log_role, sizeof(log_role), "%s", role);
+}
+
+void
+log_set_trace_tap(void (*tap)(const char *line, size_t len))
+{
+    log_trace_tap = tap;
 }
 
 void
@@ -61,6 +68,9 @@ log_msg(enum log_level level, int err, const char *fmt, ...)
     }
     line[len++] = '\n';
 
+    if (level == LOG_LEVEL_TRACE && log_trace_tap != NULL) {
+        log_trace_tap(line, len);
+    }
     /* A partial write to stderr is not worth retrying for a log line. */
     while (write(STDERR_FILENO, line, len) == -1 && errno == EINTR) {
     }

@@ -8,6 +8,8 @@
 #ifndef HS_COMMON_LOG_H
 #define HS_COMMON_LOG_H
 
+#include <stddef.h>
+
 enum log_level {
     LOG_LEVEL_ERROR,
     LOG_LEVEL_WARN,
@@ -25,6 +27,13 @@ void log_init(const char *role);
  */
 void log_msg(enum log_level level, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Each TRACE line, as written to stderr (newline included), is also
+ * passed to <tap>, or to nobody when <tap> is NULL. The master's control
+ * socket streams its trace to `handoffctl trace` this way.
+ */
+void log_set_trace_tap(void (*tap)(const char *line, size_t len));
 
 #define log_error(err, ...) log_msg(LOG_LEVEL_ERROR, (err), __VA_ARGS__)
 #define log_warn(err, ...) log_msg(LOG_LEVEL_WARN, (err), __VA_ARGS__)

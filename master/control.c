@@ -7,8 +7,16 @@
  *   workers N      scale to N workers (1..1024), as SIGTTIN/SIGTTOU do
  *   reload         rolling restart, as SIGHUP
  *   trace on|off   --trace, in the master and every worker, from now on
+ *   trace          follow the trace: "ok: ..." and then the master's trace
+ *                  lines as they are logged, until the client closes
  *
  * Answers are a line starting "ok:" or "error:" (stats: the JSON).
+ *
+ * While at least one client follows, tracing is on as with `trace on`
+ * (workers included: their lines go to the log, only the master's are
+ * streamed); when the last one leaves, it returns to what --trace and
+ * `trace on|off` asked for. A follower that reads too slowly loses lines
+ * and is told so (oneshot.c); the master never waits for it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +35,8 @@
 static struct oneshot control_srv = {.fd = -1};
 static char control_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 static ino_t control_ino;
+/* What --trace and `trace on|off` asked for; followers add to it. */
+static bool control_trace_asked;
 
 /* --trace, switched at run time in the master and every worker. */
 static void
@@ -34,6 +44,9 @@ control_trace(struct master *m, bool on)
 {
     struct mworker *w;
 
+    if (m->opt.trace == on) {
+        return;
+    }
     m->opt.trace = on;
     m->sched.sink.event = on ? trace_sched_event : NULL;
     TAILQ_FOREACH(w, &m->all, all_link) {
@@ -41,6 +54,28 @@ control_trace(struct master *m, bool on)
         w->out.on_record_arg = w;
     }
     master_broadcast(m, CHAN_TRACE, on);
+}
+
+static void
+control_trace_tap(const char *line, size_t len)
+{
+    oneshot_broadcast(&control_srv, line, len);
+}
+
+/* Tracing is on while it was asked for or somebody follows it. */
+static void
+control_trace_apply(struct master *m)
+{
+    log_set_trace_tap(control_srv.nstreams > 0 ? control_trace_tap : NULL);
+    if (control_srv.fd != -1) { /* not while the server closes */
+        control_trace(m, control_trace_asked || control_srv.nstreams > 0);
+    }
+}
+
+static void
+control_streams_changed(struct oneshot *srv)
+{
+    control_trace_apply(srv->m);
 }
 
 /* One line (or whatever came before the client's half-close). */
@@ -105,12 +140,26 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
         sbuf_printf(out, "ok: %u workers (were %u)\n", m->nslots, was);
     } else if (strcmp(cmd, "trace") == 0 && arg != NULL
                && (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0)) {
-        control_trace(m, strcmp(arg, "on") == 0);
-        sbuf_printf(out, "ok: trace %s\n", arg);
+        control_trace_asked = strcmp(arg, "on") == 0;
+        control_trace_apply(m);
+        if (!control_trace_asked && srv->nstreams > 0) {
+            sbuf_printf(out, "ok: trace off once %u follower%s leave%s\n",
+                        srv->nstreams, srv->nstreams == 1 ? "" : "s",
+                        srv->nstreams == 1 ? "s" : "");
+        } else {
+            sbuf_printf(out, "ok: trace %s\n", arg);
+        }
+    } else if (strcmp(cmd, "trace") == 0 && arg == NULL) {
+        if (!oneshot_stream(srv)) {
+            sbuf_printf(out, "error: too many trace followers\n");
+            return;
+        }
+        /* Tracing goes on when the stream starts, after this answer. */
+        sbuf_printf(out, "ok: following the master's trace\n");
     } else {
         sbuf_printf(out,
                     "error: unknown command '%s' (stats, workers N, "
-                    "reload, trace on|off)\n",
+                    "reload, trace, trace on|off)\n",
                     cmd);
     }
 }
@@ -175,6 +224,8 @@ control_open(struct master *m)
         return -1;
     }
     control_ino = st.st_ino;
+    control_trace_asked = m->opt.trace;
+    control_srv.streams_changed = control_streams_changed;
     oneshot_start(&control_srv, m, fd, control_complete, control_handle);
     log_info("control socket %s (handoffctl)", control_path);
     return 0;
@@ -189,7 +240,7 @@ control_close(struct master *m)
     if (control_srv.m == NULL) {
         return;
     }
-    oneshot_stop(&control_srv);
+    oneshot_stop(&control_srv); /* ends the streams, and the tap */
     /* A new master (upgrade) may have taken the path over: leave it. */
     if (stat(control_path, &st) == 0 && st.st_ino == control_ino) {
         (void) unlink(control_path);

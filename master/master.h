@@ -13,7 +13,8 @@
  *   upgrade.c   binary upgrade (SIGUSR2)
  *   inherit.c   listening sockets from an old master or systemd; sd_notify
  *   stats.c     figures as JSON and Prometheus text
- *   oneshot.c   one request, one answer: serves admin.c and control.c
+ *   oneshot.c   one request, one answer (or a stream): serves admin.c and
+ *               control.c
  *   admin.c     the admin HTTP listener (--admin): /stats /metrics /
  *   dashboard.c the live HTML dashboard
  *   control.c   the control socket (handoffctl)
@@ -295,12 +296,19 @@ struct oneshot {
                    struct sbuf *out);
     unsigned nconns;
     TAILQ_HEAD(, oneshot_conn) conns;
+    /* Streams (oneshot_stream()): how many are open, and an optional
+     * callback run each time that number changes. */
+    unsigned nstreams;
+    void (*streams_changed)(struct oneshot *srv);
+    struct oneshot_conn *answering; /* private: the one in handle() */
 };
 void oneshot_start(struct oneshot *srv, struct master *m, int fd,
                    bool (*complete)(const char *, size_t),
                    void (*handle)(struct oneshot *, const char *, size_t,
                                   struct sbuf *));
 void oneshot_stop(struct oneshot *srv);
+bool oneshot_stream(struct oneshot *srv);
+void oneshot_broadcast(struct oneshot *srv, const char *data, size_t len);
 
 /* admin.c, dashboard.c */
 int admin_open(struct master *m, const char *spec);

@@ -3,13 +3,17 @@
  *
  *   handoffctl [--socket PATH | --port PORT] COMMAND [ARG]
  *
- * COMMAND is stats, workers N, reload, or trace on|off. The socket is
- * PATH, or /tmp/handoff-UID-PORT.sock (PORT 8080 unless given), or
+ * COMMAND is stats, workers N, reload, trace on|off, or trace: follow
+ * the master's trace, printing its lines as they happen until Ctrl-C or
+ * the master goes away (the "ok:" line that starts it goes to stderr, so
+ * stdout is the trace alone). The socket is PATH, or
+ * /tmp/handoff-UID-PORT.sock (PORT 8080 unless given), or
  * $HANDOFF_CONTROL. Exit status: 0 ok, 1 the master said error or could
  * not be reached, 2 bad usage.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +21,76 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+static int
+ctl_write_all(FILE *f, const char *p, size_t len)
+{
+    if (len > 0 && fwrite(p, 1, len, f) != len) {
+        return -1;
+    }
+    return fflush(f) == 0 ? 0 : -1;
+}
+
+/*
+ * Copies the master's answer on <fd> to stdout as it comes, so that a
+ * followed trace appears line by line. The first line says whether the
+ * master took the command: a following client prints it on stderr.
+ * Returns the exit status.
+ */
+static int
+ctl_relay(int fd, bool follow)
+{
+    char buf[65536];
+    size_t len = 0;
+    bool first = true, failed = false;
+    ssize_t n;
+
+    for (;;) {
+        n = read(fd, buf + len, sizeof(buf) - len);
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n == -1) {
+            fprintf(stderr, "handoffctl: read: %s\n", strerror(errno));
+            return 1;
+        }
+        len += (size_t) n;
+        if (first) {
+            char *eol = memchr(buf, '\n', len);
+            size_t head;
+
+            /* Wait for the whole first line (or the end, or a full
+             * buffer) before judging it. */
+            if (eol == NULL && n > 0 && len < sizeof(buf)) {
+                continue;
+            }
+            first = false;
+            failed = len >= 6 && strncmp(buf, "error:", 6) == 0;
+            head = eol != NULL ? (size_t) (eol - buf) + 1 : len;
+            if (follow || failed) {
+                if (ctl_write_all(follow ? stderr : stdout, buf, head) == -1) {
+                    return 1;
+                }
+                memmove(buf, buf + head, len - head);
+                len -= head;
+            }
+        }
+        if (ctl_write_all(stdout, buf, len) == -1) {
+            fprintf(stderr, "handoffctl: stdout: %s\n", strerror(errno));
+            return 1;
+        }
+        len = 0;
+        if (n == 0) {
+            return failed ? 1 : 0;
+        }
+    }
+}
+
 static void
 usage(FILE *f)
 {
     fputs("Usage: handoffctl [--socket PATH | --port PORT] COMMAND [ARG]\n"
-          "Commands: stats | workers N | reload | trace on|off\n",
+          "Commands: stats | workers N | reload | trace on|off | trace\n"
+          "  trace (no argument) follows the master's trace until Ctrl-C\n",
           f);
 }
 
@@ -36,12 +105,13 @@ main(int argc, char **argv)
     };
     struct sockaddr_un sa;
     const char *path = getenv("HANDOFF_CONTROL");
-    char def[sizeof(sa.sun_path)], cmd[256], buf[65536];
+    char def[sizeof(sa.sun_path)], cmd[256];
     long port = 8080;
     size_t len = 0;
-    int c, fd, i, rc = 0;
+    int c, fd, i, rc;
     ssize_t n;
     char *end;
+    bool follow;
 
     while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
         switch (c) {
@@ -79,6 +149,7 @@ main(int argc, char **argv)
         }
         len += (size_t) w;
     }
+    follow = strcmp(cmd, "trace") == 0;
     cmd[len++] = '\n';
     if (path == NULL) {
         snprintf(def, sizeof(def), "/tmp/handoff-%u-%ld.sock",
@@ -109,26 +180,7 @@ main(int argc, char **argv)
         }
         off += (size_t) n;
     }
-    len = 0;
-    while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-        if (n == -1) {
-            fprintf(stderr, "handoffctl: read: %s\n", strerror(errno));
-            return 1;
-        }
-        len += (size_t) n;
-        if (len == sizeof(buf) - 1) {
-            fwrite(buf, 1, len, stdout);
-            len = 0;
-        }
-    }
-    buf[len] = '\0';
-    fputs(buf, stdout);
-    if (strncmp(buf, "error:", 6) == 0) {
-        rc = 1;
-    }
+    rc = ctl_relay(fd, follow);
     close(fd);
     return rc;
 }
