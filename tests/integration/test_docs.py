@@ -20,16 +20,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DOCS = ["docs/node-cluster.md", "docs/architecture.md"]
+DOCS = ["docs/node-cluster.md", "docs/architecture.md", "docs/node-workers.md"]
 SOURCE_DIRS = ["master", "worker", "common"]
 # Top-level directories whose paths a document may name.
 REPO_DIRS = ("master", "worker", "common", "tests", "tools", "docs")
 
-# System calls the documents mention. Anything else written `name()` must
-# be ours.
+# System calls and libev functions the documents mention. Anything else
+# written `name()` must be ours.
 NOT_OURS = {
-    "accept", "accept4", "bind", "close", "dup2", "execv", "fork", "kill", "listen",
-    "openat2", "recvmmsg", "recvmsg", "sendmsg", "socketpair", "waitpid",
+    "accept", "accept4", "bind", "close", "dup2", "execv", "execve", "fork", "kill",
+    "listen", "openat2", "recvmmsg", "recvmsg", "sendmsg", "socketpair", "waitpid",
+    "ev_async_send",
 }
 
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
