@@ -129,11 +129,17 @@ class Server:
         self.pid = self.proc.pid
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        m = self.wait_log(r"listening on (\S+):(\d+) ", timeout=10)
-        self.host = host
-        self.port = int(m.group(2))
-        if wait_ready:
-            self.wait_ready(workers)
+        try:
+            m = self.wait_log(r"listening on (\S+):(\d+) ", timeout=10)
+            self.host = host
+            self.port = int(m.group(2))
+            if wait_ready:
+                self.wait_ready(workers)
+        except BaseException:
+            # Not yet in the test's list of servers: nobody else would stop it.
+            sys.stderr.write("--- server log (did not start) ---\n" + self.log()[-4000:] + "\n")
+            self.kill()
+            raise
 
     def _read(self):
         for raw in self.proc.stderr:
