@@ -381,6 +381,10 @@ def test_misbehaving_worker_does_not_hurt_the_master():
     # The handles the workers sent were closed, and so were the
     # connections' copies.
     h.check(h.idle_fd_count(s.pid) == base, f"master fds {h.idle_fd_count(s.pid)} != {base}")
+    # What was counted and not shown is told, at the latest when the
+    # worker's channel closes.
+    h.check(s.stop() == 0, "master exit code")
+    s.wait_log(r"W\d \(pid \d+\): \d+ more messages? not shown", count=2)
 
 
 def test_nacked_connection_is_not_lost():
