@@ -259,6 +259,7 @@ int node_link_send_urgent(struct mworker *w, const char *text, size_t len);
 void node_link_flush(struct mworker *w);
 void node_link_handle_answered(struct mworker *w);
 int node_link_take_pending_fd(struct mworker *w);
+bool node_link_unsent(const struct mworker *w, uint64_t conn_id);
 void node_link_drain(struct mworker *w);
 void node_link_clear(struct mworker *w);
 void node_link_free(struct mworker *w);

@@ -364,7 +364,9 @@ node_answer(struct mworker *w, const struct json_value *msg, int64_t ack)
             break;
         }
     }
-    if (sc == NULL) {
+    /* An answer for a newconn still in the outbox is a guess: taking it
+     * would close an fd that is about to be sent. */
+    if (sc == NULL || node_link_unsent(w, sc->id)) {
         log_warn(0,
                  "worker W%u (pid %ld) answered message %lld, which is no "
                  "connection it holds; ignored",
@@ -562,8 +564,8 @@ void
 node_cluster_closed(struct mworker *w)
 {
     if (w->node->user_hidden > 0) {
-        log_info("worker W%u (pid %ld): %u more message%s not shown",
-                 w->sw.id, (long) w->pid, w->node->user_hidden,
+        log_info("worker W%u (pid %ld): %u more message%s not shown", w->sw.id,
+                 (long) w->pid, w->node->user_hidden,
                  w->node->user_hidden == 1 ? "" : "s");
         w->node->user_hidden = 0;
     }

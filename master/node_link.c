@@ -469,6 +469,22 @@ node_link_drain(struct mworker *w)
     }
 }
 
+/* True while connection <conn_id>'s newconn has not been fully written:
+ * the worker cannot have seen it, so it cannot answer for it. */
+bool
+node_link_unsent(const struct mworker *w, uint64_t conn_id)
+{
+    const struct node_out *o;
+
+    STAILQ_FOREACH(o, &w->node->out, link)
+    {
+        if (o->conn_id == conn_id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Takes the fd that came with the latest reads, or -1. */
 int
 node_link_take_pending_fd(struct mworker *w)

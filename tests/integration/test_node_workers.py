@@ -403,6 +403,27 @@ def test_refused_connection_goes_to_the_queue_tail():
     s.wait_log(r"ack\s+C1 <- W1 accepted")
 
 
+def test_answer_for_a_connection_not_yet_sent_is_ignored():
+    # With a window, several newconns wait behind the one in flight; an
+    # answer naming one of them must not make the master close its fd.
+    s = fake_server("guess", "--policy", "cyclic", workers=1)
+    results = []
+
+    def client():
+        try:
+            results.append(h.hello_pid(h.request(s.port, "/")))
+        except Exception as e:  # reported below
+            results.append(e)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    h.check(len(results) == 8 and all(isinstance(r, int) for r in results), f"{results}")
+    s.wait_log(r"answered message \d+, which is no connection it holds; ignored")
+
+
 def test_worker_that_never_answers_is_killed_and_its_connection_served():
     s = fake_server("silent", "--trace", "--worker-timeout", "1s", workers=2)
     wids = pids_by_worker_id(s)

@@ -10,6 +10,8 @@ misbehave in ways real Node never would. FAKE_MODE picks how:
             when the fd did not arrive
   refuse    answers the first newconn with accepted:false
   silent    worker 1 takes its first newconn's fd and never answers
+  guess     answers for the next newconn before it arrives (its seq is
+            easy to guess), then serves as usual
 
 and then serves like a worker: every accepted connection gets one HTTP
 answer, "Hello from worker <pid>", and is closed."""
@@ -158,6 +160,8 @@ for msg, fd in lines():
         send({"cmd": "NODE_HANDLE_NACK"})
         continue
     send({"cmd": "NODE_HANDLE_ACK"})
+    if mode == "guess":
+        send({"cmd": "NODE_CLUSTER", "ack": inner["seq"] + 1, "accepted": True})
     if newconns == 1 and mode == "refuse":
         os.close(fd)
         send({"cmd": "NODE_CLUSTER", "ack": inner["seq"], "accepted": False})
