@@ -70,7 +70,10 @@ link_close(struct mworker *w)
         w->dirty = false;
     }
     chan_outbox_clear(&w->out);
-    node_link_clear(w);
+    if (w->node != NULL) {
+        node_cluster_last_words(w);
+        node_link_clear(w);
+    }
     fd_close(w->chan_fd);
     w->chan_fd = -1;
 }

@@ -269,6 +269,7 @@ void node_cluster_line(struct mworker *w, const char *line, size_t len);
 void node_cluster_newconn(struct mworker *w, struct mconn *c);
 void node_cluster_disconnect(struct mworker *w);
 void node_cluster_closed(struct mworker *w);
+void node_cluster_last_words(struct mworker *w);
 
 /* node_spawn.c */
 int node_spawn_resolve(struct master *m);

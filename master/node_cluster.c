@@ -547,6 +547,18 @@ node_cluster_newconn(struct mworker *w, struct mconn *c)
     }
 }
 
+/* The channel is closing, however: what was counted is told now. */
+void
+node_cluster_last_words(struct mworker *w)
+{
+    if (w->node->user_hidden > 0) {
+        log_info("worker W%u (pid %ld): %u more message%s not shown", w->sw.id,
+                 (long) w->pid, w->node->user_hidden,
+                 w->node->user_hidden == 1 ? "" : "s");
+        w->node->user_hidden = 0;
+    }
+}
+
 /* Graceful stop: Node's worker.disconnect(). */
 void
 node_cluster_disconnect(struct mworker *w)
@@ -563,12 +575,6 @@ node_cluster_disconnect(struct mworker *w)
 void
 node_cluster_closed(struct mworker *w)
 {
-    if (w->node->user_hidden > 0) {
-        log_info("worker W%u (pid %ld): %u more message%s not shown", w->sw.id,
-                 (long) w->pid, w->node->user_hidden,
-                 w->node->user_hidden == 1 ? "" : "s");
-        w->node->user_hidden = 0;
-    }
     link_close(w);
     master_worker_gone(w->m, w);
     if (!w->exited) {

@@ -148,6 +148,8 @@ for msg, fd in lines():
                 print("fake worker: the master closed the handle", file=sys.stderr, flush=True)
             os.close(handle_w)
         continue
+    if msg.get("cmd") == "NODE_CLUSTER" and msg.get("act") == "disconnect":
+        break  # as Node's worker, once its (here: no) servers have closed
     if msg.get("cmd") != "NODE_HANDLE":
         continue
     inner = msg["msg"]
