@@ -209,6 +209,7 @@ experiment: all test-deps
 # The scheduler step by step on a real server: tools/demo --list names the
 # scenarios; DEMO="burst blocked" runs some of them.
 demo: all
+	@HANDOFF_DEPS_CMDS="node=nodejs" tools/deps.sh
 	@tools/demo --build $(BUILD) $(DEMO)
 
 format:

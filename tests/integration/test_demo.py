@@ -54,6 +54,12 @@ CLAIMS = {
         r"rr, one at a time: even, max 100, min 100",
         r"none, one at a time: max \d+, min \d+ \(reported, not checked",
     ],
+    "node-wire": [
+        r"the answer names the server by Node's key, 127\.0\.0\.1:\d+:4:undefined:0",
+        r"newconn \(seq \d+\) \+ fd \d+ -> NODE_HANDLE_ACK -> \{ack:\d+, accepted:true\} "
+        r"-> the master closes fd \d+",
+        r"the client was answered by W\d, the node process \d+",
+    ],
 }
 
 
