@@ -162,24 +162,47 @@ stats_json(const struct master *m, struct sbuf *b)
                     : "false",
                 m->stopping ? "true" : "false", (unsigned long long) m->exits,
                 m->nslots);
-    sbuf_printf(b,
-                "\"totals\":{\"requests_served\":%llu,"
-                "\"connections_handed\":%llu},\"workers\":[",
-                (unsigned long long) stats_served_total(m),
-                (unsigned long long) stats_handed_total(m));
+    /* Node workers (--node) send no load reports: what only a report
+     * tells is unknown for them, and says so (null), rather than 0. */
+    if (m->opt.node_script != NULL) {
+        sbuf_printf(b,
+                    "\"totals\":{\"requests_served\":null,"
+                    "\"connections_handed\":%llu},\"workers\":[",
+                    (unsigned long long) stats_handed_total(m));
+    } else {
+        sbuf_printf(b,
+                    "\"totals\":{\"requests_served\":%llu,"
+                    "\"connections_handed\":%llu},\"workers\":[",
+                    (unsigned long long) stats_served_total(m),
+                    (unsigned long long) stats_handed_total(m));
+    }
     TAILQ_FOREACH(w, &m->all, all_link) {
         const struct chan_load *l = &w->sw.load;
 
         sbuf_printf(b,
-                    "%s{\"id\":%u,\"pid\":%ld,\"slot\":%d,\"state\":\"%s\","
-                    "\"open_connections\":%u,\"requests_in_flight\":%u,"
-                    "\"requests_served\":%llu,\"loop_lag_ms\":%.3f,"
-                    "\"rss_kib\":%u,\"connections_handed\":%llu,"
-                    "\"unanswered_handoffs\":%u,\"restarts\":%u}",
+                    "%s{\"id\":%u,\"pid\":%ld,\"kind\":\"%s\",\"slot\":%d,"
+                    "\"state\":\"%s\",",
                     first ? "" : ",", w->sw.id, (long) w->pid,
-                    w->slot != NULL ? (int) w->slot->index : -1, stats_state(w),
-                    l->open_conns, l->in_flight, (unsigned long long) l->served,
-                    l->lag_us / 1000., l->rss_kib,
+                    w->node != NULL ? "node" : "handoff",
+                    w->slot != NULL ? (int) w->slot->index : -1,
+                    stats_state(w));
+        if (w->node != NULL) {
+            sbuf_printf(b, "\"open_connections\":null,"
+                           "\"requests_in_flight\":null,"
+                           "\"requests_served\":null,\"loop_lag_ms\":null,"
+                           "\"rss_kib\":null,");
+        } else {
+            sbuf_printf(b,
+                        "\"open_connections\":%u,\"requests_in_flight\":%u,"
+                        "\"requests_served\":%llu,\"loop_lag_ms\":%.3f,"
+                        "\"rss_kib\":%u,",
+                        l->open_conns, l->in_flight,
+                        (unsigned long long) l->served, l->lag_us / 1000.,
+                        l->rss_kib);
+        }
+        sbuf_printf(b,
+                    "\"connections_handed\":%llu,\"unanswered_handoffs\":%u,"
+                    "\"restarts\":%u}",
                     (unsigned long long) w->sw.handed, w->sw.ninflight,
                     w->slot != NULL ? w->slot->restarts : 0);
         first = false;
@@ -221,9 +244,11 @@ stats_prometheus(const struct master *m, struct sbuf *b)
     COUNTER("handoff_reclaims_total",
             "Handoffs to a worker that died first, handed to another.",
             m->sched.reclaims);
-    COUNTER("handoff_requests_total",
-            "Requests served by all workers, past and present.",
-            stats_served_total(m));
+    if (m->opt.node_script == NULL) { /* Node workers do not report it */
+        COUNTER("handoff_requests_total",
+                "Requests served by all workers, past and present.",
+                stats_served_total(m));
+    }
     COUNTER("handoff_worker_exits_total", "Worker processes that exited.",
             m->exits);
     GAUGE("handoff_queue_length", "Accepted connections waiting for a worker.",
@@ -237,14 +262,17 @@ stats_prometheus(const struct master *m, struct sbuf *b)
 #undef COUNTER
 #undef GAUGE
 
-    stats_metric(b, "handoff_slot_requests_total", "counter",
-                 "Requests served by the workers of a slot, past and present.");
-    for (i = 0; i < m->nslots; i++) {
-        uint64_t served, handed;
+    if (m->opt.node_script == NULL) { /* Node workers do not report it */
+        stats_metric(
+            b, "handoff_slot_requests_total", "counter",
+            "Requests served by the workers of a slot, past and present.");
+        for (i = 0; i < m->nslots; i++) {
+            uint64_t served, handed;
 
-        stats_slot_totals(m->slots[i], &served, &handed);
-        sbuf_printf(b, "handoff_slot_requests_total{slot=\"%u\"} %llu\n", i,
-                    (unsigned long long) served);
+            stats_slot_totals(m->slots[i], &served, &handed);
+            sbuf_printf(b, "handoff_slot_requests_total{slot=\"%u\"} %llu\n", i,
+                        (unsigned long long) served);
+        }
     }
     stats_metric(b, "handoff_slot_connections_handed_total", "counter",
                  "Connections handed to the workers of a slot.");
@@ -262,30 +290,32 @@ stats_prometheus(const struct master *m, struct sbuf *b)
         sbuf_printf(b, "handoff_slot_restarts_total{slot=\"%u\"} %u\n", i,
                     m->slots[i]->restarts);
     }
-#define SLOT_GAUGE(n, h, fmt, expr)                                            \
+/* <reported>: the figure comes from load reports, which Node workers
+ * (--node) do not send; their series are left out. */
+#define SLOT_GAUGE(n, h, reported, fmt, expr)                                  \
     do {                                                                       \
         stats_metric(b, n, "gauge", h);                                        \
         for (i = 0; i < m->nslots; i++) {                                      \
             const struct mworker *w = m->slots[i]->w;                          \
                                                                                \
-            if (w != NULL) {                                                   \
+            if (w != NULL && (w->node == NULL || !reported)) {                 \
                 sbuf_printf(b, "%s{slot=\"%u\"} " fmt "\n", n, i, expr);       \
             }                                                                  \
         }                                                                      \
     } while (0)
     SLOT_GAUGE("handoff_slot_open_connections",
-               "Connections the slot's worker holds.", "%u",
+               "Connections the slot's worker holds.", true, "%u",
                w->sw.load.open_conns);
     SLOT_GAUGE("handoff_slot_requests_in_flight",
-               "Requests the slot's worker is answering.", "%u",
+               "Requests the slot's worker is answering.", true, "%u",
                w->sw.load.in_flight);
     SLOT_GAUGE("handoff_slot_loop_lag_seconds",
-               "How late the slot's worker's heartbeat timer last fired.",
+               "How late the slot's worker's heartbeat timer last fired.", true,
                "%.6f", w->sw.load.lag_us / 1e6);
     SLOT_GAUGE("handoff_slot_rss_bytes",
-               "Resident memory of the slot's worker.", "%llu",
+               "Resident memory of the slot's worker.", true, "%llu",
                (unsigned long long) w->sw.load.rss_kib * 1024);
-    SLOT_GAUGE("handoff_slot_worker_pid", "The slot's worker's pid.", "%ld",
-               (long) w->pid);
+    SLOT_GAUGE("handoff_slot_worker_pid", "The slot's worker's pid.", false,
+               "%ld", (long) w->pid);
 #undef SLOT_GAUGE
 }

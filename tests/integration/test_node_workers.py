@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -110,6 +111,31 @@ def test_trace_shows_nodes_handoff_timeline():
     h.check(re.search(r'ipc\s+<- W1 \{"cmd":"NODE_CLUSTER","ack":' + seq + r',"accepted":true', rest),
             "no accepted ack")
     h.check(re.search(r"ack\s+C1 <- W1 accepted, master closes fd", rest), "no release")
+
+
+def test_stats_say_what_node_workers_do_not_report():
+    # Node workers send no load reports: /stats says "unknown" (null) for
+    # those figures rather than 0, and /metrics leaves their series out;
+    # what the master itself knows (handoffs) is there.
+    s = node_server(HELLO, "--admin", "127.0.0.1:0", workers=2)
+    base = "http://" + s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
+    for _ in range(6):
+        h.hello_pid(h.request(s.port, "/"))
+    with urllib.request.urlopen(base + "/stats", timeout=10) as r:
+        st = json.load(r)
+    h.check(st["totals"]["requests_served"] is None, st["totals"])
+    h.check(st["totals"]["connections_handed"] == 6, st["totals"])
+    for w in st["workers"]:
+        h.check(w["kind"] == "node" and w["requests_served"] is None
+                and w["rss_kib"] is None and w["connections_handed"] == 3, w)
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    h.check(p.returncode == 0, f"promtool: {p.stdout}{p.stderr}")
+    h.check("handoff_requests_total" not in text and "handoff_slot_rss_bytes{" not in text,
+            text)
+    h.check(re.search(r"^handoff_handoffs_total 6$", text, re.M), text)
 
 
 def test_killed_worker_is_replaced():
