@@ -70,8 +70,11 @@ struct node_link {
     size_t in_len, in_cap;
     bool skipping;  /* dropping the rest of an oversized line */
     int pending_fd; /* owned: came with a read, for a NODE_HANDLE line */
-    STAILQ_HEAD(, node_out) out; /* owned: lines not yet written, in order */
+    STAILQ_HEAD(, node_out) out;  /* owned: lines not yet written, in order */
+    struct node_out *last_urgent; /* the last ACK/NACK in out, or NULL */
     size_t nout;
+    size_t out_bytes;      /* what out holds, lines and their bookkeeping */
+    bool read_paused;      /* out is over NODE_OUT_PAUSE: not reading for now */
     bool handle_in_flight; /* a NODE_HANDLE written, its ACK not yet read */
     uint64_t handle_conn;  /* ...carrying this connection's fd, or 0 */
     /* Cluster protocol. */

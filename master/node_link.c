@@ -11,6 +11,7 @@
  * two fd-carrying writes into one read, but a line split over two reads
  * could otherwise meet a second fd, and Node keeps only one pending
  * handle. Lines without a handle written back to back are sent together.
+ * What waits for a worker is bounded: see NODE_OUT_PAUSE.
  *
  * What the lines mean is node_cluster.c's business.
  */
@@ -29,6 +30,11 @@
 #define NODE_READS_PER_TURN 8
 #define NODE_WRITEV_MAX 64
 #define NODE_FDS_MAX 8 /* fds accepted in one read; more are closed */
+/* Several of a worker's lines ask for an answer (queryServer, NODE_HANDLE,
+ * exitedAfterDisconnect). A worker that sends them without reading its
+ * channel would have the master queue answers without end: past this
+ * much waiting for it, the master stops reading it until it reads. */
+#define NODE_OUT_PAUSE (1024 * 1024)
 
 struct node_out {
     STAILQ_ENTRY(node_out) link;
@@ -78,6 +84,9 @@ node_link_clear(struct mworker *w)
         free(o);
     }
     nl->nout = 0;
+    nl->out_bytes = 0;
+    nl->last_urgent = NULL;
+    nl->read_paused = false;
     nl->handle_in_flight = false;
     free(nl->in);
     nl->in = NULL;
@@ -105,9 +114,11 @@ node_link_queue(struct mworker *w, const char *text, size_t len, int fd,
 {
     struct master *m = w->m;
     struct node_link *nl = w->node;
-    struct node_out *o, *after = NULL, *p;
+    struct node_out *o, *head;
 
-    if (w->chan_fd == -1) {
+    /* A worker that has exited will read nothing (its lines are being
+     * drained at reaping). */
+    if (w->chan_fd == -1 || w->exited) {
         return 0;
     }
     o = malloc(sizeof(*o) + len + 1);
@@ -122,24 +133,25 @@ node_link_queue(struct mworker *w, const char *text, size_t len, int fd,
     o->fd_sent = false;
     o->conn_id = conn_id;
     o->urgent = urgent;
-    if (urgent) {
-        /* Ahead of everything not yet begun, behind earlier answers. */
-        STAILQ_FOREACH(p, &nl->out, link)
-        {
-            if (!p->urgent && p->off == 0 && !p->fd_sent) {
-                break;
-            }
-            after = p;
-        }
-    }
+    /* An answer goes ahead of everything not yet begun, behind earlier
+     * answers. Only the head can have begun, and the answers queued form
+     * one run after it: the last one is kept rather than searched for,
+     * which a flood of them would make quadratic. */
+    head = STAILQ_FIRST(&nl->out);
     if (!urgent) {
         STAILQ_INSERT_TAIL(&nl->out, o, link);
-    } else if (after == NULL) {
-        STAILQ_INSERT_HEAD(&nl->out, o, link);
+    } else if (nl->last_urgent != NULL) {
+        STAILQ_INSERT_AFTER(&nl->out, nl->last_urgent, o, link);
+    } else if (head != NULL && (head->off > 0 || head->fd_sent)) {
+        STAILQ_INSERT_AFTER(&nl->out, head, o, link);
     } else {
-        STAILQ_INSERT_AFTER(&nl->out, after, o, link);
+        STAILQ_INSERT_HEAD(&nl->out, o, link);
+    }
+    if (urgent) {
+        nl->last_urgent = o;
     }
     nl->nout++;
+    nl->out_bytes += sizeof(*o) + o->len;
     if (m->opt.trace) {
         trace_node_line(w, true, text, len, fd);
     }
@@ -245,6 +257,10 @@ node_link_advance(struct node_link *nl, size_t n, bool with_fd)
         n -= left;
         STAILQ_REMOVE_HEAD(&nl->out, link);
         nl->nout--;
+        nl->out_bytes -= sizeof(*o) + o->len;
+        if (o == nl->last_urgent) {
+            nl->last_urgent = NULL; /* the run of answers is all sent */
+        }
         if (o->fd != -1) {
             nl->handle_in_flight = true;
             nl->handle_conn = o->conn_id;
@@ -273,6 +289,10 @@ node_link_flush(struct mworker *w)
                 : node_link_send_plain(w->chan_fd, nl, nl->handle_in_flight);
         if (n >= 0) {
             node_link_advance(nl, (size_t) n, with_fd);
+            if (nl->read_paused && nl->out_bytes < NODE_OUT_PAUSE / 2) {
+                nl->read_paused = false; /* it reads again: so do we */
+                ev_io_start(m->loop, &w->chan_r);
+            }
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -403,8 +423,10 @@ node_link_lines(struct mworker *w, const char *buf, size_t n)
 
 enum node_read_result { NODE_MORE, NODE_IDLE, NODE_CLOSED };
 
+/* Reads up to <max> chunks; <all> (the worker is dead) ignores the bound
+ * on what waits for it. */
 static enum node_read_result
-node_link_read(struct mworker *w, int max)
+node_link_read(struct mworker *w, int max, bool all)
 {
     static char buf[NODE_READ_CHUNK];
     union {
@@ -420,6 +442,15 @@ node_link_read(struct mworker *w, int max)
 
         if (w->chan_fd == -1) {
             return NODE_CLOSED;
+        }
+        if (!all && w->node->out_bytes >= NODE_OUT_PAUSE) {
+            log_warn(0,
+                     "worker W%u (pid %ld) does not read its channel: %zu "
+                     "bytes wait for it; not reading from it until it does",
+                     w->sw.id, (long) w->pid, w->node->out_bytes);
+            w->node->read_paused = true;
+            ev_io_stop(w->m->loop, &w->chan_r);
+            return NODE_IDLE;
         }
         memset(&mh, 0, sizeof(mh));
         mh.msg_iov = &iov;
@@ -457,7 +488,7 @@ node_link_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
     (void) loop;
     (void) revents;
-    if (node_link_read(w, NODE_READS_PER_TURN) == NODE_CLOSED) {
+    if (node_link_read(w, NODE_READS_PER_TURN, false) == NODE_CLOSED) {
         node_cluster_closed(w);
     }
 }
@@ -465,7 +496,7 @@ node_link_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 void
 node_link_drain(struct mworker *w)
 {
-    while (node_link_read(w, NODE_READS_PER_TURN) == NODE_MORE) {
+    while (node_link_read(w, NODE_READS_PER_TURN, true) == NODE_MORE) {
     }
 }
 

@@ -413,6 +413,31 @@ def test_misbehaving_worker_does_not_hurt_the_master():
     s.wait_log(r"W\d \(pid \d+\): \d+ more messages? not shown", count=2)
 
 
+def vmrss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+
+
+def test_worker_flooding_its_channel_cannot_swell_the_master():
+    # Each NODE_HANDLE without an fd asks for a NACK. W1 writes them without
+    # end and never reads its channel: the master must neither queue
+    # answers without end (it stops reading W1 while what waits for it is
+    # over a bound, so W1's writes stall) nor spend its time on them (an
+    # answer used to be placed by walking all those queued before it).
+    # W2 serves meanwhile.
+    env = dict(os.environ, FAKE_MODE="flood")
+    s = node_server(HELLO, "--node-bin", FAKE, workers=2, env=env, wait_ready=False)
+    s.wait_log(r"worker W2 \(pid \d+\) ready")
+    m = s.wait_log(r"fake worker: flood (\w+) after (\d+) bytes", timeout=60)
+    rss = vmrss_kib(s.pid)
+    h.check(m.group(1) == "stalled" and int(m.group(2)) < 16 << 20,
+            f"the master took {m.group(2)} bytes of a flood ({m.group(1)}); RSS {rss} KiB")
+    s.wait_log(r"worker W1 \(pid \d+\) does not read its channel")
+    for _ in range(5):
+        h.hello_pid(h.request(s.port, "/"))
+    h.check(h.alive(s.pid), "master died")
+
+
 def test_nacked_connection_is_not_lost():
     # Node loses a newconn whose fd did not arrive; here it is handed again.
     s = fake_server("nack", "--trace", workers=1)

@@ -12,6 +12,10 @@ misbehave in ways real Node never would. FAKE_MODE picks how:
   silent    worker 1 takes its first newconn's fd and never answers
   guess     answers for the next newconn before it arrives (its seq is
             easy to guess), then serves as usual
+  flood     worker 1 never reads its channel and writes NODE_HANDLE lines without
+            an fd (each asks for a NACK) as fast as the master takes
+            them, up to 64 MiB; says how far it got once the channel has
+            not been writable for 5 s, then hangs; the others serve
 
 and then serves like a worker: every accepted connection gets one HTTP
 answer, "Hello from worker <pid>", and is closed."""
@@ -19,6 +23,7 @@ answer, "Hello from worker <pid>", and is closed."""
 import array
 import json
 import os
+import select
 import socket
 import sys
 import threading
@@ -85,6 +90,20 @@ def lines():
 
 
 send({"cmd": "NODE_CLUSTER", "act": "online"})
+if mode == "flood" and os.environ["NODE_UNIQUE_ID"] == "1":
+    chunk = b'{"cmd":"NODE_HANDLE"}\n' * 4096
+    sent, total = 0, 64 * 1024 * 1024
+    chan.setblocking(False)
+    while sent < total:
+        if not select.select([], [chan], [], 5)[1]:
+            break
+        try:
+            sent += chan.send(chunk)
+        except BlockingIOError:
+            pass
+    print(f"fake worker: flood {'stalled' if sent < total else 'done'} after {sent} bytes",
+          file=sys.stderr, flush=True)
+    threading.Event().wait()
 if mode == "garbage":
     chan.sendall(b"this is not json\n")
     chan.sendall(b'{"x":"' + b"y" * (2 * 1024 * 1024) + b'"}\n')
