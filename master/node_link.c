@@ -116,9 +116,7 @@ node_link_queue(struct mworker *w, const char *text, size_t len, int fd,
     struct node_link *nl = w->node;
     struct node_out *o, *head;
 
-    /* A worker that has exited will read nothing (its lines are being
-     * drained at reaping). */
-    if (w->chan_fd == -1 || w->exited) {
+    if (w->chan_fd == -1) {
         return 0;
     }
     o = malloc(sizeof(*o) + len + 1);
@@ -424,7 +422,8 @@ node_link_lines(struct mworker *w, const char *buf, size_t n)
 enum node_read_result { NODE_MORE, NODE_IDLE, NODE_CLOSED };
 
 /* Reads up to <max> chunks; <all> (the worker is dead) ignores the bound
- * on what waits for it. */
+ * on what waits for it: what a dead worker left is bounded by its socket
+ * buffer, and must all be read (node_link_drain). */
 static enum node_read_result
 node_link_read(struct mworker *w, int max, bool all)
 {
