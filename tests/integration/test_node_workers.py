@@ -438,6 +438,27 @@ def test_worker_flooding_its_channel_cannot_swell_the_master():
     h.check(h.alive(s.pid), "master died")
 
 
+def test_answer_written_in_parts_keeps_its_one_fd():
+    # Under none the queryServer answer is a NODE_HANDLE line with the
+    # listening socket and, here, 60 kB of data. Each worker asks for
+    # thousands of NACKs first (a different number each, as where the
+    # writes stall depends on it) and reads slowly: the master's writes meet
+    # a full socket and resume, and in some workers the answer's own
+    # sendmsg() is cut (strace shows 36544 of its 60140 bytes written
+    # with the fd, the rest following without). Every worker must get
+    # every line whole and the socket once.
+    env = dict(os.environ, FAKE_MODE="slowread")
+    s = node_server(HELLO, "--node-bin", FAKE, "--policy", "none", workers=8, env=env)
+    s.wait_log(r"fake worker: slowread", count=8, timeout=60)
+    found = re.findall(r"fake worker: slowread: (\d+) of (\d+) NACKs, (\d+) fds, "
+                       r"answer intact: (\w+)", s.log())
+    # W1 to W8, none restarted (a worker that met a broken line died).
+    h.check(sorted(int(f[1]) for f in found) == list(range(9000, 17000, 1000)), f"{found}")
+    for got, asked, fds, intact in found:
+        h.check(got == asked and fds == "1" and intact == "True", f"{found}")
+    h.hello_pid(h.request(s.port, "/"))
+
+
 def test_nacked_connection_is_not_lost():
     # Node loses a newconn whose fd did not arrive; here it is handed again.
     s = fake_server("nack", "--trace", workers=1)

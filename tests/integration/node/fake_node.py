@@ -16,6 +16,13 @@ misbehave in ways real Node never would. FAKE_MODE picks how:
             an fd (each asks for a NACK) as fast as the master takes
             them, up to 64 MiB; says how far it got once the channel has
             not been writable for 5 s, then hangs; the others serve
+  slowread  (under --policy none) sends its queryServer, with 60 kB of
+            data that the answer repeats, behind 8000 + 1000 * its
+            NODE_UNIQUE_ID NODE_HANDLE lines
+            without an fd, then reads its channel a little at a time, so
+            the master's writes stall and resume, likely mid-line; says
+            whether the answers came whole with one fd, accepts on the
+            socket and serves
 
 and then serves like a worker: every accepted connection gets one HTTP
 answer, "Hello from worker <pid>", and is closed."""
@@ -150,8 +157,56 @@ if mode == "garbage":
         chan.sendall(raw.encode() + b"\n")
     chan.sendall(b'{"bytes":"\xff\xfe\x00"}\n')
 port = int(os.environ["PORT"])
-send({"cmd": "NODE_CLUSTER", "act": "queryServer", "index": 0, "data": None,
-      "address": None, "port": port, "addressType": 4, "backlog": 511})
+if mode == "slowread":
+    # Where the writes stall depends on timing: each worker asks for a
+    # different number of NACKs, so that in some the answer is cut.
+    nacks_asked = 8000 + 1000 * int(os.environ["NODE_UNIQUE_ID"])
+    data = "k" * 60000
+    q = {"cmd": "NODE_CLUSTER", "act": "queryServer", "index": 0, "data": data,
+         "address": None, "port": port, "addressType": 4, "backlog": 511, "seq": seq}
+    seq += 1
+    chan.sendall(json.dumps(q, separators=(",", ":")).encode() + b"\n"
+                 + b'{"cmd":"NODE_HANDLE"}\n' * nacks_asked)
+    buf, fds, nacks, handle = b"", [], 0, None
+    while handle is None or nacks < nacks_asked:
+        d, anc, _, _ = chan.recvmsg(512, socket.CMSG_SPACE(16 * 4))
+        for level, kind, payload in anc:
+            a = array.array("i")
+            a.frombytes(payload[:len(payload) - len(payload) % 4])
+            fds.append((len(buf), list(a)))
+        if not d:
+            break
+        buf += d
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            msg = json.loads(line)
+            if msg.get("cmd") == "NODE_HANDLE_NACK":
+                nacks += 1
+            elif msg.get("cmd") == "NODE_HANDLE":
+                handle = msg
+    intact = handle is not None and handle["msg"].get("data") == data \
+        and handle["msg"].get("errno") == 0
+    nfds = sum(len(f) for _, f in fds)
+    # One write: the workers share the master's stderr.
+    os.write(2, f"fake worker: slowread: {nacks} of {nacks_asked} NACKs, {nfds} fds, "
+             f"answer intact: {intact}\n".encode())
+    send({"cmd": "NODE_HANDLE_ACK"})
+    listener = socket.socket(fileno=fds[0][1][0])
+
+    def accept_loop():
+        # The socket is the master's, non-blocking: it stays so.
+        while True:
+            select.select([listener], [], [])
+            try:
+                c, _ = listener.accept()
+            except BlockingIOError:
+                continue
+            threading.Thread(target=serve, args=(c.detach(),), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+else:
+    send({"cmd": "NODE_CLUSTER", "act": "queryServer", "index": 0, "data": None,
+          "address": None, "port": port, "addressType": 4, "backlog": 511})
 
 newconns = 0
 for msg, fd in lines():
