@@ -283,6 +283,17 @@ node_query_server(struct mworker *w, const struct json_value *msg)
     if (has_addr && json_string(&v, addr, sizeof(addr)) < 0) {
         snprintf(addr, sizeof(addr), "?");
     }
+    if (has_addr) {
+        /* It is logged below: a "\n" in it would forge a log line. No
+         * address has control characters, so it still fails to match. */
+        char *c;
+
+        for (c = addr; *c != '\0'; c++) {
+            if ((unsigned char) *c < 0x20 || *c == 0x7f) {
+                *c = '?';
+            }
+        }
+    }
 
     /* The key as Node 20's primary makes it: address:port:type:fd:index. */
     node_key_part(msg, "address", part[0], sizeof(part[0]));

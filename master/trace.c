@@ -165,12 +165,19 @@ void
 trace_node_line(const struct mworker *w, bool out, const char *line, size_t len,
                 int fd)
 {
-    char fdnote[32] = "";
+    char fdnote[32] = "", shown[400];
+    size_t i, n = len > sizeof(shown) ? sizeof(shown) : len;
 
     if (fd != -1) {
         snprintf(fdnote, sizeof(fdnote), " + fd %d", fd);
     }
-    log_trace("ipc      %s W%u %.*s%s%s", out ? "->" : "<-", w->sw.id,
-              (int) (len > 400 ? 400 : len), line, len > 400 ? "..." : "",
-              fdnote);
+    /* A worker's line is shown before it is checked as JSON: a "\r" or
+     * an escape sequence in it must not reach the log as such. */
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) line[i];
+
+        shown[i] = c < 0x20 || c == 0x7f ? '?' : (char) c;
+    }
+    log_trace("ipc      %s W%u %.*s%s%s", out ? "->" : "<-", w->sw.id, (int) n,
+              shown, len > n ? "..." : "", fdnote);
 }

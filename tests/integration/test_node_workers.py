@@ -418,6 +418,19 @@ def vmrss_kib(pid):
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 
 
+def test_worker_lines_cannot_forge_log_lines():
+    # The garbage worker puts "\n" (escaped) in a queryServer's address,
+    # which the master logs, and a raw "\r" and an escape sequence in a
+    # line, which --trace shows: the log gets "?" instead of each.
+    s = fake_server("garbage", "--trace", workers=1)
+    s.wait_log(r"asked for address x\?FORGED by the worker, but this master listens on")
+    s.wait_log(r'ipc\s+<- W1 \{"cmd":"x\?\[2J\?FORGED raw"\}')
+    s.wait_log(r"fake worker got NODE_HANDLE_ACK")
+    log = s.log()
+    h.check(not re.search(r"^FORGED", log, re.M), "a worker forged a log line")
+    h.check("\x1b" not in log and "\r" not in log, "control characters in the log")
+
+
 def test_worker_flooding_its_channel_cannot_swell_the_master():
     # Each NODE_HANDLE without an fd asks for a NACK. W1 writes them without
     # end and never reads its channel: the master must neither queue

@@ -153,9 +153,13 @@ if mode == "garbage":
         '"\\u0000"',
         "",
         '{"cmd":"NODE_CLUSTER","act":"\\ud800"}',
+        # A log line of its own, if the master logged the address as is.
+        '{"cmd":"NODE_CLUSTER","act":"queryServer","seq":7,"port":%d,'
+        '"address":"x\\nFORGED by the worker"}' % int(os.environ["PORT"]),
     ]:
         chan.sendall(raw.encode() + b"\n")
     chan.sendall(b'{"bytes":"\xff\xfe\x00"}\n')
+    chan.sendall(b'{"cmd":"x\x1b[2J\rFORGED raw"}\n')
 port = int(os.environ["PORT"])
 if mode == "slowread":
     # Where the writes stall depends on timing: each worker asks for a
