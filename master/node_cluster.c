@@ -574,6 +574,13 @@ node_cluster_last_words(struct mworker *w)
 void
 node_cluster_disconnect(struct mworker *w)
 {
+    /* Once it said exitedAfterDisconnect it disconnects when answered; a
+     * disconnect as well would have Node's worker call
+     * process.disconnect() twice, and the second throws
+     * (ERR_IPC_DISCONNECTED). */
+    if (w->node->disconnecting) {
+        return;
+    }
     w->node->disconnecting = true;
     node_send_cluster(w, "\"act\":\"disconnect\"");
 }

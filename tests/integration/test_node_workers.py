@@ -431,6 +431,21 @@ def test_worker_lines_cannot_forge_log_lines():
     h.check("\x1b" not in log and "\r" not in log, "control characters in the log")
 
 
+def test_worker_leaving_on_its_own_is_not_told_to_disconnect():
+    # A worker that said exitedAfterDisconnect (its servers closed) calls
+    # process.disconnect() once answered. Told to disconnect as well (a
+    # stop in between), Node's worker (child.js _disconnect) calls it a
+    # second time, which throws ERR_IPC_DISCONNECTED: a stack trace and
+    # exit code 1. The stand-in keeps its channel open to see.
+    s = fake_server("leaving", "--grace", "3s", workers=2)
+    s.wait_log(r"fake worker: acknowledged, leaving")
+    s.wait_log(r"worker W1 \(pid \d+\) leaves: it disconnects")
+    s.signal(signal.SIGTERM)
+    s.wait_log(r"grace period over; killing 1 remaining worker")
+    s.wait_exit()
+    h.check("after leaving got" not in s.log(), "the master told a leaving worker to disconnect")
+
+
 def test_worker_flooding_its_channel_cannot_swell_the_master():
     # Each NODE_HANDLE without an fd asks for a NACK. W1 writes them without
     # end and never reads its channel: the master must neither queue

@@ -16,6 +16,9 @@ misbehave in ways real Node never would. FAKE_MODE picks how:
             an fd (each asks for a NACK) as fast as the master takes
             them, up to 64 MiB; says how far it got once the channel has
             not been writable for 5 s, then hangs; the others serve
+  leaving   worker 1 says it leaves (exitedAfterDisconnect, as
+            cluster.worker.disconnect() does) and, once answered, keeps
+            its channel open and tells each line it gets after that
   slowread  (under --policy none) sends its queryServer, with 60 kB of
             data that the answer repeats, behind 8000 + 1000 * its
             NODE_UNIQUE_ID NODE_HANDLE lines
@@ -161,6 +164,15 @@ if mode == "garbage":
     chan.sendall(b'{"bytes":"\xff\xfe\x00"}\n')
     chan.sendall(b'{"cmd":"x\x1b[2J\rFORGED raw"}\n')
 port = int(os.environ["PORT"])
+if mode == "leaving" and os.environ["NODE_UNIQUE_ID"] == "1":
+    send({"cmd": "NODE_CLUSTER", "act": "exitedAfterDisconnect"})
+    for msg, fd in lines():
+        if msg.get("ack") == 1:
+            print("fake worker: acknowledged, leaving", file=sys.stderr, flush=True)
+        else:
+            print(f"fake worker: after leaving got {json.dumps(msg)}", file=sys.stderr,
+                  flush=True)
+    sys.exit(0)
 if mode == "slowread":
     # Where the writes stall depends on timing: each worker asks for a
     # different number of NACKs, so that in some the answer is cut.
