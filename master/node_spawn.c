@@ -112,7 +112,11 @@ node_spawn_argv(const struct master *m)
     }
     for (i = 0; i < n + 2; i++) {
         if (v[i] == NULL) {
-            node_spawn_free(v);
+            /* node_spawn_free() stops at the first NULL: free them all. */
+            for (i = 0; i < n + 2; i++) {
+                free(v[i]);
+            }
+            free(v);
             return NULL;
         }
     }
