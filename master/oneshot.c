@@ -423,6 +423,12 @@ oneshot_stop(struct oneshot *srv)
         srv->fd = -1;
     }
     while ((c = TAILQ_FIRST(&srv->conns)) != NULL) {
+        if (c->streaming) {
+            /* Lines logged since the loop last ran are still unsent: the
+             * master's last ones (workers reaped as it stops). One try,
+             * never waiting; what does not fit is lost with the stream. */
+            (void) oneshot_stream_send(c);
+        }
         oneshot_free(c);
     }
 }

@@ -290,6 +290,43 @@ def test_slow_follower_loses_lines_not_the_master():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_follower_gets_the_last_lines_at_stop():
+    # A second SIGTERM stops the master at once; the worker, stopped with
+    # a handoff it never acknowledged, is still in rotation, so reaping it
+    # after the loop logs "down" and "reclaim": the follower gets them
+    # before its stream closes.
+    tmp = tempfile.mkdtemp(prefix="handoff-follow-")
+    c = f = None
+    try:
+        sock = control_sock(tmp)
+        s = h.server("--control", sock, "--grace", "60s", workers=1)
+        mark = s.mark()
+        f = subprocess.Popen([HANDOFFCTL, "--socket", sock, "trace"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        s.wait_log(r"worker W\d+\[\d+\] info: trace on", start=mark)
+        os.kill(s.worker_pids()[0], signal.SIGSTOP)
+        c = h.connect(s.port)
+        s.wait_log(r"trace: sendmsg +-> W\d+: 1 message, 1 fd \(CONN C\d+\)",
+                   start=mark)
+        s.signal(signal.SIGTERM)
+        s.wait_log(r"stopping gracefully", start=mark)
+        s.signal(signal.SIGTERM)
+        h.check(s.wait_exit() == 0, f"exit code {s.proc.returncode}")
+        out, err = f.communicate(timeout=10 * h.SLOW)
+        h.check(f.returncode == 0, f"follower exit {f.returncode}: {err!r}")
+        got = out.decode(errors="replace").splitlines()
+        traced = re.findall(r"\S+ \S+ master\[\d+\] trace: .*", s.log())
+        h.check(any(" trace: reclaim " in l for l in traced), "no reclaim line")
+        lost = [l for l in traced if l not in got]
+        h.check(not lost, "lines the follower never got:\n" + "\n".join(lost))
+    finally:
+        if c is not None:
+            c.close()
+        if f is not None and f.poll() is None:
+            f.kill()
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def test_followers_are_bounded():
     tmp = tempfile.mkdtemp(prefix="handoff-follow-")
     socks = []
