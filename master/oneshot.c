@@ -409,6 +409,21 @@ oneshot_start(struct oneshot *srv, struct master *m, int fd,
     ev_io_start(m->loop, &srv->accept_w);
 }
 
+/* Listens on <fd> (taken) instead; the connections open go on. */
+void
+oneshot_relisten(struct oneshot *srv, int fd)
+{
+    struct ev_loop *loop = srv->m->loop;
+
+    ev_io_stop(loop, &srv->accept_w);
+    fd_close(srv->fd);
+    srv->fd = fd;
+    ev_io_set(&srv->accept_w, fd, EV_READ);
+    if (srv->nconns < ONESHOT_CONNS) { /* else oneshot_free() starts it */
+        ev_io_start(loop, &srv->accept_w);
+    }
+}
+
 void
 oneshot_stop(struct oneshot *srv)
 {

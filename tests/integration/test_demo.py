@@ -327,6 +327,49 @@ def test_follower_gets_the_last_lines_at_stop():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_failed_upgrade_keeps_the_control_socket():
+    # SIGUSR2: the new master binds the control socket's path as it
+    # starts. Killed before it is ready, it leaves the old master serving,
+    # which must be reachable by handoffctl again; its follower goes on.
+    tmp = tempfile.mkdtemp(prefix="handoff-follow-")
+    newpid = None
+    lazy = None
+    try:
+        sock = control_sock(tmp)
+        s = h.server("--control", sock, workers=1)
+        lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lazy.connect(sock)
+        lazy.sendall(b"trace\n")
+        mark = s.mark()
+        s.signal(signal.SIGUSR2)
+        m = s.wait_log(r"master\[(\d+)\] info: control socket ", start=mark)
+        newpid = int(m.group(1))
+        h.check(newpid != s.pid, "the old master rebound its control socket")
+        os.kill(newpid, signal.SIGKILL)
+        s.wait_log(rf"the new master \(pid {newpid}\) exited", start=mark)
+        p = subprocess.run([HANDOFFCTL, "--socket", sock, "stats"],
+                           capture_output=True, text=True, timeout=30)
+        h.check(p.returncode == 0 and f'"pid":{s.pid},' in p.stdout, p)
+        # The follower from before the upgrade still follows.
+        mark = s.mark()
+        port = one_request(s)
+        s.wait_log(rf"master\[\d+\] trace: accept +C\d+ fd=\d+ from "
+                   rf"127\.0\.0\.1:{port} ", start=mark)
+        lazy.settimeout(10 * h.SLOW)
+        data = b""
+        while f"127.0.0.1:{port} ".encode() not in data:
+            chunk = lazy.recv(65536)
+            h.check(chunk, "follower stream closed")
+            data += chunk
+    finally:
+        if lazy is not None:
+            lazy.close()
+        if newpid is not None:
+            for pid in h.children(newpid):  # its workers, orphaned
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def test_followers_are_bounded():
     tmp = tempfile.mkdtemp(prefix="handoff-follow-")
     socks = []
