@@ -10,7 +10,8 @@
  *
  * One exception, for `handoffctl trace`: handle() may call oneshot_stream()
  * to keep its connection open after the answer; what oneshot_broadcast()
- * offers is then sent to it until the client closes (or half-closes). A
+ * offers is then sent to it until the client closes (or half-closes, or
+ * sends more than ONESHOT_IN_MAX bytes, which are all ignored). A
  * stream never holds more than ONESHOT_STREAM_MAX unsent bytes: a client
  * that does not keep up loses lines, never blocks or bloats the master,
  * and is told how many it lost ("... N lines dropped") once it catches up.
@@ -48,6 +49,7 @@ struct oneshot_conn {
      * are dropped until the backlog has halved (hysteresis, so that a
      * slow client gets runs of lines rather than one in two). */
     unsigned long long dropped;
+    size_t ignored; /* streaming: bytes the follower sent since */
 };
 
 static void oneshot_accept_cb(struct ev_loop *loop, ev_io *io, int revents);
@@ -176,10 +178,17 @@ oneshot_stream_io(struct oneshot_conn *c, int revents)
         char sink[512];
         ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
 
-        /* Whatever a follower sends is ignored; its EOF (a close or a
+        /* What a follower sends is ignored; its EOF (a close or a
          * half-close) ends the stream, so a follower that has gone is
-         * noticed even when there is nothing to send it. */
-        if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+         * noticed even when there is nothing to send it. Ignored up to
+         * ONESHOT_IN_MAX (a terminal's Enter), not forever: a follower
+         * that keeps sending would keep the master reading for nothing,
+         * a core's worth for one that floods. */
+        if (n > 0) {
+            c->ignored += (size_t) n;
+        }
+        if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)
+            || c->ignored > ONESHOT_IN_MAX) {
             oneshot_free(c);
             return;
         }

@@ -370,6 +370,56 @@ def test_failed_upgrade_keeps_the_control_socket():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_follower_that_keeps_sending_is_closed():
+    # A follower has nothing to say: a little input (a terminal's Enter)
+    # is ignored, but one that keeps sending is closed rather than read
+    # forever (a flooding follower kept the master reading, a core's worth).
+    tmp = tempfile.mkdtemp(prefix="handoff-follow-")
+    c = None
+    try:
+        sock = control_sock(tmp)
+        s = h.server("--control", sock, workers=1)
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(sock)
+        c.settimeout(10 * h.SLOW)
+        c.sendall(b"trace\n")
+        data = c.recv(64)
+        h.check(data.startswith(b"ok: following"), data)
+        c.sendall(b"\r\n")
+        port = one_request(s)
+        while f"127.0.0.1:{port} ".encode() not in data:
+            chunk = c.recv(65536)
+            h.check(chunk, "the stream ended after a newline")
+            data += chunk
+        c.sendall(b"x" * 65536)
+        # (load lines arrive every second: a deadline, not a recv timeout)
+        deadline = time.monotonic() + 10 * h.SLOW
+        while True:
+            h.check(time.monotonic() < deadline,
+                    "a follower that sent 64 KiB still follows")
+            try:
+                chunk = c.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+        # Its place is free again: eight more can follow.
+        socks = []
+        for _ in range(8):
+            f = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            socks.append(f)
+            f.connect(sock)
+            f.sendall(b"trace\n")
+            f.settimeout(10 * h.SLOW)
+            h.check(f.recv(64).startswith(b"ok: following"), "follower refused")
+        for f in socks:
+            f.close()
+    finally:
+        if c is not None:
+            c.close()
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def test_followers_are_bounded():
     tmp = tempfile.mkdtemp(prefix="handoff-follow-")
     socks = []
