@@ -165,16 +165,46 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
 }
 
 /*
+ * Binds and listens on control_path (which must be free) and notes its
+ * inode. Returns the socket, or -1 with errno set.
+ */
+static int
+control_listen(void)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    mode_t old_umask;
+    int fd, rc, err;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, control_path, strlen(control_path));
+    old_umask = umask(077); /* owner only, from the moment it exists */
+    rc = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+    umask(old_umask);
+    if (rc == -1 || listen(fd, 16) == -1 || stat(control_path, &st) == -1) {
+        err = errno;
+        fd_close(fd);
+        errno = err;
+        return -1;
+    }
+    control_ino = st.st_ino;
+    return fd;
+}
+
+/*
  * Opens the control socket, unless --control none. The path is replaced
  * if something stale (or an old master being upgraded) holds it.
  */
 int
 control_open(struct master *m)
 {
-    struct sockaddr_un sa;
     struct stat st;
     unsigned port = 0;
-    mode_t old_umask;
     int fd, rc;
 
     if (m->opt.control != NULL && strcmp(m->opt.control, "none") == 0) {
@@ -206,29 +236,54 @@ control_open(struct master *m)
         }
         (void) unlink(control_path);
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = control_listen();
     if (fd == -1) {
-        fprintf(stderr, "handoff: control socket: %s\n", strerror(errno));
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, control_path, strlen(control_path));
-    old_umask = umask(077); /* owner only, from the moment it exists */
-    rc = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
-    umask(old_umask);
-    if (rc == -1 || listen(fd, 16) == -1 || stat(control_path, &st) == -1) {
         fprintf(stderr, "handoff: control socket %s: %s\n", control_path,
                 strerror(errno));
-        fd_close(fd);
         return -1;
     }
-    control_ino = st.st_ino;
     control_trace_asked = m->opt.trace;
     control_srv.streams_changed = control_streams_changed;
     oneshot_start(&control_srv, m, fd, control_complete, control_handle);
     log_info("control socket %s (handoffctl)", control_path);
     return 0;
+}
+
+/*
+ * A new master (upgrade) took the control socket's path over and has
+ * exited without taking over from us: handoffctl could no longer reach
+ * this master, which goes on serving. Binds the path again; connections
+ * already open (followers) go on.
+ */
+void
+control_reclaim(struct master *m)
+{
+    struct stat st;
+    int fd;
+
+    (void) m;
+    if (control_srv.fd == -1) {
+        return; /* --control none, or closing */
+    }
+    if (lstat(control_path, &st) == 0) {
+        if (S_ISSOCK(st.st_mode) && st.st_ino == control_ino) {
+            return; /* the new master died before it took the path */
+        }
+        if (!S_ISSOCK(st.st_mode)) {
+            log_warn(0, "control socket %s: replaced by something else; left",
+                     control_path);
+            return;
+        }
+        (void) unlink(control_path);
+    }
+    fd = control_listen();
+    if (fd == -1) {
+        log_error(errno, "control socket %s: cannot bind it again",
+                  control_path);
+        return;
+    }
+    oneshot_relisten(&control_srv, fd);
+    log_info("control socket %s taken back (handoffctl)", control_path);
 }
 
 void

@@ -312,6 +312,7 @@ void oneshot_start(struct oneshot *srv, struct master *m, int fd,
                    void (*handle)(struct oneshot *, const char *, size_t,
                                   struct sbuf *));
 void oneshot_stop(struct oneshot *srv);
+void oneshot_relisten(struct oneshot *srv, int fd);
 bool oneshot_stream(struct oneshot *srv);
 void oneshot_broadcast(struct oneshot *srv, const char *data, size_t len);
 
@@ -329,6 +330,7 @@ void proxy_wait(struct master *m, struct mconn *c);
 /* control.c */
 int control_open(struct master *m);
 void control_close(struct master *m);
+void control_reclaim(struct master *m);
 
 /* upgrade.c */
 void upgrade_start(struct master *m);

@@ -10,7 +10,8 @@
  *
  * One exception, for `handoffctl trace`: handle() may call oneshot_stream()
  * to keep its connection open after the answer; what oneshot_broadcast()
- * offers is then sent to it until the client closes (or half-closes). A
+ * offers is then sent to it until the client closes (or half-closes, or
+ * sends more than ONESHOT_IN_MAX bytes, which are all ignored). A
  * stream never holds more than ONESHOT_STREAM_MAX unsent bytes: a client
  * that does not keep up loses lines, never blocks or bloats the master,
  * and is told how many it lost ("... N lines dropped") once it catches up.
@@ -48,6 +49,7 @@ struct oneshot_conn {
      * are dropped until the backlog has halved (hysteresis, so that a
      * slow client gets runs of lines rather than one in two). */
     unsigned long long dropped;
+    size_t ignored; /* streaming: bytes the follower sent since */
 };
 
 static void oneshot_accept_cb(struct ev_loop *loop, ev_io *io, int revents);
@@ -176,10 +178,17 @@ oneshot_stream_io(struct oneshot_conn *c, int revents)
         char sink[512];
         ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
 
-        /* Whatever a follower sends is ignored; its EOF (a close or a
+        /* What a follower sends is ignored; its EOF (a close or a
          * half-close) ends the stream, so a follower that has gone is
-         * noticed even when there is nothing to send it. */
-        if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+         * noticed even when there is nothing to send it. Ignored up to
+         * ONESHOT_IN_MAX (a terminal's Enter), not forever: a follower
+         * that keeps sending would keep the master reading for nothing,
+         * a core's worth for one that floods. */
+        if (n > 0) {
+            c->ignored += (size_t) n;
+        }
+        if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)
+            || c->ignored > ONESHOT_IN_MAX) {
             oneshot_free(c);
             return;
         }
@@ -409,6 +418,21 @@ oneshot_start(struct oneshot *srv, struct master *m, int fd,
     ev_io_start(m->loop, &srv->accept_w);
 }
 
+/* Listens on <fd> (taken) instead; the connections open go on. */
+void
+oneshot_relisten(struct oneshot *srv, int fd)
+{
+    struct ev_loop *loop = srv->m->loop;
+
+    ev_io_stop(loop, &srv->accept_w);
+    fd_close(srv->fd);
+    srv->fd = fd;
+    ev_io_set(&srv->accept_w, fd, EV_READ);
+    if (srv->nconns < ONESHOT_CONNS) { /* else oneshot_free() starts it */
+        ev_io_start(loop, &srv->accept_w);
+    }
+}
+
 void
 oneshot_stop(struct oneshot *srv)
 {
@@ -423,6 +447,12 @@ oneshot_stop(struct oneshot *srv)
         srv->fd = -1;
     }
     while ((c = TAILQ_FIRST(&srv->conns)) != NULL) {
+        if (c->streaming) {
+            /* Lines logged since the loop last ran are still unsent: the
+             * master's last ones (workers reaped as it stops). One try,
+             * never waiting; what does not fit is lost with the stream. */
+            (void) oneshot_stream_send(c);
+        }
         oneshot_free(c);
     }
 }

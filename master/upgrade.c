@@ -10,7 +10,8 @@
  * gracefully: its workers finish their requests and it exits, and the listening
  * socket lives on in the new master. If the new master dies first, or is not
  * ready within UPGRADE_TIMEOUT_S, the old master says so and goes on serving as
- * before.
+ * before; once the new master has exited it takes the control socket's path
+ * back (control_reclaim()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +92,11 @@ upgrade_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
              WIFEXITED(cw->rstatus) ? WEXITSTATUS(cw->rstatus)
                                     : 128 + WTERMSIG(cw->rstatus));
     m->upgrade_pid = 0;
+    if (!m->stopping) {
+        /* It did not take over: the control socket's path is ours again
+         * (it bound it as it started). */
+        control_reclaim(m);
+    }
 }
 
 /* The listening sockets the new master is to take over, as "5,6,7". */

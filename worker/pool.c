@@ -166,6 +166,7 @@ pool_submit(struct pool_job *j)
         return -1;
     }
     j->ran = false;
+    atomic_init(&j->cancelled, false);
     pthread_mutex_lock(&pool.lock);
     if (pool.queued < pool.max_queued) {
         STAILQ_INSERT_TAIL(&pool.queue, j, link);
@@ -182,6 +183,9 @@ pool_cancel(struct pool_job *j)
 {
     struct pool_job *q;
 
+    /* Relaxed: work() only polls it, and the job's hand-over to the loop
+     * goes through the lock anyway. */
+    atomic_store_explicit(&j->cancelled, true, memory_order_relaxed);
     pthread_mutex_lock(&pool.lock);
     STAILQ_FOREACH(q, &pool.queue, link)
     {
@@ -195,6 +199,12 @@ pool_cancel(struct pool_job *j)
         }
     }
     pthread_mutex_unlock(&pool.lock);
+}
+
+bool
+pool_cancelled(const struct pool_job *j)
+{
+    return atomic_load_explicit(&j->cancelled, memory_order_relaxed);
 }
 
 void

@@ -18,6 +18,7 @@
 #define HS_WORKER_POOL_H
 
 #include <ev.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/queue.h>
 
@@ -30,6 +31,7 @@ struct pool_job {
     void (*done)(struct pool_job *j); /* rw: runs on the loop thread after */
     void *data; /* rw: the submitter's; the pool never reads it */
     bool ran;   /* ro in done(): false if the job was cancelled in time */
+    atomic_bool cancelled; /* private: see pool_cancelled() */
 };
 
 /*
@@ -51,8 +53,16 @@ int pool_submit(struct pool_job *j);
 /*
  * The submitter no longer wants <j>'s result. If no thread has taken it
  * yet, work() will not run (ran stays false); done() still comes, later.
+ * If work() is running, pool_cancelled(j) becomes true.
  */
 void pool_cancel(struct pool_job *j);
+
+/*
+ * For work(), from its thread: true once <j> was cancelled, so that a long
+ * job can stop early rather than keep a thread (and a core) busy for a
+ * result nobody will read, or hold up pool_stop() at exit.
+ */
+bool pool_cancelled(const struct pool_job *j);
 
 /*
  * Waits for the jobs being run to finish, joins every thread, and calls

@@ -110,17 +110,28 @@ routes_hello(struct conn *c)
     response_simple(c, 200, "text/plain", body, len, NULL);
 }
 
-/* The loop the seeds' Node example runs; volatile keeps it from folding. */
-static uint64_t
-routes_spin(uint64_t n)
+#define CPU_CANCEL_CHECK 0xfffff /* a job polls its cancel flag every 1M */
+
+/*
+ * The loop the seeds' Node example runs; volatile keeps it from folding.
+ * On a pool thread <j> is its job, and a cancelled job stops early: a
+ * thread running up to CPU_MAX_N for a client that reset, or for a worker
+ * that exits (pool_stop() waits for running jobs), would burn a core for
+ * a result nobody reads. Returns false if it stopped early.
+ */
+static bool
+routes_spin(uint64_t n, const struct pool_job *j)
 {
     volatile uint64_t acc = 0;
     uint64_t i;
 
     for (i = 0; i < n; i++) {
+        if ((i & CPU_CANCEL_CHECK) == 0 && j != NULL && pool_cancelled(j)) {
+            return false;
+        }
         acc = acc + (i ^ (acc >> 3));
     }
-    return acc;
+    return true;
 }
 
 /* A /cpu request on the pool; job.data is its connection, or NULL. */
@@ -129,6 +140,7 @@ struct routes_job {
     uint64_t n;
     uint64_t conn_id; /* for the trace once the connection is gone */
     bool trace;       /* worker.trace when queued: handoffctl changes it */
+    bool stopped;     /* work() saw the job cancelled and stopped early */
 };
 
 /* <offload>: the request asked for it; <offloaded>: it ran on the pool. */
@@ -159,7 +171,7 @@ routes_job_work(struct pool_job *j)
         log_trace("C%llu /cpu job running on a pool thread",
                   (unsigned long long) rj->conn_id);
     }
-    (void) routes_spin(rj->n);
+    rj->stopped = !routes_spin(rj->n, j);
 }
 
 /*
@@ -173,14 +185,16 @@ routes_job_done(struct pool_job *j)
     struct routes_job *rj = container_of(j, struct routes_job, job);
     struct conn *c = j->data;
     unsigned long long id = (unsigned long long) rj->conn_id;
-    bool ran = j->ran;
+    const char *how = !j->ran       ? "cancelled before it ran"
+                      : rj->stopped ? "stopped early"
+                                    : "done";
 
     free(rj);
     if (c == NULL) {
         if (worker.trace) {
             log_trace("C%llu /cpu job %s; its connection is gone: result "
                       "dropped",
-                      id, ran ? "done" : "cancelled before it ran");
+                      id, how);
         }
         return;
     }
@@ -272,7 +286,7 @@ routes_cpu(struct conn *c, const char *query, size_t qlen)
     if (n >= CPU_REPORT_N) {
         report_now();
     }
-    (void) routes_spin(n);
+    (void) routes_spin(n, NULL);
     /* The spin may have taken a while: keep Date and timers honest. */
     ev_now_update(worker.loop);
     routes_cpu_reply(c, offload, false);

@@ -130,7 +130,8 @@ struct conn {
      * While set, the connection is pinned: nothing is parsed, no request
      * timeout runs, draining leaves it alone; only a client that resets
      * the connection (or stops reading earlier responses) frees it, and
-     * then the job's result is dropped when it comes back. */
+     * then a running job stops early and its result is dropped when it
+     * comes back. */
     struct pool_job *job;
     bool job_eof;     /* EOF seen while the job ran: read it again after */
     bool msg_open;    /* a request has begun, not completed */

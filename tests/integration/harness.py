@@ -19,10 +19,10 @@ import traceback
 BUILD = os.environ.get("HANDOFF_BUILD") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build")
 HANDOFF = os.path.join(BUILD, "handoff")
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
                    "runtime error:", "UndefinedBehaviorSanitizer")
 # Sanitized builds are slower; deadlines stretch with them.
-SLOW = 3.0 if "asan" in BUILD else 1.0
+SLOW = 3.0 if "asan" in BUILD or "tsan" in BUILD else 1.0
 
 
 class TestFailure(AssertionError):

@@ -290,6 +290,136 @@ def test_slow_follower_loses_lines_not_the_master():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_follower_gets_the_last_lines_at_stop():
+    # A second SIGTERM stops the master at once; the worker, stopped with
+    # a handoff it never acknowledged, is still in rotation, so reaping it
+    # after the loop logs "down" and "reclaim": the follower gets them
+    # before its stream closes.
+    tmp = tempfile.mkdtemp(prefix="handoff-follow-")
+    c = f = None
+    try:
+        sock = control_sock(tmp)
+        s = h.server("--control", sock, "--grace", "60s", workers=1)
+        mark = s.mark()
+        f = subprocess.Popen([HANDOFFCTL, "--socket", sock, "trace"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        s.wait_log(r"worker W\d+\[\d+\] info: trace on", start=mark)
+        os.kill(s.worker_pids()[0], signal.SIGSTOP)
+        c = h.connect(s.port)
+        s.wait_log(r"trace: sendmsg +-> W\d+: 1 message, 1 fd \(CONN C\d+\)",
+                   start=mark)
+        s.signal(signal.SIGTERM)
+        s.wait_log(r"stopping gracefully", start=mark)
+        s.signal(signal.SIGTERM)
+        h.check(s.wait_exit() == 0, f"exit code {s.proc.returncode}")
+        out, err = f.communicate(timeout=10 * h.SLOW)
+        h.check(f.returncode == 0, f"follower exit {f.returncode}: {err!r}")
+        got = out.decode(errors="replace").splitlines()
+        traced = re.findall(r"\S+ \S+ master\[\d+\] trace: .*", s.log())
+        h.check(any(" trace: reclaim " in l for l in traced), "no reclaim line")
+        lost = [l for l in traced if l not in got]
+        h.check(not lost, "lines the follower never got:\n" + "\n".join(lost))
+    finally:
+        if c is not None:
+            c.close()
+        if f is not None and f.poll() is None:
+            f.kill()
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def test_failed_upgrade_keeps_the_control_socket():
+    # SIGUSR2: the new master binds the control socket's path as it
+    # starts. Killed before it is ready, it leaves the old master serving,
+    # which must be reachable by handoffctl again; its follower goes on.
+    tmp = tempfile.mkdtemp(prefix="handoff-follow-")
+    newpid = None
+    lazy = None
+    try:
+        sock = control_sock(tmp)
+        s = h.server("--control", sock, workers=1)
+        lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lazy.connect(sock)
+        lazy.sendall(b"trace\n")
+        mark = s.mark()
+        s.signal(signal.SIGUSR2)
+        m = s.wait_log(r"master\[(\d+)\] info: control socket ", start=mark)
+        newpid = int(m.group(1))
+        h.check(newpid != s.pid, "the old master rebound its control socket")
+        os.kill(newpid, signal.SIGKILL)
+        s.wait_log(rf"the new master \(pid {newpid}\) exited", start=mark)
+        p = subprocess.run([HANDOFFCTL, "--socket", sock, "stats"],
+                           capture_output=True, text=True, timeout=30)
+        h.check(p.returncode == 0 and f'"pid":{s.pid},' in p.stdout, p)
+        # The follower from before the upgrade still follows.
+        mark = s.mark()
+        port = one_request(s)
+        s.wait_log(rf"master\[\d+\] trace: accept +C\d+ fd=\d+ from "
+                   rf"127\.0\.0\.1:{port} ", start=mark)
+        lazy.settimeout(10 * h.SLOW)
+        data = b""
+        while f"127.0.0.1:{port} ".encode() not in data:
+            chunk = lazy.recv(65536)
+            h.check(chunk, "follower stream closed")
+            data += chunk
+    finally:
+        if lazy is not None:
+            lazy.close()
+        if newpid is not None:
+            for pid in h.children(newpid):  # its workers, orphaned
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def test_follower_that_keeps_sending_is_closed():
+    # A follower has nothing to say: a little input (a terminal's Enter)
+    # is ignored, but one that keeps sending is closed rather than read
+    # forever (a flooding follower kept the master reading, a core's worth).
+    tmp = tempfile.mkdtemp(prefix="handoff-follow-")
+    c = None
+    try:
+        sock = control_sock(tmp)
+        s = h.server("--control", sock, workers=1)
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(sock)
+        c.settimeout(10 * h.SLOW)
+        c.sendall(b"trace\n")
+        data = c.recv(64)
+        h.check(data.startswith(b"ok: following"), data)
+        c.sendall(b"\r\n")
+        port = one_request(s)
+        while f"127.0.0.1:{port} ".encode() not in data:
+            chunk = c.recv(65536)
+            h.check(chunk, "the stream ended after a newline")
+            data += chunk
+        c.sendall(b"x" * 65536)
+        # (load lines arrive every second: a deadline, not a recv timeout)
+        deadline = time.monotonic() + 10 * h.SLOW
+        while True:
+            h.check(time.monotonic() < deadline,
+                    "a follower that sent 64 KiB still follows")
+            try:
+                chunk = c.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+        # Its place is free again: eight more can follow.
+        socks = []
+        for _ in range(8):
+            f = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            socks.append(f)
+            f.connect(sock)
+            f.sendall(b"trace\n")
+            f.settimeout(10 * h.SLOW)
+            h.check(f.recv(64).startswith(b"ok: following"), "follower refused")
+        for f in socks:
+            f.close()
+    finally:
+        if c is not None:
+            c.close()
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def test_followers_are_bounded():
     tmp = tempfile.mkdtemp(prefix="handoff-follow-")
     socks = []

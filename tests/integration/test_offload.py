@@ -167,8 +167,9 @@ def test_client_gone_mid_job():
     wpid = s.worker_pids()[0]
     idle_fds = h.idle_fd_count(wpid)
 
-    # A reset while the job runs frees the connection at once; the result
-    # is dropped when it comes back.
+    # A reset while the job runs frees the connection at once; the job
+    # stops early (a second or more of spinning before it noticed), and
+    # its result is dropped when it comes back.
     b = h.connect(s.port, timeout=30)
     mark = s.mark()
     b.sendall(get(LONG + "&offload=1"))
@@ -176,8 +177,8 @@ def test_client_gone_mid_job():
     reset(b)
     s.wait_log(r"C\d+ reset during its job", start=mark)
     h.hello_pid(h.request(s.port, "/"))  # served meanwhile
-    s.wait_log(r"C\d+ /cpu job done; its connection is gone: result dropped",
-               start=mark)
+    s.wait_log(r"C\d+ /cpu job stopped early; its connection is gone: result "
+               r"dropped", start=mark)
 
     # A plain close (FIN) may be a half-close: the answer is still sent,
     # then the connection is closed.
@@ -210,13 +211,18 @@ def test_full_queue_gets_503_and_waiting_jobs_are_cancelled():
         r = h.request(s.port, LONG + "&offload=1")
         h.check(r.status == 503 and r.header("retry-after") == "1", r)
         h.hello_pid(h.request(s.port, "/"))  # the loop itself is fine
-        # Clients that give up: the 16 waiting jobs never run.
+        # Clients that give up: waiting jobs never run, the running one
+        # stops early. (The thread may take the next job before the loop
+        # has seen that job's reset too: then that one stops early.)
         for c in conns:
             reset(c)
         conns = []
-        s.wait_log(r"cancelled before it ran; its connection is gone", start=mark,
-                   count=16)
-        s.wait_log(r"C\d+ /cpu job done; its connection is gone", start=mark)
+        s.wait_log(r"C\d+ /cpu job (cancelled before it ran|stopped early); its "
+                   r"connection is gone", start=mark, count=17)
+        log = "\n".join(s.log().splitlines()[mark:])
+        h.check("job done; its connection is gone" not in log,
+                "a job ran to its end for a client that had reset")
+        h.check("cancelled before it ran" in log, "no waiting job was cancelled")
         r = h.request(s.port, "/cpu?n=1000&offload=1")
         h.check(b'"offloaded":true' in r.body, r)
     finally:
@@ -241,6 +247,44 @@ def test_sigterm_delivers_the_offloaded_answer():
         h.check(rd.at_eof(), "connection not closed after the answer")
     h.check(s.wait_exit() == 0, f"exit code {s.proc.returncode}")
     h.check(not h.alive(worker), "worker left behind")
+
+
+def test_master_gone_stops_running_jobs():
+    # The master killed: the worker drains, gives its pinned connections
+    # DRAIN_ORPHAN_TIMEOUT (5 s), then frees them; pool_stop() waits for
+    # the jobs still running, so each must stop early rather than spin
+    # on (up to a second of a core each, many with more threads than
+    # cores) for answers nobody will read. Eight jobs per core keep some
+    # running past the 5 s (each is a second or more of one core).
+    threads = min(64, 8 * (os.cpu_count() or 1))
+    s = h.server("--threads", str(threads), "--trace", workers=1)
+    wpid = s.worker_pids()[0]
+    conns = []
+    try:
+        mark = s.mark()
+        for _ in range(threads):
+            c = h.connect(s.port, timeout=60)
+            c.sendall(get(LONG + "&offload=1"))
+            conns.append(c)
+        s.wait_log(RUNNING, start=mark, count=threads)
+        os.kill(s.pid, signal.SIGKILL)
+        m = s.wait_log(r"master gone and (\d+) connections? still open",
+                       start=mark, timeout=30)
+        left = int(m.group(1))
+        h.check(left > 0, "every job was done before the worker gave up: "
+                "this machine is too fast for the test")
+        s.wait_log(r"worker W\d+\[\d+\] info: exiting", start=mark)
+        h.wait_until(lambda: not h.alive(wpid), what="the worker's exit")
+        log = "\n".join(s.log().splitlines()[mark:])
+        stopped = log.count("/cpu job stopped early; its connection is gone")
+        # (one may have ended just as the worker gave up: done, undelivered)
+        ended = log.count("/cpu job done; its connection is gone")
+        h.check(stopped + ended == left and stopped > 0,
+                f"of {left} jobs running when the worker gave up, {stopped} "
+                f"stopped early and {ended} ran to their end")
+    finally:
+        for c in conns:
+            c.close()
 
 
 def test_thread_creation_failure_degrades():
