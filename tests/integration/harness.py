@@ -404,3 +404,62 @@ class Wrk:
         check(sum(errs.values()) == 0 and non2xx == 0,
               f"{what}: failed requests: {errs}, non-2xx {non2xx}")
         return total
+
+
+def kill_workers_under_load(s, workers, label, every=0.2, seconds=8, conns=32):
+    """SIGKILLs a random worker of <s> every <every> s while wrk runs, and
+    checks what the lossless handoff promises: the master survives, no
+    timeout or connect error, every failed request was on a connection a
+    killed worker held, the workers come back, and the master's
+    descriptors return to where they were. Returns (kills, requests,
+    errors, held)."""
+    import random
+
+    hello_pid(request(s.port, "/"))
+    baseline = idle_fd_count(s.pid)
+    stop = threading.Event()
+    kills = []  # (pid, connections it held)
+
+    def killer():
+        rng = random.Random(7)
+        tick = time.monotonic()
+        while True:
+            tick += every
+            if stop.wait(max(0.0, tick - time.monotonic())):
+                return
+            pids = [p for p in s.worker_pids() if alive(p)]
+            if not pids:
+                continue
+            victim = rng.choice(pids)
+            try:
+                held = held_connections(victim)
+                os.kill(victim, signal.SIGKILL)
+                kills.append((victim, held))
+            except (ProcessLookupError, FileNotFoundError):
+                pass
+
+    t = threading.Thread(target=killer)
+    load = Wrk(s.port, duration=seconds, conns=conns)
+    t.start()
+    try:
+        total, errs, non2xx, out = load.result()
+    finally:
+        stop.set()
+        t.join()
+    held = sum(k[1] for k in kills)
+    errors = sum(errs.values())
+    sys.stderr.write(f"{label}: {len(kills)} kills, {total} requests, errors {errs}, "
+                     f"non-2xx {non2xx}, connections open on killed workers {held}\n")
+    check(s.proc.poll() is None, "the master died")
+    check(len(kills) >= 20, f"only {len(kills)} kills")
+    check(total > 1000, f"only {total} requests served:\n{out}")
+    check(non2xx == 0, f"{non2xx} non-2xx responses")
+    check(errs["timeout"] == 0 and errs["connect"] == 0, f"errors {errs}")
+    # every failed request was on a connection a killed worker held
+    check(errors <= held + len(kills), f"{errors} errors, but killed workers held {held}")
+    wait_until(lambda: len([p for p in s.worker_pids() if alive(p)]) == workers,
+               timeout=20, what="the worker count to be restored")
+    wait_until(lambda: held_connections(s.pid) == 0 and fd_count(s.pid) == baseline,
+               what=f"master fd count back to {baseline}")
+    hello_pid(request(s.port, "/"))
+    return len(kills), total, errors, held

@@ -560,57 +560,9 @@ def test_node_worker_kills_under_load():
     # worker had not yet accepted goes to another), every failed request
     # was on a connection a killed worker held, and the master's
     # descriptors come back to where they were.
-    import random
-    import time
-
     workers = 4
     s = node_server(HELLO, workers=workers)
-    h.hello_pid(h.request(s.port, "/"))
-    baseline = h.idle_fd_count(s.pid)
-    stop = threading.Event()
-    kills = []  # (pid, connections it held)
-
-    def killer():
-        rng = random.Random(7)
-        tick = time.monotonic()
-        while True:
-            tick += 0.2
-            if stop.wait(max(0.0, tick - time.monotonic())):
-                return
-            pids = [p for p in s.worker_pids() if h.alive(p)]
-            if not pids:
-                continue
-            victim = rng.choice(pids)
-            try:
-                held = h.held_connections(victim)
-                os.kill(victim, signal.SIGKILL)
-                kills.append((victim, held))
-            except (ProcessLookupError, FileNotFoundError):
-                pass
-
-    t = threading.Thread(target=killer)
-    load = h.Wrk(s.port, duration=8, conns=32)
-    t.start()
-    try:
-        total, errs, non2xx, out = load.result()
-    finally:
-        stop.set()
-        t.join()
-    held = sum(k[1] for k in kills)
-    errors = sum(errs.values())
-    sys.stderr.write(f"node faults: {len(kills)} kills, {total} requests, errors {errs}, "
-                     f"non-2xx {non2xx}, connections open on killed workers {held}\n")
-    h.check(s.proc.poll() is None, "the master died")
-    h.check(len(kills) >= 20, f"only {len(kills)} kills")
-    h.check(total > 1000, f"only {total} requests served:\n{out}")
-    h.check(non2xx == 0, f"{non2xx} non-2xx responses")
-    h.check(errs["timeout"] == 0 and errs["connect"] == 0, f"errors {errs}")
-    h.check(errors <= held + len(kills), f"{errors} errors, but killed workers held {held}")
-    h.wait_until(lambda: len([p for p in s.worker_pids() if h.alive(p)]) == workers,
-                 timeout=20, what="the worker count to be restored")
-    h.wait_until(lambda: h.held_connections(s.pid) == 0 and h.fd_count(s.pid) == baseline,
-                 what=f"master fd count back to {baseline}")
-    h.hello_pid(h.request(s.port, "/"))
+    h.kill_workers_under_load(s, workers, "node faults")
 
 
 def test_express_app_under_load():
