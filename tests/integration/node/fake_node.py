@@ -77,16 +77,20 @@ def serve(fd):
             pass
 
 
-def lines():
-    """Yields (message, fd or None) as Node's setupChannel pairs them."""
+def lines(chunk=65536, every_fd=None):
+    """Yields (message, fd or None) as Node's setupChannel pairs them;
+    reads <chunk> bytes at a time; appends each fd received, paired or
+    not, to <every_fd> if given."""
     buf, pending = b"", []
     while True:
-        data, anc, _, _ = chan.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
+        data, anc, _, _ = chan.recvmsg(chunk, socket.CMSG_SPACE(16 * 4))
         for level, kind, payload in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 a = array.array("i")
                 a.frombytes(payload[:len(payload) - len(payload) % 4])
                 pending += list(a)
+                if every_fd is not None:
+                    every_fd += list(a)
         if not data:
             return
         buf += data
@@ -183,31 +187,23 @@ if mode == "slowread":
     seq += 1
     chan.sendall(json.dumps(q, separators=(",", ":")).encode() + b"\n"
                  + b'{"cmd":"NODE_HANDLE"}\n' * nacks_asked)
-    buf, fds, nacks, handle = b"", [], 0, None
-    while handle is None or nacks < nacks_asked:
-        d, anc, _, _ = chan.recvmsg(512, socket.CMSG_SPACE(16 * 4))
-        for level, kind, payload in anc:
-            a = array.array("i")
-            a.frombytes(payload[:len(payload) - len(payload) % 4])
-            fds.append((len(buf), list(a)))
-        if not d:
+    fds, nacks, handle = [], 0, None
+    # Small reads, so that the answer's line spans several.
+    for msg, _ in lines(512, fds):
+        if msg.get("cmd") == "NODE_HANDLE_NACK":
+            nacks += 1
+        elif msg.get("cmd") == "NODE_HANDLE":
+            handle = msg
+        if handle is not None and nacks >= nacks_asked:
             break
-        buf += d
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            msg = json.loads(line)
-            if msg.get("cmd") == "NODE_HANDLE_NACK":
-                nacks += 1
-            elif msg.get("cmd") == "NODE_HANDLE":
-                handle = msg
     intact = handle is not None and handle["msg"].get("data") == data \
         and handle["msg"].get("errno") == 0
-    nfds = sum(len(f) for _, f in fds)
+    nfds = len(fds)
     # One write: the workers share the master's stderr.
     os.write(2, f"fake worker: slowread: {nacks} of {nacks_asked} NACKs, {nfds} fds, "
              f"answer intact: {intact}\n".encode())
     send({"cmd": "NODE_HANDLE_ACK"})
-    listener = socket.socket(fileno=fds[0][1][0])
+    listener = socket.socket(fileno=fds[0])
 
     def accept_loop():
         # The socket is the master's, non-blocking: it stays so.
