@@ -16,7 +16,52 @@
 #
 # Set-up on a fresh Debian machine is part of every target: tools/deps.sh
 # installs missing packages with apt-get when run as root.
+#
+# It runs in a first pass, before anything that depends on the packages is
+# read: GNU make looks at a directory once and remembers it, so rules over
+# /usr/share/llhttp read before node-llhttp was installed would never see
+# its sources. The first pass installs what the goals need, then runs make
+# again on the same goals (HANDOFF_SETUP_DONE=1, inherited by every
+# recursive make), which reads the rules with the packages in place.
 
+# Goals that need no package: no set-up pass for them.
+NO_SETUP_GOALS = clean format check-format uninstall
+GOALS = $(or $(MAKECMDGOALS),all)
+
+# Packages the tests and tools need beyond the build's: clang and its
+# runtime for libFuzzer; media-types for /etc/mime.types; promtool,
+# Chromium, HAProxy and systemd-socket-activate as real peers.
+TEST_DEPS = wrk gnuplot-nox clang libclang-rt-14-dev media-types \
+            prometheus chromium chromium-driver haproxy systemd
+# The peers of make bench.
+BENCH_DEPS = wrk nginx
+# Node.js runs the --node tests and the demo's node-wire (npm installs
+# Express for one test) and is a bench peer; Debian's packages only where
+# no node or npm is on PATH already.
+NODE_CMDS = node=nodejs npm=npm
+# The set-up step; a test replaces it to check the two passes.
+DEPS_SH ?= tools/deps.sh
+
+ifndef HANDOFF_SETUP_DONE
+ifneq ($(filter-out $(NO_SETUP_GOALS),$(GOALS)),)
+
+SETUP_EXTRA = $(if $(filter test check asan fuzz fuzz-build experiment,$(GOALS)),$(TEST_DEPS)) \
+              $(if $(filter bench,$(GOALS)),$(BENCH_DEPS))
+SETUP_CMDS = $(if $(filter test check asan experiment bench demo,$(GOALS)),$(NODE_CMDS))
+
+.PHONY: setup-pass $(GOALS)
+setup-pass:
+	@HANDOFF_DEPS_EXTRA="$(strip $(SETUP_EXTRA))" HANDOFF_DEPS_CMDS="$(strip $(SETUP_CMDS))" $(DEPS_SH)
+	@$(MAKE) --no-print-directory HANDOFF_SETUP_DONE=1 $(MAKECMDGOALS)
+
+$(GOALS): setup-pass
+	@:
+
+SETUP_PASS = 1
+endif
+endif
+
+ifndef SETUP_PASS
 BUILD ?= build
 CC ?= cc
 LLHTTP_SRC ?= /usr/share/llhttp
@@ -51,24 +96,13 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
 
-.PHONY: install uninstall all deps test-deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
+.PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
 
-all: deps $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TESTS)
+all: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TESTS)
 
-# Packages the tests and tools need beyond the build's: clang and its
-# runtime for libFuzzer; media-types for /etc/mime.types; promtool,
-# Chromium, HAProxy and systemd-socket-activate as real peers.
-TEST_DEPS = wrk gnuplot-nox clang libclang-rt-14-dev media-types \
-            prometheus chromium chromium-driver haproxy systemd
-# Node.js runs the --node tests (npm installs Express for one of them);
-# Debian's packages only where no node or npm is on PATH already.
-TEST_CMDS = node=nodejs npm=npm
-
+# The set-up pass has installed the packages by now.
 deps:
-	@tools/deps.sh
-
-test-deps:
-	@HANDOFF_DEPS_EXTRA="$(TEST_DEPS)" HANDOFF_DEPS_CMDS="$(TEST_CMDS)" tools/deps.sh
+	@:
 
 $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
 	@echo "  LD      $@"
@@ -86,17 +120,17 @@ $(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
-$(BUILD)/obj/%.o: %.c | deps
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_OURS) -c -o $@ $<
 
-$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile | deps
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_LLHTTP) -c -o $@ $<
 
-$(BUILD)/obj/tests/%.o: tests/%.c | deps
+$(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_OURS) -Imaster -Iworker -Itests/unit -c -o $@ $<
@@ -126,21 +160,28 @@ $(BUILD)/tests/test_json: $(BUILD)/obj/tests/unit/test_json.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+$(BUILD)/tests/test_proxy_parse: $(BUILD)/obj/tests/unit/test_proxy_parse.o $(BUILD)/obj/master/proxy_parse.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 # libFuzzer targets (tests/fuzz/), built by clang into build/fuzz:
 # fuzz_request drives a real worker connection with the input; fuzz_chan
-# the channel decoder; fuzz_json the JSON reader of Node's IPC. `make fuzz` runs each FUZZ_SECONDS (default 60).
+# the channel decoder; fuzz_json the JSON reader of Node's IPC; fuzz_proxy
+# the PROXY protocol header parser. `make fuzz` runs each FUZZ_SECONDS
+# (default 60).
 FUZZ_BUILD = build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
 WORKER_LIB_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out worker/main.c,$(WORKER_SRC)))
 
-fuzz-build: test-deps
+fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
 	    OPT="-O1 -g -Wno-unknown-warning-option" \
 	    SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzz-targets
 
-fuzz-targets: $(BUILD)/fuzz_request $(BUILD)/fuzz_chan $(BUILD)/fuzz_json
+fuzz-targets: $(BUILD)/fuzz_request $(BUILD)/fuzz_chan $(BUILD)/fuzz_json $(BUILD)/fuzz_proxy
 
 $(BUILD)/fuzz_request: $(BUILD)/obj/tests/fuzz/fuzz_request.o $(WORKER_LIB_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
@@ -151,6 +192,10 @@ $(BUILD)/fuzz_chan: $(BUILD)/obj/tests/fuzz/fuzz_chan.o $(COMMON_OBJ)
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
 $(BUILD)/fuzz_json: $(BUILD)/obj/tests/fuzz/fuzz_json.o $(COMMON_OBJ)
+	@echo "  LD      $@"
+	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+
+$(BUILD)/fuzz_proxy: $(BUILD)/obj/tests/fuzz/fuzz_proxy.o $(BUILD)/obj/master/proxy_parse.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
@@ -180,36 +225,34 @@ run: all
 
 # The normal suite, the sanitizer suite and a short run of each fuzzer;
 # one summary line at the end.
-test: all test-deps
+test: all
 	@$(MAKE) --no-print-directory asan-build fuzz-build
 	@python3 tests/run.py --build $(BUILD) --build build/asan --fuzz $(FUZZ_BUILD)
 
-check: all test-deps
+check: all
 	@python3 tests/run.py --build $(BUILD)
 
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
 
-asan: asan-build test-deps
+asan: asan-build
 	@python3 tests/run.py --build build/asan
 
 # handoff against Node's cluster and nginx: see tools/bench.py. Options in
 # BENCH="--rounds 5 --duration 10".
 bench: all $(BUILD)/fdpass-bench
-	@HANDOFF_DEPS_EXTRA="wrk nginx nodejs" tools/deps.sh
 	@$(BUILD)/fdpass-bench
 	@tools/bench.py --build $(BUILD) $(BENCH)
 
 # Every policy under every workload; results and plots in build/experiment.
 # Pass options with EXPERIMENT="--workers 8 --duration 4".
-experiment: all test-deps
+experiment: all
 	@tools/experiment --build $(BUILD) $(EXPERIMENT)
 
 # The scheduler step by step on a real server: tools/demo --list names the
 # scenarios; DEMO="burst blocked" runs some of them.
 demo: all
-	@HANDOFF_DEPS_CMDS="node=nodejs" tools/deps.sh
 	@tools/demo --build $(BUILD) $(DEMO)
 
 format:
@@ -222,3 +265,5 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+endif # SETUP_PASS

@@ -18,7 +18,8 @@
  *   admin.c     the admin HTTP listener (--admin): /stats /metrics /
  *   dashboard.c the live HTML dashboard
  *   control.c   the control socket (handoffctl)
- *   proxy.c     the PROXY protocol (--proxy-protocol)
+ *   proxy.c     the PROXY protocol (--proxy-protocol): reading the header
+ *   proxy_parse.c  ...and parsing it (pure, fuzzed)
  *   trace.c     --trace lines
  *   mconn.c     the records of accepted connections
  *   node_link.c    a Node worker's IPC channel (--node): JSON lines, fds
@@ -323,8 +324,6 @@ void admin_close(struct master *m);
 extern const char dashboard_html[];
 
 /* proxy.c */
-int proxy_parse(const uint8_t *buf, size_t len, struct chan_peer *peer,
-                bool *local);
 void proxy_wait(struct master *m, struct mconn *c);
 
 /* control.c */

@@ -9,7 +9,7 @@ build=${1:-build/fuzz}
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 status=0
-for name in request chan json; do
+for name in request chan json proxy; do
     target="$build/fuzz_$name"
     corpus="$build/corpus-$name"
     mkdir -p "$corpus"
