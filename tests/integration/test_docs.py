@@ -14,6 +14,8 @@ the system calls the documents mention are listed in NOT_OURS."""
 import glob
 import os
 import re
+import shlex
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -110,6 +112,122 @@ def test_check_catches_a_bad_name():
     h.check(PATH.match("master/sched.c") and not glob.glob(os.path.join(ROOT, "master/shed.c")),
             "a wrong path would pass")
     h.check(not PATH.match("lib internal"), "a phrase looked like a path")
+
+
+README_CURL = re.compile(r"^(curl .*?)\s+#\s*(.+)$")
+
+
+def readme_examples():
+    """The README's "Then:" commands with the answer each comment promises."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    block = re.search(r"^Then:\n+```sh\n(.*?)^```", text, re.S | re.M)
+    h.check(block is not None, "README has no 'Then:' block of commands")
+    out = [README_CURL.match(l).groups() for l in block.group(1).splitlines()
+           if README_CURL.match(l)]
+    h.check(len(out) >= 3, f"only {len(out)} commands with an answer in README's block")
+    return out
+
+
+def make_run_flags():
+    """What `make run` passes to the master, from the Makefile itself."""
+    p = subprocess.run(["make", "-n", "-s", "--no-print-directory", "HANDOFF_SETUP_DONE=1",
+                        "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = [l for l in p.stdout.splitlines() if re.match(r"^\S*/handoff\s", l)]
+    h.check(len(lines) == 1, f"no single handoff command in `make -n run`: {p.stdout}")
+    args = shlex.split(lines[0])[1:]
+    h.check(args[:2] == ["--port", "8080"], f"make run does not serve on :8080: {args}")
+    return args[2:]
+
+
+def test_readme_examples_answer_as_shown():
+    """Each command the README shows after `make run` gets the answer its
+    comment says, from a server started with make run's own flags."""
+    s = h.server(*make_run_flags(), workers=1)
+    for cmd, want in readme_examples():
+        argv = [a.replace("127.0.0.1:8080", f"127.0.0.1:{s.port}") for a in shlex.split(cmd)]
+        got = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+        pattern = re.escape(want.strip()).replace("12345", r"\d+")
+        h.check(re.fullmatch(pattern, got), f"README: `{cmd}` promises {want!r}, got {got!r}")
+
+
+def long_flags():
+    """Every long flag `handoff --help` lists."""
+    out = subprocess.run([h.HANDOFF, "--help"], capture_output=True, text=True,
+                         timeout=30).stdout
+    flags = sorted(set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]+)", out)))
+    h.check(len(flags) >= 30, f"only {len(flags)} flags in --help: is the pattern right?")
+    return flags
+
+
+def test_every_flag_is_documented():
+    """The README's tables and the man page name every flag --help has."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    with open(os.path.join(ROOT, "docs/handoff.1")) as f:
+        man = f.read().replace("\\-", "-")
+    bad = [f"README.md: --{f}" for f in long_flags() if f"`--{f}" not in readme
+           and not re.search(rf"`[^`]*--{re.escape(f)}\b", readme)]
+    bad += [f"handoff.1: --{f}" for f in long_flags()
+            if not re.search(rf"\\fB--{re.escape(f)}\\fR|^\.BR? .*(?<![\w-])--{re.escape(f)}(?![\w-])",
+                             man, re.M)]
+    h.check(not bad, "flags --help lists but the docs do not: " + ", ".join(bad))
+
+
+def demo_scenarios():
+    out = subprocess.run([os.path.join(ROOT, "tools/demo"), "--list"], capture_output=True,
+                         text=True, timeout=30).stdout
+    names = [l.split()[0] for l in out.splitlines() if l.strip()]
+    h.check(len(names) >= 7, f"tools/demo --list gave {names}")
+    return names
+
+
+def test_every_demo_scenario_is_documented():
+    """The README's table and the man page's EXAMPLES list each scenario
+    `tools/demo --list` runs."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    with open(os.path.join(ROOT, "docs/handoff.1")) as f:
+        man = f.read().replace("\\-", "-")
+    examples = man.split(".SH EXAMPLES", 1)[-1].split(".SH ", 1)[0]
+    bad = [f"README.md: {n}" for n in demo_scenarios() if f"| `{n}` |" not in readme]
+    bad += [f"handoff.1 EXAMPLES: {n}" for n in demo_scenarios()
+            if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", examples)]
+    h.check(not bad, "scenarios the docs do not list: " + ", ".join(bad))
+
+
+def test_the_repository_stands_alone():
+    """No tracked file points outside the repository (../shared/, or this
+    machine's own paths)."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=30).stdout.split("\0")
+    outside = re.compile(r"\.\./shared\b|(?<![\w.])/work/")
+    bad = []
+    for rel in filter(None, files):
+        if rel.startswith(".ci/") or rel == "tests/integration/test_docs.py":
+            continue
+        try:
+            with open(os.path.join(ROOT, rel), errors="replace") as f:
+                if outside.search(f.read()):
+                    bad.append(rel)
+        except (IsADirectoryError, FileNotFoundError):
+            pass
+    h.check(not bad, "files that point outside the repository: " + ", ".join(bad))
+
+
+def test_worker_location_is_where_install_puts_it():
+    """--help and the man page's FILES name the place `make install`
+    puts the worker."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        mk = f.read()
+    h.check("$(DESTDIR)$(PREFIX)/lib/handoff/" in mk, "make install no longer uses lib/handoff/")
+    out = subprocess.run([h.HANDOFF, "--help"], capture_output=True, text=True,
+                         timeout=30).stdout
+    h.check("lib/handoff/handoff-worker" in out, "--help does not say where the worker is")
+    with open(os.path.join(ROOT, "docs/handoff.1")) as f:
+        man = f.read().replace("\\-", "-")
+    files = man.split(".SH FILES", 1)[-1].split(".SH ", 1)[0]
+    h.check("lib/handoff/handoff-worker" in files, "handoff(1) FILES does not name lib/handoff/")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 """Real peers: systemd socket activation (systemd-socket-activate), the
 sd_notify protocol, HAProxy in front with PROXY v2, and make install."""
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -80,32 +83,67 @@ def test_sd_notify():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-HAPROXY_CFG = """
+HAPROXY_GLOBAL = """
 global
     maxconn 256
 defaults
-    mode tcp
     timeout connect 5s
     timeout client 30s
     timeout server 30s
-frontend front
-    bind 127.0.0.1:{front}
-    default_backend handoff
-backend handoff
-    server s1 127.0.0.1:{back} send-proxy-v2
 """
 
 
+def scaling_haproxy_cfg(front, back):
+    """docs/scaling.md's haproxy.cfg as it is, pointed at 127.0.0.1: its
+    frontend on <front>, its first server at handoff on <back>, health
+    checks every 100 ms rather than 2 s (its other server is dropped)."""
+    with open(os.path.join(ROOT, "docs/scaling.md")) as f:
+        doc = f.read()
+    m = re.search(r"^```\n# /etc/haproxy/haproxy.cfg\n(.*?)^```", doc, re.S | re.M)
+    h.check(m is not None, "docs/scaling.md has no haproxy.cfg block")
+    out, servers = [], 0
+    for line in m.group(1).splitlines():
+        if line.strip().startswith("bind "):
+            line = f"    bind 127.0.0.1:{front}"
+        elif line.strip().startswith("server "):
+            servers += 1
+            if servers > 1:
+                continue
+            words = line.split()
+            words[2] = f"127.0.0.1:{back}"
+            line = "    " + " ".join(words) + " inter 100ms"
+        out.append(line)
+    h.check(servers >= 1, "no server line in docs/scaling.md's haproxy.cfg")
+    # what the page's next paragraph asks of every checked server line
+    for line in m.group(1).splitlines():
+        words = line.split()
+        if words[:1] == ["server"] and "check" in words:
+            h.check("check-send-proxy" in words, f"docs/scaling.md: {line.strip()} "
+                    "checks without check-send-proxy")
+    return HAPROXY_GLOBAL + "\n".join(out) + "\n"
+
+
+def accepted(admin):
+    with urllib.request.urlopen(f"http://{admin}/stats", timeout=10) as r:
+        return json.load(r)["master"]["accepted"]
+
+
 def test_haproxy_in_front_with_proxy_v2():
+    """docs/scaling.md's HAProxy set-up, run as written: the real client's
+    address reaches the access log and ip-hash, and HAProxy's health
+    checks send the PROXY header too (check-send-proxy), so none of them
+    is closed by handoff for lack of one."""
     tmp = tempfile.mkdtemp(prefix="handoff-haproxy-")
     log = os.path.join(tmp, "access.log")
     haproxy = None
     try:
-        s = h.server("--proxy-protocol", "--access-log", log, "--policy", "ip-hash", workers=2)
+        s = h.server("--proxy-protocol", "--access-log", log, "--policy", "ip-hash",
+                     "--admin", "0", workers=2)
+        admin = s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
         front = free_port()
         cfg = os.path.join(tmp, "haproxy.cfg")
         with open(cfg, "w") as f:
-            f.write(HAPROXY_CFG.format(front=front, back=s.port))
+            f.write(scaling_haproxy_cfg(front, s.port))
         haproxy = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
         h.wait_until(lambda: _connectable(front), what="HAProxy to listen")
@@ -128,6 +166,10 @@ def test_haproxy_in_front_with_proxy_v2():
         h.check(all(l.startswith("127.0.0.2 ") for l in lines), lines)
         # ip-hash keyed on the real client: one worker for one client
         h.check(len(pids) == 1, f"one client spread over {pids}")
+        # a few health checks later, none was refused for a missing header
+        h.wait_until(lambda: accepted(admin) >= 6 + 5, what="HAProxy's health checks")
+        h.check("without a valid PROXY header" not in s.log(),
+                "HAProxy's health checks sent no PROXY header:\n" + s.log()[-2000:])
     finally:
         if haproxy is not None:
             haproxy.terminate()
