@@ -117,9 +117,11 @@ class Server:
     """One handoff master with its workers, stopped at the end of a test."""
 
     def __init__(self, *args, workers=2, wait_ready=True, host="127.0.0.1",
-                 preexec_fn=None, env=None, binary=None):
-        self.args = [binary or HANDOFF, "--host", host, "--port", "0",
-                     "--workers", str(workers), *args]
+                 preexec_fn=None, env=None, binary=None, argv=None):
+        # <argv>: the whole command line instead (then <workers> is only
+        # how many to wait for).
+        self.args = argv or [binary or HANDOFF, "--host", host, "--port", "0",
+                             "--workers", str(workers), *args]
         self.workers = workers
         self.lines = []
         self.cond = threading.Condition()

@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
 """tools/demo runs every scenario to a clean finish and says what it
 checked, fails loudly when the server does something else, and leaves no
-process behind; `handoffctl trace` follows a running master's trace, turns
+process behind; its output fits the terminal's width (COLUMNS, a pty's
+size, 80 on a pipe) and every command it shows runs as pasted into a
+shell; `handoffctl trace` follows a running master's trace, turns
 tracing off again when it leaves, and a follower that does not read loses
 lines (and is told) without slowing the master down."""
 
+import fcntl
 import os
 import re
+import select
+import shlex
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 
@@ -63,11 +70,74 @@ CLAIMS = {
 }
 
 
-def run_demo(*args, build=None, timeout=120):
-    env = dict(os.environ, HANDOFF_BUILD=build or h.BUILD)
+ANSI = re.compile(r"\033\[[0-9;]*m")
+
+
+def run_demo(*args, build=None, timeout=120, columns=80):
+    env = dict(os.environ, HANDOFF_BUILD=build or h.BUILD, COLUMNS=str(columns))
     env.pop("NO_COLOR", None)
     return subprocess.run([DEMO, *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=timeout * h.SLOW)
+
+
+def unwrapped(text):
+    """<text> with every indented line joined to the one before it, so
+    that a claim is found whether or not the width wrapped it."""
+    return re.sub(r"\n +", " ", text)
+
+
+def check_width(text, columns, what):
+    """No line of <text> is wider than <columns>, colour codes aside."""
+    wide = [l for l in ANSI.sub("", text).splitlines() if len(l) > columns]
+    h.check(not wide, f"{what}: {len(wide)} lines wider than {columns}:\n"
+            + "\n".join(wide[:10]))
+
+
+def printed_commands(text):
+    """The commands in the demo's output ("$ " lines with their
+    backslash-newline continuations), each as printed, prompt aside."""
+    lines = ANSI.sub("", text).splitlines()
+    cmds = []
+    i = 0
+    while i < len(lines):
+        m = re.match(r" *\$ (.*)$", lines[i])
+        if m:
+            cmd = m.group(1)
+            while cmd.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                cmd += "\n" + lines[i]
+            cmds.append(cmd)
+        i += 1
+    return cmds
+
+
+def _help(binary):
+    return subprocess.run([binary, "--help"], capture_output=True, text=True,
+                          timeout=30).stdout
+
+
+def check_commands(text, what):
+    """Every command shown names the build's handoff or handoffctl and
+    only options their --help lists, and nothing is cut off ("...").
+    Returns them as printed."""
+    cmds = printed_commands(text)
+    h.check(cmds, f"{what}: no command shown:\n{text}")
+    binaries = {os.path.realpath(b): b for b in (h.HANDOFF, HANDOFFCTL)}
+    for cmd in cmds:
+        h.check("..." not in cmd, f"{what}: a command cut short: {cmd!r}")
+        # What the shell does with a backslash-newline: it joins the lines.
+        argv = shlex.split(cmd.replace("\\\n", ""))
+        binary = os.path.realpath(os.path.join(ROOT, argv[0]))
+        h.check(binary in binaries, f"{what}: {argv[0]} is neither handoff nor "
+                f"handoffctl of {h.BUILD}: {cmd!r}")
+        usage = _help(binary)
+        for a in argv[1:]:
+            if a.startswith("-"):
+                h.check(re.search(rf"(^|[\s\[]){re.escape(a)}[\s=\]]", usage),
+                        f"{what}: {a} is not an option of {argv[0]}: {cmd!r}")
+        if binary == os.path.realpath(HANDOFFCTL):
+            h.check(re.fullmatch(r"--port \d+ workers \d+", " ".join(argv[1:])), cmd)
+    return cmds
 
 
 def check_nothing_left(out):
@@ -80,22 +150,103 @@ def check_nothing_left(out):
 
 
 def test_list():
-    p = run_demo("--list")
-    h.check(p.returncode == 0, p)
-    names = [l.split()[0] for l in p.stdout.splitlines()]
-    h.check(names == list(CLAIMS), names)
+    for columns in (80, 60):
+        p = run_demo("--list", columns=columns)
+        h.check(p.returncode == 0, p)
+        names = [l.split()[0] for l in p.stdout.splitlines() if not l.startswith(" ")]
+        h.check(names == list(CLAIMS), names)
+        check_width(p.stdout, columns, "--list")
 
 
 def test_scenarios():
     for name, claims in CLAIMS.items():
-        p = run_demo(name)
+        p = run_demo(name, columns=80)
         h.check(p.returncode == 0, f"{name}: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
         h.check("\033[" not in p.stdout, f"{name}: colour without a terminal")
         for rx in claims:
-            h.check(re.search(rx, p.stdout), f"{name}: no line matching {rx!r}:\n{p.stdout}")
+            h.check(re.search(rx, unwrapped(p.stdout)),
+                    f"{name}: no line matching {rx!r}:\n{p.stdout}")
         h.check(re.search(r"1 scenario: every claim checked", p.stdout), p.stdout)
+        check_width(p.stdout, 80, name)
+        check_commands(p.stdout, name)
         check_nothing_left(p.stdout)
         print(f"  {name}: ok", file=sys.stderr)
+
+
+def test_narrow_output_and_commands_that_run():
+    # 60 columns: the long trace lines (reclaim, Node's JSON) are broken,
+    # and the handoff commands need continuation lines. Each command shown
+    # is then run as printed, by sh, from the source tree as the demo was:
+    # a handoff line starts a server, and a handoffctl line after it (with
+    # that server's port) adds its worker.
+    p = run_demo("free-workers", "none-vs-rr", "node-wire", columns=60)
+    h.check(p.returncode == 0, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+    check_width(p.stdout, 60, "60 columns")
+    check_nothing_left(p.stdout)
+    cmds = check_commands(p.stdout, "60 columns")
+    h.check(any(c.count("\n") for c in cmds), f"no command was continued:\n{cmds}")
+    srv = None
+    started = 0
+    for cmd in cmds:
+        argv = shlex.split(cmd.replace("\\\n", ""))
+        if os.path.basename(argv[0]) == "handoff":
+            if srv is not None:
+                h.check(srv.stop() == 0, "the pasted server's exit status")
+            workers = int(argv[argv.index("--workers") + 1])
+            srv = h.server(argv=["sh", "-c", f"cd {shlex.quote(ROOT)} && exec {cmd}"],
+                           workers=workers)
+            started += 1
+        else:
+            h.check(srv is not None, f"{cmd!r} before any handoff command")
+            workers = int(argv[-1])
+            mark = srv.mark()
+            q = subprocess.run(["sh", "-c", f"cd {shlex.quote(ROOT)} && exec "
+                                + re.sub(r"--port \d+", f"--port {srv.port}", cmd)],
+                               capture_output=True, text=True, timeout=30)
+            h.check(q.returncode == 0 and q.stdout.startswith("ok:"), f"{cmd!r}: {q}")
+            srv.wait_log(r"worker W\d+ \(pid \d+\) ready", start=mark)
+            h.check(len(srv.worker_pids()) == workers, f"{cmd!r}: {srv.worker_pids()}")
+    h.check(started == 4, f"{started} handoff commands shown, not 4:\n{cmds}")
+
+
+def test_fits_the_terminal():
+    # On a terminal (a pty 72 columns wide, COLUMNS unset): its width, and
+    # colour, which does not count.
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 72, 0, 0))
+    env = dict(os.environ, HANDOFF_BUILD=h.BUILD)
+    env.pop("NO_COLOR", None)
+    env.pop("COLUMNS", None)
+    proc = subprocess.Popen([DEMO, "burst"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, cwd=ROOT, start_new_session=True)
+    os.close(slave)
+    data = b""
+    try:
+        deadline = time.monotonic() + 120 * h.SLOW
+        while True:
+            left = deadline - time.monotonic()
+            h.check(left > 0, "the demo did not finish:\n" + data.decode(errors="replace"))
+            if not select.select([master], [], [], left)[0]:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the demo has closed the terminal
+                break
+            if not chunk:
+                break
+            data += chunk
+        h.check(proc.wait(30 * h.SLOW) == 0, data.decode(errors="replace"))
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # the demo stops its servers, by PID
+            proc.wait(30 * h.SLOW)
+        os.close(master)
+    text = data.decode(errors="replace").replace("\r\n", "\n")
+    h.check("\033[" in text, "no colour on a terminal")
+    h.check("1 scenario: every claim checked" in ANSI.sub("", text), text)
+    check_width(text, 72, "a 72-column terminal")
+    check_commands(text, "a 72-column terminal")
+    check_nothing_left(ANSI.sub("", text))
 
 
 def test_unknown_scenario():
@@ -116,8 +267,8 @@ def test_burst_fails_on_a_different_order():
         p = run_demo("burst", build=tmp)
         h.check(p.returncode == 1, f"exit {p.returncode}\n{p.stdout}")
         h.check(re.search(r"burst: expected C1->W1, C2->W2, C3->W3 and queue=\[C4,C5\] "
-                          r"free=\[\]; got .* and queue=\[C5\] free=\[W2,W3\]", p.stdout),
-                p.stdout)
+                          r"free=\[\]; got .* and queue=\[C5\] free=\[W2,W3\]",
+                          unwrapped(p.stdout)), p.stdout)
         h.check("1 of 1 scenarios failed: burst" in p.stdout, p.stdout)
         check_nothing_left(p.stdout)
     finally:
