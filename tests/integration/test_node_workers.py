@@ -360,6 +360,38 @@ def test_flags_that_do_not_apply_and_bad_paths():
                 f"{args}: {p.stderr!r}")
 
 
+def as_nobody():
+    """preexec_fn: run as nobody when the tests run as root, who reads a
+    file of mode 000 anyway (the error is about what a user would see)."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+
+def test_unreadable_script_is_permission_denied():
+    # The check for SCRIPT.js (node's own fallback) reported ENOENT for a
+    # script that exists but cannot be read.
+    d = tempfile.mkdtemp(prefix="handoff-node-")
+    try:
+        os.chmod(d, 0o755)
+        app = os.path.join(d, "app.js")
+        shutil.copy(HELLO, app)
+        os.chmod(app, 0)
+        bare = os.path.join(d, "app")  # found as app.js, as node would
+        for script, msg in ((app, f"--node {app}: Permission denied"),
+                            (bare, f"--node {bare}: {app}: Permission denied")):
+            p = subprocess.run([h.HANDOFF, "--host", "127.0.0.1", "--port", "0",
+                                "--control", "none", "--node", script],
+                               capture_output=True, text=True, timeout=10 * h.SLOW,
+                               preexec_fn=as_nobody)
+            h.check(p.returncode == 1, f"{script}: exit {p.returncode}, {p.stderr!r}")
+            lines = p.stderr.strip().splitlines()
+            h.check(len(lines) == 1 and msg in lines[0], f"{script}: {p.stderr!r}")
+    finally:
+        shutil.rmtree(d)
+
+
 def test_node_on_path_and_script_arguments():
     # `node` is found on PATH; what follows -- goes to the script.
     d, path = write_program(
