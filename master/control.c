@@ -156,6 +156,12 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
         }
         /* Tracing goes on when the stream starts, after this answer. */
         sbuf_printf(out, "ok: following the master's trace\n");
+    } else if (strcmp(cmd, "trace") == 0) {
+        sbuf_printf(out, "error: trace takes on, off or nothing\n");
+    } else if (strcmp(cmd, "workers") == 0) {
+        sbuf_printf(out, "error: workers takes a number from 1 to 1024\n");
+    } else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "reload") == 0) {
+        sbuf_printf(out, "error: %s takes no argument\n", cmd);
     } else {
         sbuf_printf(out,
                     "error: unknown command '%s' (stats, workers N, "

@@ -6,13 +6,16 @@
  * COMMAND is stats, workers N, reload, trace on|off, or trace: follow
  * the master's trace, printing its lines as they happen until Ctrl-C or
  * the master goes away (the "ok:" line that starts it goes to stderr, so
- * stdout is the trace alone). The socket is PATH, or
- * /tmp/handoff-UID-PORT.sock (PORT 8080 unless given), or
- * $HANDOFF_CONTROL. Exit status: 0 ok, 1 the master said error or could
- * not be reached, 2 bad usage.
+ * stdout is the trace alone). Commands are checked here, so bad usage
+ * never reaches the master.
+ *
+ * The socket is PATH, or /tmp/handoff-UID-PORT.sock (PORT 8080 unless
+ * given), or $HANDOFF_CONTROL. Exit status: 0 ok, 1 the master said
+ * error or could not be reached, 2 bad usage.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#define CTL_MAX_WORKERS 1024 /* as the master's --workers */
 
 static int
 ctl_write_all(FILE *f, const char *p, size_t len)
@@ -85,13 +90,73 @@ ctl_relay(int fd, bool follow)
     }
 }
 
+static const char ctl_usage[] =
+    "Usage: handoffctl [--socket PATH | --port PORT] "
+    "stats | workers N | reload | trace [on|off]\n";
+
 static void
 usage(FILE *f)
 {
-    fputs("Usage: handoffctl [--socket PATH | --port PORT] COMMAND [ARG]\n"
-          "Commands: stats | workers N | reload | trace on|off | trace\n"
-          "  trace (no argument) follows the master's trace until Ctrl-C\n",
+    fputs(ctl_usage, f);
+    fputs("  stats         the master's figures (the /stats JSON)\n"
+          "  workers N     scale to N workers (1 to 1024)\n"
+          "  reload        rolling restart of the workers (as SIGHUP)\n"
+          "  trace on|off  switch --trace in the master and workers\n"
+          "  trace         follow the master's trace until Ctrl-C\n"
+          "The socket: PATH, $HANDOFF_CONTROL, or\n"
+          "/tmp/handoff-UID-PORT.sock (PORT 8080 unless given).\n",
           f);
+}
+
+/* Bad usage: one line saying what is wrong, and the usage line. */
+static int __attribute__((format(printf, 1, 2))) ctl_bad(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("handoffctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    fputs(ctl_usage, stderr);
+    return 2;
+}
+
+/* Checks COMMAND [ARG] as the master would; 0, or 2 after saying why. */
+static int
+ctl_check(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    long n;
+    char *end;
+
+    if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "reload") == 0) {
+        return argc == 1 ? 0 : ctl_bad("%s takes no argument", cmd);
+    }
+    if (strcmp(cmd, "workers") == 0) {
+        if (argc != 2) {
+            return ctl_bad("%s takes one number, from 1 to 1024", cmd);
+        }
+        errno = 0;
+        n = strtol(argv[1], &end, 10);
+        if (argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' || errno != 0
+            || n < 1 || n > CTL_MAX_WORKERS) {
+            return ctl_bad("workers: '%s' is not a number from 1 to 1024",
+                           argv[1]);
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "trace") == 0) {
+        if (argc == 1
+            || (argc == 2
+                && (strcmp(argv[1], "on") == 0
+                    || strcmp(argv[1], "off") == 0))) {
+            return 0;
+        }
+        return argc == 2 ? ctl_bad("trace: '%s' is neither on nor off", argv[1])
+                         : ctl_bad("trace takes on, off or nothing");
+    }
+    return ctl_bad("unknown command '%s'", cmd);
 }
 
 int
@@ -113,6 +178,9 @@ main(int argc, char **argv)
     char *end;
     bool follow;
 
+    if (path != NULL && path[0] == '\0') {
+        path = NULL;
+    }
     while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -131,13 +199,17 @@ main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
+            fputs(ctl_usage, stderr);
             return 2;
         }
     }
     if (optind >= argc) {
         usage(stderr);
         return 2;
+    }
+    rc = ctl_check(argc - optind, argv + optind);
+    if (rc != 0) {
+        return rc;
     }
     for (i = optind; i < argc; i++) {
         int w = snprintf(cmd + len, sizeof(cmd) - len, "%s%s",
