@@ -203,8 +203,42 @@ control_listen(void)
 }
 
 /*
- * Opens the control socket, unless --control none. The path is replaced
- * if something stale (or an old master being upgraded) holds it.
+ * Whether a master answers on the socket at control_path: 1 yes, 0 no
+ * (a stale file: nothing listens), -1 cannot tell (errno set).
+ */
+static int
+control_answers(void)
+{
+    struct sockaddr_un sa;
+    int fd, rc, err;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, control_path, strlen(control_path));
+    do {
+        rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    } while (rc == -1 && errno == EINTR);
+    err = errno;
+    fd_close(fd); /* it sees a client that said nothing */
+    if (rc == 0 || err == EAGAIN) {
+        return 1; /* EAGAIN: listening, its backlog full */
+    }
+    if (err == ECONNREFUSED || err == ENOENT) {
+        return 0;
+    }
+    errno = err;
+    return -1;
+}
+
+/*
+ * Opens the control socket, unless --control none. A stale socket at the
+ * path is replaced; one a master answers on is refused, or that master
+ * would become unreachable (and lose the path when this one exits),
+ * except in a binary upgrade, where the old master hands the path over.
  */
 int
 control_open(struct master *m)
@@ -239,6 +273,22 @@ control_open(struct master *m)
                     "socket\n",
                     control_path);
             return -1;
+        }
+        if (m->notify_parent_fd == -1) { /* not an upgrade */
+            rc = control_answers();
+            if (rc == 1) {
+                fprintf(stderr,
+                        "handoff: control socket %s: in use, something "
+                        "answers on it (another master? stop it, or give "
+                        "--control another path)\n",
+                        control_path);
+                return -1;
+            }
+            if (rc == -1) {
+                fprintf(stderr, "handoff: control socket %s: %s\n",
+                        control_path, strerror(errno));
+                return -1;
+            }
         }
         (void) unlink(control_path);
     }

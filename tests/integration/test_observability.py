@@ -317,5 +317,36 @@ def test_handoffctl_bad_usage_exits_2():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_second_master_refuses_a_live_control_socket():
+    # A second master on the same --control path took it over and, on its
+    # exit, deleted it: handoffctl could no longer reach the first one.
+    tmp = tempfile.mkdtemp(prefix="handoff-ctl-")
+    sock = os.path.join(tmp, "ctl.sock")
+    try:
+        s = h.server("--control", sock, workers=1)
+        try:
+            p = subprocess.run([h.HANDOFF, "--host", "127.0.0.1", "--port", "0",
+                                "--workers", "1", "--control", sock],
+                               capture_output=True, text=True, timeout=10 * h.SLOW)
+        except subprocess.TimeoutExpired as e:
+            raise h.TestFailure(f"the second master took the socket over: {e.stderr!r}")
+        lines = p.stderr.strip().splitlines()
+        h.check(p.returncode == 1 and len(lines) == 1 and sock in lines[0]
+                and "in use, something answers on it" in lines[0], p)
+        p = handoffctl("--socket", sock, "stats")
+        h.check(p.returncode == 0 and json.loads(p.stdout)["pid"] == s.pid, p)
+        s.stop()
+        h.check(not os.path.exists(sock), "control socket left behind")
+        # A stale socket (its master killed) is replaced.
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(sock)
+        stale.close()
+        s2 = h.server("--control", sock, workers=1)
+        p = handoffctl("--socket", sock, "stats")
+        h.check(p.returncode == 0 and json.loads(p.stdout)["pid"] == s2.pid, p)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
 if __name__ == "__main__":
     h.main(globals())
