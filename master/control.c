@@ -1,7 +1,9 @@
 /*
  * control.c: the control socket that tools/handoffctl talks to. A UNIX
  * socket, owner-only (mode 0700: nobody else can connect), by default
- * /tmp/handoff-UID-PORT.sock; one command per connection, one answer:
+ * /tmp/handoff-UID-PORT.sock, or $RUNTIME_DIRECTORY/handoff-PORT.sock
+ * under systemd (common/ctlpath.h); one command per connection, one
+ * answer:
  *
  *   stats          the /stats JSON
  *   workers N      scale to N workers (1..1024), as SIGTTIN/SIGTTOU do
@@ -27,6 +29,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlpath.h"
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
@@ -257,13 +260,15 @@ control_open(struct master *m)
     }
     if (m->opt.control != NULL) {
         rc = snprintf(control_path, sizeof(control_path), "%s", m->opt.control);
-    } else {
-        rc = snprintf(control_path, sizeof(control_path),
-                      "/tmp/handoff-%u-%u.sock", (unsigned) getuid(), port);
-    }
-    if (rc < 0 || (size_t) rc >= sizeof(control_path)) {
-        fprintf(stderr, "handoff: --control %s: path too long\n",
-                m->opt.control);
+        if (rc < 0 || (size_t) rc >= sizeof(control_path)) {
+            fprintf(stderr, "handoff: --control %s: path too long\n",
+                    m->opt.control);
+            return -1;
+        }
+    } else if (ctlpath_default(control_path, sizeof(control_path), port)
+               == -1) {
+        fprintf(stderr, "handoff: the control socket's path in "
+                        "$RUNTIME_DIRECTORY is too long (give --control)\n");
         return -1;
     }
     if (lstat(control_path, &st) == 0) {

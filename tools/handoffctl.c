@@ -9,8 +9,11 @@
  * stdout is the trace alone). Commands are checked here, so bad usage
  * never reaches the master.
  *
- * The socket is PATH, or /tmp/handoff-UID-PORT.sock (PORT 8080 unless
- * given), or $HANDOFF_CONTROL. Exit status: 0 ok, 1 the master said
+ * The socket is PATH, or $HANDOFF_CONTROL, or the first that exists of
+ * the master's default places for PORT (8080 unless given; see
+ * common/ctlpath.h): $RUNTIME_DIRECTORY/handoff-PORT.sock,
+ * /run/handoff/handoff-PORT.sock (the systemd unit's RuntimeDirectory=),
+ * /tmp/handoff-UID-PORT.sock. Exit status: 0 ok, 1 the master said
  * error or could not be reached, 2 bad usage.
  */
 #include <errno.h>
@@ -21,8 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "ctlpath.h"
 
 #define CTL_MAX_WORKERS 1024 /* as the master's --workers */
 
@@ -103,8 +109,10 @@ usage(FILE *f)
           "  reload        rolling restart of the workers (as SIGHUP)\n"
           "  trace on|off  switch --trace in the master and workers\n"
           "  trace         follow the master's trace until Ctrl-C\n"
-          "The socket: PATH, $HANDOFF_CONTROL, or\n"
-          "/tmp/handoff-UID-PORT.sock (PORT 8080 unless given).\n",
+          "The socket: PATH, $HANDOFF_CONTROL, or the first that exists of\n"
+          "$RUNTIME_DIRECTORY/handoff-PORT.sock, " CTLPATH_RUN_DIR
+          "/handoff-PORT.sock\n"
+          "and /tmp/handoff-UID-PORT.sock (PORT 8080 unless given).\n",
           f);
 }
 
@@ -157,6 +165,53 @@ ctl_check(int argc, char **argv)
                          : ctl_bad("trace takes on, off or nothing");
     }
     return ctl_bad("unknown command '%s'", cmd);
+}
+
+/*
+ * The master's default socket for <port>: the first place of ctlpath.h's
+ * that holds one. Returns 0 and <out> filled, or -1 after saying where
+ * it looked (exit 1: no master there).
+ */
+static int
+ctl_find(char *out, size_t size, unsigned port)
+{
+    char rundir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+    char tried[3][sizeof(rundir)];
+    const char *dirs[3];
+    size_t ndirs = 0, ntried = 0, i;
+    struct stat st;
+
+    if (ctlpath_runtime_dir(rundir, sizeof(rundir)) == 1) {
+        dirs[ndirs++] = rundir;
+    }
+    if (ndirs == 0 || strcmp(rundir, CTLPATH_RUN_DIR) != 0) {
+        dirs[ndirs++] = CTLPATH_RUN_DIR;
+    }
+    dirs[ndirs++] = NULL; /* /tmp */
+    for (i = 0; i < ndirs; i++) {
+        if (ctlpath_in(tried[ntried], sizeof(tried[ntried]), dirs[i], port)
+            == -1) {
+            continue;
+        }
+        if (lstat(tried[ntried], &st) == 0 && S_ISSOCK(st.st_mode)) {
+            snprintf(out, size, "%s", tried[ntried]);
+            return 0;
+        }
+        ntried++;
+    }
+    fprintf(stderr,
+            "handoffctl: cannot reach a master on port %u: no control "
+            "socket at",
+            port);
+    for (i = 0; i < ntried; i++) {
+        fprintf(stderr, "%s %s",
+                i == 0            ? ""
+                : i + 1 == ntried ? " or"
+                                  : ",",
+                tried[i]);
+    }
+    fprintf(stderr, " (give --socket or --port)\n");
+    return -1;
 }
 
 int
@@ -224,8 +279,9 @@ main(int argc, char **argv)
     follow = strcmp(cmd, "trace") == 0;
     cmd[len++] = '\n';
     if (path == NULL) {
-        snprintf(def, sizeof(def), "/tmp/handoff-%u-%ld.sock",
-                 (unsigned) getuid(), port);
+        if (ctl_find(def, sizeof(def), (unsigned) port) == -1) {
+            return 1;
+        }
         path = def;
     }
     if (strlen(path) >= sizeof(sa.sun_path)) {

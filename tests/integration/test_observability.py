@@ -348,5 +348,53 @@ def test_second_master_refuses_a_live_control_socket():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_control_socket_in_runtime_directory():
+    # systemd's RuntimeDirectory= (docs/systemd/handoff.service) sets
+    # $RUNTIME_DIRECTORY; the unit's private /tmp is out of handoffctl's
+    # reach, so the socket goes there, without the (dynamic) uid.
+    tmp = tempfile.mkdtemp(prefix="handoff-run-")
+    try:
+        env = dict(os.environ, RUNTIME_DIRECTORY=tmp)
+        s = h.server(workers=1, env=env)
+        sock = os.path.join(tmp, f"handoff-{s.port}.sock")
+        s.wait_log(rf"control socket {re.escape(sock)} \(handoffctl\)")
+        h.check(stat.S_ISSOCK(os.stat(sock).st_mode), sock)
+        in_tmp = f"/tmp/handoff-{os.getuid()}-{s.port}.sock"
+        h.check(not os.path.exists(in_tmp), f"{in_tmp} exists too")
+        p = subprocess.run([os.path.join(h.BUILD, "handoffctl"), "--port", str(s.port),
+                            "stats"], capture_output=True, text=True, timeout=30, env=env)
+        h.check(p.returncode == 0 and json.loads(p.stdout)["pid"] == s.pid, p)
+        # Without $RUNTIME_DIRECTORY handoffctl looks in /run/handoff (the
+        # unit's directory), then /tmp; it names each place it tried.
+        plain = {k: v for k, v in os.environ.items() if k != "RUNTIME_DIRECTORY"}
+        p = subprocess.run([os.path.join(h.BUILD, "handoffctl"), "--port", str(s.port),
+                            "stats"], capture_output=True, text=True, timeout=30, env=plain)
+        h.check(p.returncode == 1 and f"/run/handoff/handoff-{s.port}.sock or {in_tmp}"
+                in p.stderr, p)
+        # ...and finds a master there: a directory as systemd makes it.
+        if os.geteuid() == 0 and not os.path.exists("/run/handoff"):
+            os.mkdir("/run/handoff", 0o755)
+            try:
+                s2 = h.server(workers=1, env=dict(os.environ, RUNTIME_DIRECTORY="/run/handoff"))
+                p = subprocess.run([os.path.join(h.BUILD, "handoffctl"), "--port",
+                                    str(s2.port), "stats"], capture_output=True, text=True,
+                                   timeout=30, env=plain)
+                h.check(p.returncode == 0 and json.loads(p.stdout)["pid"] == s2.pid, p)
+                s2.stop()
+            finally:
+                subprocess.run(["rm", "-rf", "/run/handoff"])
+        else:
+            sys.stderr.write("/run/handoff exists or not root: its lookup not checked\n")
+        # A master outside systemd is still found in /tmp, past the others.
+        s3 = h.server(workers=1, env=plain)
+        p = subprocess.run([os.path.join(h.BUILD, "handoffctl"), "--port", str(s3.port),
+                            "stats"], capture_output=True, text=True, timeout=30, env=env)
+        h.check(p.returncode == 0 and json.loads(p.stdout)["pid"] == s3.pid, p)
+        s.stop()
+        h.check(not os.path.exists(sock), "control socket left behind")
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
 if __name__ == "__main__":
     h.main(globals())
