@@ -391,7 +391,7 @@ master_run(struct master *m)
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
-    if ((m->opt.admin != NULL && admin_open(m, m->opt.admin) == -1)
+    if ((m->opt.admin != NULL && admin_open(m) == -1)
         || control_open(m) == -1) {
         admin_close(m);
         master_close_listeners(m);

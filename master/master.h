@@ -317,7 +317,7 @@ bool oneshot_stream(struct oneshot *srv);
 void oneshot_broadcast(struct oneshot *srv, const char *data, size_t len);
 
 /* admin.c, dashboard.c */
-int admin_open(struct master *m, const char *spec);
+int admin_open(struct master *m);
 int admin_fd(void);
 void admin_close(struct master *m);
 extern const char dashboard_html[];
