@@ -246,7 +246,9 @@ options_admin(const char *arg, struct master_options *o)
         host++;
         hl -= 2;
     }
-    if ((colon != NULL && (hl == 0 || hl >= sizeof(o->admin_host)))
+    if ((colon != NULL
+         && (hl == 0 || hl >= sizeof(o->admin_host)
+             || memchr(host, '[', hl) != NULL || memchr(host, ']', hl) != NULL))
         || !num_parse_cstr(colon != NULL ? colon + 1 : arg, 0, 65535, &port)) {
         fprintf(stderr,
                 "handoff: invalid value '%s' for --admin (expected PORT or "
