@@ -116,7 +116,8 @@ $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
-$(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o
+# handoffctl shares with the master where the control socket is.
+$(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o $(BUILD)/obj/common/ctlpath.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 

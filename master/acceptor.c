@@ -2,11 +2,15 @@
  * acceptor.c: accepts connections on the listening socket and gives them
  * to the scheduler.
  *
- * Accepting pauses in two cases, letting the kernel backlog hold what
- * arrives meanwhile: while the scheduler's queue is at --max-queue (Node's
- * primary has no such bound, node-cluster.md §5), and for a moment after
- * EMFILE, ENFILE, ENOBUFS or ENOMEM, so a full table never becomes a busy
- * loop.
+ * Accepting pauses, letting the kernel backlog hold what arrives
+ * meanwhile: while no worker is in the rotation (at start until the first
+ * is READY, and whenever every worker has died or left: a connection
+ * accepted then could only wait in the master, which a client cannot
+ * tell from a hang, while the backlog is bounded and visible); while
+ * every worker is full; while the scheduler's queue is at --max-queue
+ * (Node's primary has no such bound, node-cluster.md §5); and for a moment
+ * after EMFILE, ENFILE, ENOBUFS or ENOMEM, so a full table never becomes
+ * a busy loop. Connections already accepted stay queued through any pause.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +20,7 @@
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
+#include "policy.h"
 
 #define ACCEPT_BATCH 64    /* per loop turn, so channels are not starved */
 #define ACCEPT_PAUSE_S 0.1 /* after a resource error */
@@ -156,9 +161,27 @@ acceptor_update(struct master *m)
 {
     bool full = m->sched.nqueued + m->proxy_waiting >= m->opt.max_queue;
     bool workers_full = sched_all_full(&m->sched);
+    bool no_worker = m->sched.nworkers == 0;
 
-    if (m->listen_fd == -1) {
-        return;
+    if (m->listen_fd == -1 || m->opt.policy->accept != POLICY_MASTER_ACCEPTS) {
+        return; /* closed, or the workers accept (none) */
+    }
+    if (no_worker != m->accept_no_worker) {
+        m->accept_no_worker = no_worker;
+        /* At start there is nothing to say until the first is READY; after
+         * that, one line when the last one goes and one when one is back,
+         * however many restarts fail in between. */
+        if (no_worker && m->ever_ready) {
+            log_warn(0,
+                     "no worker is ready; accepting paused, the kernel "
+                     "backlog holds new connections (%zu accepted wait "
+                     "in the queue)",
+                     m->sched.nqueued);
+            m->accept_no_worker_logged = true;
+        } else if (!no_worker && m->accept_no_worker_logged) {
+            log_info("a worker is ready again; accepting");
+            m->accept_no_worker_logged = false;
+        }
     }
     if (workers_full != m->accept_workers_full) {
         m->accept_workers_full = workers_full;
@@ -181,11 +204,31 @@ acceptor_update(struct master *m)
             log_info("queue below --max-queue; accepting again");
         }
     }
-    if (full || workers_full || m->accept_error_pause) {
+    if (no_worker || full || workers_full || m->accept_error_pause) {
         ev_io_stop(m->loop, &m->accept_w);
     } else {
         ev_io_start(m->loop, &m->accept_w);
     }
+}
+
+/* Why the master is not accepting now, for /stats; NULL when it is (or
+ * when the workers accept themselves). */
+const char *
+acceptor_paused(const struct master *m)
+{
+    if (m->listen_fd == -1 || m->opt.policy->accept != POLICY_MASTER_ACCEPTS) {
+        return NULL;
+    }
+    if (m->accept_no_worker) {
+        return "no_worker_ready";
+    }
+    if (m->accept_workers_full) {
+        return "workers_full";
+    }
+    if (m->accept_queue_pause) {
+        return "queue_full";
+    }
+    return m->accept_error_pause ? "accept_error" : NULL;
 }
 
 void

@@ -15,7 +15,6 @@
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
-#include "numparse.h"
 
 static struct oneshot admin_srv = {.fd = -1};
 
@@ -109,45 +108,20 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
 }
 
 /*
- * Opens --admin: "PORT" (on 127.0.0.1), "HOST:PORT" or "[V6]:PORT".
- * Returns 0, or -1 with a line on stderr.
+ * Opens --admin, whose HOST and PORT options.c has checked. Returns 0,
+ * or -1 with a line on stderr (the address cannot be bound).
  */
 int
-admin_open(struct master *m, const char *spec)
+admin_open(struct master *m)
 {
-    char host[64], desc[160];
-    const char *colon = strrchr(spec, ':');
+    char desc[160];
     struct master_options o = m->opt;
     struct sockaddr_storage ss;
     socklen_t sslen;
-    uint64_t port;
     int fd;
 
-    if (colon == NULL) {
-        snprintf(host, sizeof(host), "127.0.0.1");
-        colon = spec - 1;
-    } else {
-        size_t hl = (size_t) (colon - spec);
-
-        if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
-            spec++;
-            hl -= 2;
-        }
-        if (hl == 0 || hl >= sizeof(host)) {
-            fprintf(stderr, "handoff: --admin %s: expected PORT or HOST:PORT\n",
-                    m->opt.admin);
-            return -1;
-        }
-        memcpy(host, spec, hl);
-        host[hl] = '\0';
-    }
-    if (!num_parse_cstr(colon + 1, 0, 65535, &port)) {
-        fprintf(stderr, "handoff: --admin %s: expected PORT or HOST:PORT\n",
-                m->opt.admin);
-        return -1;
-    }
-    snprintf(o.host, sizeof(o.host), "%s", host);
-    o.port = (unsigned) port;
+    snprintf(o.host, sizeof(o.host), "%s", m->opt.admin_host);
+    o.port = m->opt.admin_port;
     o.backlog = 64;
     fd = inherit_take_admin();
     if (fd != -1) {

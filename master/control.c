@@ -1,7 +1,9 @@
 /*
  * control.c: the control socket that tools/handoffctl talks to. A UNIX
  * socket, owner-only (mode 0700: nobody else can connect), by default
- * /tmp/handoff-UID-PORT.sock; one command per connection, one answer:
+ * /tmp/handoff-UID-PORT.sock, or $RUNTIME_DIRECTORY/handoff-PORT.sock
+ * under systemd (common/ctlpath.h); one command per connection, one
+ * answer:
  *
  *   stats          the /stats JSON
  *   workers N      scale to N workers (1..1024), as SIGTTIN/SIGTTOU do
@@ -27,6 +29,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlpath.h"
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
@@ -156,6 +159,12 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
         }
         /* Tracing goes on when the stream starts, after this answer. */
         sbuf_printf(out, "ok: following the master's trace\n");
+    } else if (strcmp(cmd, "trace") == 0) {
+        sbuf_printf(out, "error: trace takes on, off or nothing\n");
+    } else if (strcmp(cmd, "workers") == 0) {
+        sbuf_printf(out, "error: workers takes a number from 1 to 1024\n");
+    } else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "reload") == 0) {
+        sbuf_printf(out, "error: %s takes no argument\n", cmd);
     } else {
         sbuf_printf(out,
                     "error: unknown command '%s' (stats, workers N, "
@@ -197,8 +206,42 @@ control_listen(void)
 }
 
 /*
- * Opens the control socket, unless --control none. The path is replaced
- * if something stale (or an old master being upgraded) holds it.
+ * Whether a master answers on the socket at control_path: 1 yes, 0 no
+ * (a stale file: nothing listens), -1 cannot tell (errno set).
+ */
+static int
+control_answers(void)
+{
+    struct sockaddr_un sa;
+    int fd, rc, err;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, control_path, strlen(control_path));
+    do {
+        rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    } while (rc == -1 && errno == EINTR);
+    err = errno;
+    fd_close(fd); /* it sees a client that said nothing */
+    if (rc == 0 || err == EAGAIN) {
+        return 1; /* EAGAIN: listening, its backlog full */
+    }
+    if (err == ECONNREFUSED || err == ENOENT) {
+        return 0;
+    }
+    errno = err;
+    return -1;
+}
+
+/*
+ * Opens the control socket, unless --control none. A stale socket at the
+ * path is replaced; one a master answers on is refused, or that master
+ * would become unreachable (and lose the path when this one exits),
+ * except in a binary upgrade, where the old master hands the path over.
  */
 int
 control_open(struct master *m)
@@ -217,13 +260,15 @@ control_open(struct master *m)
     }
     if (m->opt.control != NULL) {
         rc = snprintf(control_path, sizeof(control_path), "%s", m->opt.control);
-    } else {
-        rc = snprintf(control_path, sizeof(control_path),
-                      "/tmp/handoff-%u-%u.sock", (unsigned) getuid(), port);
-    }
-    if (rc < 0 || (size_t) rc >= sizeof(control_path)) {
-        fprintf(stderr, "handoff: --control %s: path too long\n",
-                m->opt.control);
+        if (rc < 0 || (size_t) rc >= sizeof(control_path)) {
+            fprintf(stderr, "handoff: --control %s: path too long\n",
+                    m->opt.control);
+            return -1;
+        }
+    } else if (ctlpath_default(control_path, sizeof(control_path), port)
+               == -1) {
+        fprintf(stderr, "handoff: the control socket's path in "
+                        "$RUNTIME_DIRECTORY is too long (give --control)\n");
         return -1;
     }
     if (lstat(control_path, &st) == 0) {
@@ -233,6 +278,22 @@ control_open(struct master *m)
                     "socket\n",
                     control_path);
             return -1;
+        }
+        if (m->notify_parent_fd == -1) { /* not an upgrade */
+            rc = control_answers();
+            if (rc == 1) {
+                fprintf(stderr,
+                        "handoff: control socket %s: in use, something "
+                        "answers on it (another master? stop it, or give "
+                        "--control another path)\n",
+                        control_path);
+                return -1;
+            }
+            if (rc == -1) {
+                fprintf(stderr, "handoff: control socket %s: %s\n",
+                        control_path, strerror(errno));
+                return -1;
+            }
         }
         (void) unlink(control_path);
     }

@@ -163,6 +163,21 @@ master_stop(struct master *m, const char *why)
     master_stop_progress(m);
 }
 
+/*
+ * Ends the master at once with exit status <status>, when it has nothing
+ * to serve with (no worker ever booted): the loop stops, and what is left
+ * is killed and freed as after any stop.
+ */
+void
+master_exit(struct master *m, int status)
+{
+    m->exit_status = status;
+    m->stopping = true;
+    inherit_notify(m, "STOPPING=1");
+    workers_stop_respawns(m);
+    ev_break(m->loop, EVBREAK_ALL);
+}
+
 static void
 master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
@@ -391,7 +406,7 @@ master_run(struct master *m)
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
-    if ((m->opt.admin != NULL && admin_open(m, m->opt.admin) == -1)
+    if ((m->opt.admin != NULL && admin_open(m) == -1)
         || control_open(m) == -1) {
         admin_close(m);
         master_close_listeners(m);
@@ -424,5 +439,5 @@ master_run(struct master *m)
 
     master_cleanup(m);
     log_info("stopped");
-    return 0;
+    return m->exit_status;
 }

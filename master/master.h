@@ -5,7 +5,7 @@
  * worker acknowledges it, and one channel per worker. Its files:
  *   master.c    start-up, signals, graceful stop, the scheduler's sink
  *   listener.c  bind() and listen()
- *   acceptor.c  accept4() and its pauses (EMFILE, full queue)
+ *   acceptor.c  accept4() and its pauses (EMFILE, full queue, no worker)
  *   spawn.c     fork/exec of workers, their exits, restart backoff
  *   workers.c   slots; replacing, retiring, reloading, scaling, recycling,
  *               and the watchdog
@@ -130,7 +130,8 @@ struct slot {
     ev_timer respawn;    /* pending restart */
     uint64_t backoff_ms; /* next crash-loop delay */
     unsigned restarts;   /* replacements after an exit */
-    int listen_fd;       /* owned; the slot's own socket under reuseport */
+    unsigned boot_failures; /* its workers' exits in a row before READY */
+    int listen_fd;          /* owned; the slot's own socket under reuseport */
     /* What workers that have left this slot did, so that the slot's
      * counters never go backwards. */
     uint64_t served_before, handed_before;
@@ -161,6 +162,10 @@ struct master {
     ev_tstamp accept_error_logged;
     bool accept_queue_pause;
     bool accept_workers_full;
+    bool accept_no_worker; /* no worker in the rotation: not accepting */
+    bool accept_no_worker_logged;
+    bool ever_ready; /* a worker has been READY since the start */
+    int exit_status; /* what master_run() returns */
 
     ev_prepare prepare_w; /* flush outboxes once per loop turn */
     struct mworker_list dirty;
@@ -219,6 +224,7 @@ void master_retire_slot_listener(struct master *m, struct slot *s);
 void acceptor_start(struct master *m);
 void acceptor_arrive(struct master *m, struct mconn *c);
 void acceptor_update(struct master *m);
+const char *acceptor_paused(const struct master *m);
 void acceptor_close(struct master *m);
 
 /* spawn.c */
@@ -318,7 +324,7 @@ bool oneshot_stream(struct oneshot *srv);
 void oneshot_broadcast(struct oneshot *srv, const char *data, size_t len);
 
 /* admin.c, dashboard.c */
-int admin_open(struct master *m, const char *spec);
+int admin_open(struct master *m);
 int admin_fd(void);
 void admin_close(struct master *m);
 extern const char dashboard_html[];
@@ -360,6 +366,7 @@ void mconn_pool_fini(struct mconn_pool *pool);
 /* master.c */
 int master_run(struct master *m);
 void master_stop(struct master *m, const char *why);
+void master_exit(struct master *m, int status);
 void master_broadcast(struct master *m, enum chan_type type, uint32_t arg);
 void master_worker_gone(struct master *m, struct mworker *w);
 void master_stop_progress(struct master *m);

@@ -56,6 +56,7 @@ node_spawn_resolve(struct master *m)
 {
     const char *script = m->opt.node_script;
     char alt[PATH_MAX];
+    int err;
 
     if (m->opt.node_bin != NULL) {
         if (snprintf(m->node_bin, sizeof(m->node_bin), "%s", m->opt.node_bin)
@@ -71,14 +72,25 @@ node_spawn_resolve(struct master *m)
                         "Node.js, or give --node-bin)\n");
         return -1;
     }
-    /* node resolves "app" as app.js too. */
-    if (access(script, R_OK) == -1
-        && (snprintf(alt, sizeof(alt), "%s.js", script) >= (int) sizeof(alt)
-            || access(alt, R_OK) == -1)) {
-        fprintf(stderr, "handoff: --node %s: %s\n", script, strerror(errno));
-        return -1;
+    if (access(script, R_OK) == 0) {
+        return 0;
     }
-    return 0;
+    err = errno;
+    /* node resolves "app" as app.js too, but only when "app" is not
+     * there: an unreadable "app" is what node would fail on. */
+    if (err == ENOENT
+        && snprintf(alt, sizeof(alt), "%s.js", script) < (int) sizeof(alt)) {
+        if (access(alt, R_OK) == 0) {
+            return 0;
+        }
+        if (errno != ENOENT) {
+            fprintf(stderr, "handoff: --node %s: %s: %s\n", script, alt,
+                    strerror(errno));
+            return -1;
+        }
+    }
+    fprintf(stderr, "handoff: --node %s: %s\n", script, strerror(err));
+    return -1;
 }
 
 void

@@ -51,7 +51,9 @@ static const char options_usage[] =
     "      --admin=[HOST:]PORT  serve /stats, /metrics and a dashboard at /\n"
     "                         (off by default; HOST defaults to 127.0.0.1)\n"
     "      --control=PATH     the control socket for handoffctl (default\n"
-    "                         /tmp/handoff-UID-PORT.sock; none: no socket)\n"
+    "                         /tmp/handoff-UID-PORT.sock, or under systemd\n"
+    "                         $RUNTIME_DIRECTORY/handoff-PORT.sock; none: no "
+    "socket)\n"
     "      --worker-timeout=TIME  kill a worker silent this long (default "
     "30s;\n"
     "                         0 disables the watchdog)\n"
@@ -233,6 +235,39 @@ options_limit(enum limit_id id, const char *arg, struct master_options *o)
     return false;
 }
 
+/* --admin: "PORT" (on 127.0.0.1), "HOST:PORT" or "[V6]:PORT". */
+static bool
+options_admin(const char *arg, struct master_options *o)
+{
+    const char *colon = strrchr(arg, ':'), *host = arg;
+    size_t hl = colon != NULL ? (size_t) (colon - arg) : 0;
+    uint64_t port;
+
+    if (colon != NULL && hl >= 2 && arg[0] == '[' && arg[hl - 1] == ']') {
+        host++;
+        hl -= 2;
+    }
+    if ((colon != NULL
+         && (hl == 0 || hl >= sizeof(o->admin_host)
+             || memchr(host, '[', hl) != NULL || memchr(host, ']', hl) != NULL))
+        || !num_parse_cstr(colon != NULL ? colon + 1 : arg, 0, 65535, &port)) {
+        fprintf(stderr,
+                "handoff: invalid value '%s' for --admin (expected PORT or "
+                "HOST:PORT, PORT from 0 to 65535)\n",
+                arg);
+        return false;
+    }
+    if (colon != NULL) {
+        memcpy(o->admin_host, host, hl);
+        o->admin_host[hl] = '\0';
+    } else {
+        snprintf(o->admin_host, sizeof(o->admin_host), "127.0.0.1");
+    }
+    o->admin_port = (unsigned) port;
+    o->admin = arg;
+    return true;
+}
+
 /* The option as the user wrote it, for error lines. */
 static const char *
 options_culprit(char **argv, int opt)
@@ -407,7 +442,7 @@ options_parse(int argc, char **argv, struct master_options *o)
             o->proxy_protocol = true;
             break;
         case OPT_ADMIN:
-            o->admin = optarg;
+            ok = options_admin(optarg, o);
             break;
         case OPT_CONTROL:
             if (optarg[0] == '\0') {

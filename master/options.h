@@ -32,6 +32,8 @@ struct master_options {
     const char *root;        /* --root: serve files from here, or NULL */
     const char *access_log;  /* --access-log FILE, "-" for stderr, or NULL */
     const char *admin;       /* --admin [HOST:]PORT, or NULL */
+    char admin_host[64];     /* ...its HOST (brackets stripped) */
+    unsigned admin_port;     /* ...and PORT */
     bool proxy_protocol;     /* --proxy-protocol */
     const char *control;     /* --control PATH, "none", or NULL (default) */
     const char *node_script; /* --node SCRIPT: Node workers, or NULL */

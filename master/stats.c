@@ -136,6 +136,7 @@ void
 stats_json(const struct master *m, struct sbuf *b)
 {
     const struct mworker *w;
+    const char *paused = acceptor_paused(m);
     unsigned qlen, qmax;
     bool first = true;
 
@@ -146,8 +147,10 @@ stats_json(const struct master *m, struct sbuf *b)
                 "\"queued\":%zu,\"handoffs\":%llu,\"acknowledged\":%llu,"
                 "\"refusals\":%llu,\"reclaimed\":%llu,"
                 "\"redistributions\":%llu,\"accept_queue\":%u,"
-                "\"accept_queue_max\":%u,\"accepting\":%s,\"stopping\":%s,"
-                "\"worker_exits\":%llu,\"workers\":%u},",
+                "\"accept_queue_max\":%u,\"accepting\":%s,"
+                "\"accept_paused\":%s%s%s,\"stopping\":%s,"
+                "\"worker_exits\":%llu,\"workers\":%u,"
+                "\"workers_ready\":%zu},",
                 HANDOFF_VERSION, (long) getpid(), ev_now(m->loop) - m->started,
                 m->opt.policy->name, (unsigned long long) m->accepted,
                 m->sched.nqueued, (unsigned long long) m->sched.handoffs,
@@ -156,12 +159,10 @@ stats_json(const struct master *m, struct sbuf *b)
                 (unsigned long long) m->sched.reclaims,
                 (unsigned long long) (m->sched.refusals + m->sched.reclaims),
                 qlen, qmax,
-                m->listen_fd != -1 && !m->accept_queue_pause
-                        && !m->accept_error_pause && !m->accept_workers_full
-                    ? "true"
-                    : "false",
-                m->stopping ? "true" : "false", (unsigned long long) m->exits,
-                m->nslots);
+                m->listen_fd != -1 && paused == NULL ? "true" : "false",
+                paused != NULL ? "\"" : "", paused != NULL ? paused : "null",
+                paused != NULL ? "\"" : "", m->stopping ? "true" : "false",
+                (unsigned long long) m->exits, m->nslots, m->sched.nworkers);
     /* Node workers (--node) send no load reports: what only a report
      * tells is unknown for them, and says so (null), rather than 0. */
     if (m->opt.node_script != NULL) {
@@ -257,6 +258,15 @@ stats_prometheus(const struct master *m, struct sbuf *b)
           "Connections in the kernel's accept queue of the listener.", "%u",
           qlen);
     GAUGE("handoff_workers", "Worker slots.", "%u", m->nslots);
+    GAUGE("handoff_workers_ready",
+          "Workers ready and in the rotation; at 0 the master does not "
+          "accept.",
+          "%zu", m->sched.nworkers);
+    GAUGE("handoff_accepting",
+          "1 while the master accepts connections, 0 while accepting is "
+          "paused (no worker ready, every worker full, the queue full, an "
+          "accept error).",
+          "%d", m->listen_fd != -1 && acceptor_paused(m) == NULL);
     GAUGE("handoff_uptime_seconds", "Seconds since the master started.", "%.1f",
           ev_now(m->loop) - m->started);
 #undef COUNTER

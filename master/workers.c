@@ -13,6 +13,15 @@
  * whose messages stop for --worker-timeout; its exit is then handled
  * like any other: unacknowledged connections go to other workers and the
  * slot restarts.
+ *
+ * At start, a worker program that cannot boot (a missing library, a
+ * script that throws, --worker-bin /bin/false) would be restarted
+ * forever, the service looking up while serving nothing. Once every
+ * slot's worker has exited WORKERS_BOOT_ATTEMPTS times in a row before
+ * it was READY, with none READY since the start, the master gives up
+ * and exits 3, as gunicorn does ("Worker failed to boot"). After the
+ * first READY it never gives up: it keeps restarting with backoff, and
+ * accepting pauses while no worker is ready (acceptor.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +34,10 @@
 #include "policy.h"
 
 #define RECYCLE_MIN_AGE_S 1.0 /* a worker serves at least this long */
+/* With backoff from 100 ms, 5 attempts take about 1.5 s (0.1 + 0.2 + 0.4
+ * + 0.8 s between them): long enough for a worker that dies of something
+ * passing, short enough that a unit that cannot work fails at once. */
+#define WORKERS_BOOT_ATTEMPTS 5
 
 static void workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
@@ -231,6 +244,10 @@ workers_ready(struct mworker *w)
 
     w->ready = true;
     w->ready_at = ev_now(m->loop);
+    m->ever_ready = true;
+    if (s != NULL) {
+        s->boot_failures = 0;
+    }
     log_info("worker W%u (pid %ld) ready", w->sw.id, (long) w->pid);
     if (w->retiring) {
         return; /* retired before it was up: it has SHUTDOWN already */
@@ -361,6 +378,26 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 /*
+ * True once no worker has been READY since the start and every slot's
+ * latest WORKERS_BOOT_ATTEMPTS workers exited before they were.
+ */
+static bool
+workers_failed_to_boot(const struct master *m)
+{
+    unsigned i;
+
+    if (m->ever_ready) {
+        return false;
+    }
+    for (i = 0; i < m->nslots; i++) {
+        if (m->slots[i]->boot_failures < WORKERS_BOOT_ATTEMPTS) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * <w> is no longer its slot's worker (it exited, or left on its own):
  * the slot gets a new one, after a delay if <w> did not live long.
  */
@@ -383,6 +420,25 @@ workers_vacate(struct mworker *w, ev_tstamp lived)
     }
     s->w = NULL;
     if (m->stopping) {
+        return;
+    }
+    if (!w->ready) {
+        s->boot_failures++;
+    }
+    if (workers_failed_to_boot(m)) {
+        char where[48] = "";
+
+        if (m->nslots > 1) {
+            snprintf(where, sizeof(where), " in each of the %u slots",
+                     m->nslots);
+        }
+        log_error(0,
+                  "worker failed to boot (%s): %d workers in a row exited "
+                  "before they were ready%s; giving up (exit 3)",
+                  m->opt.node_script != NULL ? m->opt.node_script
+                                             : m->worker_bin,
+                  WORKERS_BOOT_ATTEMPTS, where);
+        master_exit(m, 3);
         return;
     }
     s->restarts++;

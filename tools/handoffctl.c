@@ -6,20 +6,31 @@
  * COMMAND is stats, workers N, reload, trace on|off, or trace: follow
  * the master's trace, printing its lines as they happen until Ctrl-C or
  * the master goes away (the "ok:" line that starts it goes to stderr, so
- * stdout is the trace alone). The socket is PATH, or
- * /tmp/handoff-UID-PORT.sock (PORT 8080 unless given), or
- * $HANDOFF_CONTROL. Exit status: 0 ok, 1 the master said error or could
- * not be reached, 2 bad usage.
+ * stdout is the trace alone). Commands are checked here, so bad usage
+ * never reaches the master.
+ *
+ * The socket is PATH, or $HANDOFF_CONTROL, or the first that exists of
+ * the master's default places for PORT (8080 unless given; see
+ * common/ctlpath.h): $RUNTIME_DIRECTORY/handoff-PORT.sock,
+ * /run/handoff/handoff-PORT.sock (the systemd unit's RuntimeDirectory=),
+ * /tmp/handoff-UID-PORT.sock. Exit status: 0 ok, 1 the master said
+ * error or could not be reached, 2 bad usage.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "ctlpath.h"
+
+#define CTL_MAX_WORKERS 1024 /* as the master's --workers */
 
 static int
 ctl_write_all(FILE *f, const char *p, size_t len)
@@ -85,13 +96,122 @@ ctl_relay(int fd, bool follow)
     }
 }
 
+static const char ctl_usage[] =
+    "Usage: handoffctl [--socket PATH | --port PORT] "
+    "stats | workers N | reload | trace [on|off]\n";
+
 static void
 usage(FILE *f)
 {
-    fputs("Usage: handoffctl [--socket PATH | --port PORT] COMMAND [ARG]\n"
-          "Commands: stats | workers N | reload | trace on|off | trace\n"
-          "  trace (no argument) follows the master's trace until Ctrl-C\n",
+    fputs(ctl_usage, f);
+    fputs("  stats         the master's figures (the /stats JSON)\n"
+          "  workers N     scale to N workers (1 to 1024)\n"
+          "  reload        rolling restart of the workers (as SIGHUP)\n"
+          "  trace on|off  switch --trace in the master and workers\n"
+          "  trace         follow the master's trace until Ctrl-C\n"
+          "The socket: PATH, $HANDOFF_CONTROL, or the first that exists of\n"
+          "$RUNTIME_DIRECTORY/handoff-PORT.sock, " CTLPATH_RUN_DIR
+          "/handoff-PORT.sock\n"
+          "and /tmp/handoff-UID-PORT.sock (PORT 8080 unless given).\n",
           f);
+}
+
+/* Bad usage: one line saying what is wrong, and the usage line. */
+static int __attribute__((format(printf, 1, 2))) ctl_bad(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("handoffctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    fputs(ctl_usage, stderr);
+    return 2;
+}
+
+/* Checks COMMAND [ARG] as the master would; 0, or 2 after saying why. */
+static int
+ctl_check(int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    long n;
+    char *end;
+
+    if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "reload") == 0) {
+        return argc == 1 ? 0 : ctl_bad("%s takes no argument", cmd);
+    }
+    if (strcmp(cmd, "workers") == 0) {
+        if (argc != 2) {
+            return ctl_bad("%s takes one number, from 1 to 1024", cmd);
+        }
+        errno = 0;
+        n = strtol(argv[1], &end, 10);
+        if (argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' || errno != 0
+            || n < 1 || n > CTL_MAX_WORKERS) {
+            return ctl_bad("workers: '%s' is not a number from 1 to 1024",
+                           argv[1]);
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "trace") == 0) {
+        if (argc == 1
+            || (argc == 2
+                && (strcmp(argv[1], "on") == 0
+                    || strcmp(argv[1], "off") == 0))) {
+            return 0;
+        }
+        return argc == 2 ? ctl_bad("trace: '%s' is neither on nor off", argv[1])
+                         : ctl_bad("trace takes on, off or nothing");
+    }
+    return ctl_bad("unknown command '%s'", cmd);
+}
+
+/*
+ * The master's default socket for <port>: the first place of ctlpath.h's
+ * that holds one. Returns 0 and <out> filled, or -1 after saying where
+ * it looked (exit 1: no master there).
+ */
+static int
+ctl_find(char *out, size_t size, unsigned port)
+{
+    char rundir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+    char tried[3][sizeof(rundir)];
+    const char *dirs[3];
+    size_t ndirs = 0, ntried = 0, i;
+    struct stat st;
+
+    if (ctlpath_runtime_dir(rundir, sizeof(rundir)) == 1) {
+        dirs[ndirs++] = rundir;
+    }
+    if (ndirs == 0 || strcmp(rundir, CTLPATH_RUN_DIR) != 0) {
+        dirs[ndirs++] = CTLPATH_RUN_DIR;
+    }
+    dirs[ndirs++] = NULL; /* /tmp */
+    for (i = 0; i < ndirs; i++) {
+        if (ctlpath_in(tried[ntried], sizeof(tried[ntried]), dirs[i], port)
+            == -1) {
+            continue;
+        }
+        if (lstat(tried[ntried], &st) == 0 && S_ISSOCK(st.st_mode)) {
+            snprintf(out, size, "%s", tried[ntried]);
+            return 0;
+        }
+        ntried++;
+    }
+    fprintf(stderr,
+            "handoffctl: cannot reach a master on port %u: no control "
+            "socket at",
+            port);
+    for (i = 0; i < ntried; i++) {
+        fprintf(stderr, "%s %s",
+                i == 0            ? ""
+                : i + 1 == ntried ? " or"
+                                  : ",",
+                tried[i]);
+    }
+    fprintf(stderr, " (give --socket or --port)\n");
+    return -1;
 }
 
 int
@@ -113,6 +233,9 @@ main(int argc, char **argv)
     char *end;
     bool follow;
 
+    if (path != NULL && path[0] == '\0') {
+        path = NULL;
+    }
     while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -131,13 +254,17 @@ main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
+            fputs(ctl_usage, stderr);
             return 2;
         }
     }
     if (optind >= argc) {
         usage(stderr);
         return 2;
+    }
+    rc = ctl_check(argc - optind, argv + optind);
+    if (rc != 0) {
+        return rc;
     }
     for (i = optind; i < argc; i++) {
         int w = snprintf(cmd + len, sizeof(cmd) - len, "%s%s",
@@ -152,8 +279,9 @@ main(int argc, char **argv)
     follow = strcmp(cmd, "trace") == 0;
     cmd[len++] = '\n';
     if (path == NULL) {
-        snprintf(def, sizeof(def), "/tmp/handoff-%u-%ld.sock",
-                 (unsigned) getuid(), port);
+        if (ctl_find(def, sizeof(def), (unsigned) port) == -1) {
+            return 1;
+        }
         path = def;
     }
     if (strlen(path) >= sizeof(sa.sun_path)) {

@@ -31,6 +31,14 @@ def test_bad_flags_exit_2():
         (["-x"], "-x"),
         (["--port"], "--port"),
         (["extra"], "extra"),
+        # --admin was checked only when opened, and exited 1 like a bind
+        # failure.
+        (["--admin", "127.0.0.1:abc"], "--admin"),
+        (["--admin", ":99999"], "--admin"),
+        (["--admin", "99999"], "--admin"),
+        (["--admin", "[::1]"], "--admin"),
+        (["--admin", "127.0.0.1:"], "--admin"),
+        (["--admin", "[::1:9090"], "--admin"),
     ]
     for args, needle in cases:
         p = run(*args)
@@ -50,6 +58,20 @@ def test_port_in_use_exits_1():
     lines = p.stderr.strip().splitlines()
     h.check(len(lines) == 1, p.stderr)
     h.check(f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0], lines[0])
+
+
+def test_admin_port_in_use_exits_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = run("--host", "127.0.0.1", "--port", "0", "--control", "none",
+                "--admin", f"127.0.0.1:{port}")
+    h.check(p.returncode == 1, f"exit {p.returncode}: {p.stderr}")
+    lines = p.stderr.strip().splitlines()
+    h.check(len(lines) == 1, p.stderr)
+    h.check("--admin" in lines[0] and f"127.0.0.1:{port}" in lines[0]
+            and "in use" in lines[0], lines[0])
 
 
 def test_unresolvable_host_exits_1():

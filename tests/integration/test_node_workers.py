@@ -238,10 +238,53 @@ def test_listen_on_another_port_is_a_clear_error():
         s = node_server(path, workers=1, wait_ready=False)
         s.wait_log(r"called listen\(1\), but this master serves port %d \(--port\)" % s.port)
         # Node raises the listen error in the program, which exits; the
-        # slot restarts with backoff and the master stays up.
+        # slot restarts with backoff, and since no worker ever listened
+        # (a Node worker is ready once its queryServer is answered), the
+        # master gives up after 5 attempts rather than restart it forever.
         s.wait_log(r"restarting slot 0 in \d+ ms", count=2)
-        h.check(s.proc.poll() is None, "master died")
+        h.check(s.wait_exit(timeout=60) == 3, f"exit {s.proc.returncode}")
+        s.wait_log(r"error: worker failed to boot \(%s\): 5 workers in a row exited "
+                   r"before they were ready; giving up" % re.escape(path))
+        h.check(len(re.findall(r"called listen\(1\)", s.log())) == 5, s.log())
     finally:
+        shutil.rmtree(d)
+
+
+def test_no_listening_worker_pauses_accepting():
+    # A Node worker takes connections while its server listens. With its
+    # only worker's server closed, the master stops accepting (a
+    # connection waits in the kernel's backlog, not in the master) and
+    # accepts again when the worker listens anew.
+    d, path = write_program(
+        "const http = require('http');\n"
+        "const srv = http.createServer((q, r) => {\n"
+        "  r.end(`${process.pid}\\n`);\n"
+        "  if (q.url === '/close') srv.close();\n"
+        "});\n"
+        "process.on('SIGWINCH', () => srv.listen(process.env.PORT));\n"
+        "srv.listen(process.env.PORT);\n")
+    c = None
+    try:
+        s = node_server(path, "--admin", "127.0.0.1:0", workers=1)
+        addr = s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
+        mark = s.mark()
+        pid = int(h.request(s.port, "/close").body)
+        s.wait_log(r"worker W1 \(pid \d+\) closed its server", start=mark)
+        s.wait_log(r"warn: no worker is ready; accepting paused", start=mark)
+        c = h.connect(s.port)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        st = h.wait_until(lambda: (lambda m: m["accept_queue"] == 1 and m)(
+            json.loads(urllib.request.urlopen(f"http://{addr}/stats", timeout=10).read())
+            ["master"]), what="the connection in the kernel's backlog")
+        h.check(st["accept_paused"] == "no_worker_ready" and st["accepted"] == 1
+                and st["queued"] == 0 and st["workers_ready"] == 0, st)
+        os.kill(pid, signal.SIGWINCH)  # listen again
+        s.wait_log(r"info: a worker is ready again; accepting", start=mark)
+        r = h.Reader(c).read_response()
+        h.check(r.status == 200 and int(r.body) == pid, r)
+    finally:
+        if c is not None:
+            c.close()
         shutil.rmtree(d)
 
 
@@ -358,6 +401,38 @@ def test_flags_that_do_not_apply_and_bad_paths():
         h.check(p.returncode == code, f"{args}: exit {p.returncode}, {p.stderr!r}")
         h.check(msg in p.stderr and len(p.stderr.strip().splitlines()) == 1,
                 f"{args}: {p.stderr!r}")
+
+
+def as_nobody():
+    """preexec_fn: run as nobody when the tests run as root, who reads a
+    file of mode 000 anyway (the error is about what a user would see)."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+
+def test_unreadable_script_is_permission_denied():
+    # The check for SCRIPT.js (node's own fallback) reported ENOENT for a
+    # script that exists but cannot be read.
+    d = tempfile.mkdtemp(prefix="handoff-node-")
+    try:
+        os.chmod(d, 0o755)
+        app = os.path.join(d, "app.js")
+        shutil.copy(HELLO, app)
+        os.chmod(app, 0)
+        bare = os.path.join(d, "app")  # found as app.js, as node would
+        for script, msg in ((app, f"--node {app}: Permission denied"),
+                            (bare, f"--node {bare}: {app}: Permission denied")):
+            p = subprocess.run([h.HANDOFF, "--host", "127.0.0.1", "--port", "0",
+                                "--control", "none", "--node", script],
+                               capture_output=True, text=True, timeout=10 * h.SLOW,
+                               preexec_fn=as_nobody)
+            h.check(p.returncode == 1, f"{script}: exit {p.returncode}, {p.stderr!r}")
+            lines = p.stderr.strip().splitlines()
+            h.check(len(lines) == 1 and msg in lines[0], f"{script}: {p.stderr!r}")
+    finally:
+        shutil.rmtree(d)
 
 
 def test_node_on_path_and_script_arguments():

@@ -2,17 +2,23 @@
 """The master's scheduling and supervision as clients and ps see them:
 round-robin order, a killed worker replaced, a stopped worker skipped and
 its unacknowledged connection served elsewhere, no descriptor leaks, the
-master surviving EMFILE, crash-loop backoff, workers leaving with the
-master."""
+master surviving EMFILE, crash-loop backoff, a worker program that never
+boots ending the master (exit 3), accepting paused while no worker is
+ready, workers leaving with the master."""
 
 import collections
 import datetime
+import json
 import os
 import re
 import resource
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -263,16 +269,98 @@ def log_time(line):
     return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
 
 
-def test_crash_loop_backs_off():
-    s = h.server("--worker-bin", "/bin/false", workers=1, wait_ready=False)
-    s.wait_log(r"restarting slot 0 in 400 ms", timeout=10)
-    starts = [log_time(l) for l in s.log().splitlines() if "started in slot 0" in l]
-    h.check(len(starts) >= 3, s.log())
-    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
-    # 100 ms, then 200 ms, doubling: each gap at least its delay.
-    for i, gap in enumerate(gaps[:3]):
-        h.check(gap >= 0.1 * 2 ** i * 0.9, f"restart gaps {gaps}")
-    h.check(s.proc.poll() is None, "master died")
+def test_worker_that_never_boots_exits_3():
+    # It was restarted forever, the master accepting connections nobody
+    # would serve. Now, with backoff between attempts, the master gives
+    # up once every slot's last 5 workers exited before they were ready.
+    p = subprocess.run([h.HANDOFF, "--host", "127.0.0.1", "--port", "0", "--workers", "2",
+                        "--control", "none", "--worker-bin", "/bin/false"],
+                       capture_output=True, text=True, timeout=30 * h.SLOW)
+    h.check(p.returncode == 3, f"exit {p.returncode}:\n{p.stderr}")
+    lines = p.stderr.splitlines()
+    h.check(re.search(r"error: worker failed to boot \(/bin/false\): 5 workers in a row "
+                      r"exited before they were ready in each of the 2 slots; giving up "
+                      r"\(exit 3\)$", "\n".join(lines), re.M), p.stderr)
+    for slot in (0, 1):
+        starts = [log_time(l) for l in lines if f"started in slot {slot}" in l]
+        h.check(len(starts) == 5, p.stderr)
+        gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+        # 100 ms, then 200 ms, doubling: each gap at least its delay.
+        for i, gap in enumerate(gaps):
+            h.check(gap >= 0.1 * 2 ** i * 0.9, f"slot {slot}: restart gaps {gaps}")
+
+
+def boot_once_worker(tmp):
+    """A --worker-bin that is the real worker unless <tmp>/fail exists,
+    and then exits 1 at once, as a broken deploy would."""
+    path = os.path.join(tmp, "worker.sh")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"[ -e {tmp}/fail ] && exit 1\n"
+                f"exec {os.path.join(h.BUILD, 'handoff-worker')} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path, os.path.join(tmp, "fail")
+
+
+def stats(addr):
+    with urllib.request.urlopen(f"http://{addr}/stats", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_no_ready_worker_pauses_accepting():
+    # Once a worker has been ready, the master never gives up; while no
+    # worker is ready it stops accepting, so new connections wait in the
+    # kernel's backlog rather than in its queue (one log line for the
+    # whole episode, and /stats says why), and those it had accepted stay
+    # queued. A worker back, it accepts again and every one is served.
+    tmp = tempfile.mkdtemp(prefix="handoff-boot-")
+    conns = []
+    try:
+        worker, fail = boot_once_worker(tmp)
+        s = h.server("--worker-bin", worker, "--admin", "127.0.0.1:0", "--trace", workers=1)
+        addr = s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
+        st = stats(addr)["master"]
+        h.check(st["accepting"] and st["accept_paused"] is None and st["workers_ready"] == 1, st)
+        victim = s.worker_pids()[0]
+        os.kill(victim, signal.SIGSTOP)
+        for _ in range(2):  # the first handed to the stopped worker, one queued
+            c = h.connect(s.port)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            conns.append(c)
+        s.wait_log(r"accept +C2 .*queue=\[C2\]")
+        open(fail, "w").close()
+        mark = s.mark()
+        os.kill(victim, signal.SIGKILL)
+        s.wait_log(r"warn: no worker is ready; accepting paused, the kernel backlog holds "
+                   r"new connections \(2 accepted wait in the queue\)", start=mark)
+        for _ in range(2):  # these wait in the backlog
+            c = h.connect(s.port)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            conns.append(c)
+        # More failed attempts than would end a master that never booted.
+        s.wait_log(r"worker W\d+ \(pid \d+\) exited with code 1", start=mark, count=5)
+        st = stats(addr)["master"]
+        h.check(not st["accepting"] and st["accept_paused"] == "no_worker_ready"
+                and st["workers_ready"] == 0 and st["accepted"] == 2 and st["queued"] == 2
+                and st["accept_queue"] == 2, st)
+        with urllib.request.urlopen(f"http://{addr}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        h.check(re.search(r"^handoff_accepting 0$", metrics, re.M)
+                and re.search(r"^handoff_workers_ready 0$", metrics, re.M), metrics)
+        h.check(s.proc.poll() is None, "the master gave up after it had served")
+        os.unlink(fail)
+        s.wait_log(r"info: a worker is ready again; accepting", start=mark)
+        pids = {h.hello_pid(h.Reader(c).read_response()) for c in conns}
+        h.check(len(pids) == 1 and victim not in pids, pids)
+        log = s.log().splitlines()[mark:]
+        h.check(sum("accepting paused" in l for l in log) == 1
+                and sum("ready again; accepting" in l for l in log) == 1, "\n".join(log))
+        st = stats(addr)["master"]
+        h.check(st["accepting"] and st["accepted"] == 4, st)
+    finally:
+        for c in conns:
+            c.close()
+        shutil.rmtree(tmp)
 
 
 def test_connections_wait_for_a_worker():
