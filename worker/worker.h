@@ -153,6 +153,7 @@ struct worker {
     pid_t pid;              /* getpid() is a system call: asked once */
     struct limits lim;      /* from the master's flags */
     const char *root;       /* --root, absolute, or NULL */
+    bool demo_routes;       /* --demo-routes: / and /cpu answer the demo */
     const char *access_log; /* --access-log path, "-" for stderr, or NULL */
     int root_fd;            /* O_PATH directory of root, or -1 */
 
