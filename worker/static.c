@@ -263,7 +263,8 @@ static_error(struct conn *c, int err)
     switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case EXDEV: /* the path leads out of the root */
+    case ENAMETOOLONG: /* no such file can exist: not the target's fault */
+    case EXDEV:        /* the path leads out of the root */
     case ELOOP:
     case ENXIO: /* a socket or FIFO with nobody behind it */
         response_error(c, 404);
@@ -271,9 +272,6 @@ static_error(struct conn *c, int err)
     case EACCES:
     case EPERM:
         response_error(c, 403);
-        break;
-    case ENAMETOOLONG:
-        response_error(c, 414);
         break;
     case EMFILE:
     case ENFILE:

@@ -258,7 +258,7 @@ SMUGGLING = [
     (b"GET / HTTP/1.1\r\nHost: t\r\nX-A: \x00\r\n\r\n", 400, "NUL in a value"),
     (b"GET /\x7f HTTP/1.1\r\nHost: t\r\n\r\n", 400, "DEL in the target"),
     (b"GET / HTTP/1.1 \r\nHost: t\r\n\r\n", 400, "space after the version"),
-    (b"GET / HTTP/1.2\r\nHost: t\r\n\r\n", 505, "HTTP/1.2"),
+    (b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505, "HTTP/3.0"),  # 1.2 is 1.1: test_rfc
 ]
 
 
