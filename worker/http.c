@@ -404,7 +404,11 @@ http_answer(struct conn *c)
     }
 }
 
-/* Expect: answers 100-continue, or refuses what cannot be met. */
+/*
+ * Expect: 100-continue, or a refusal of what cannot be met. Returns 0 to
+ * go on with the body, HPE_PAUSED when the request is answered without
+ * it, or an error.
+ */
 static int
 http_expect(struct conn *c, bool has_body)
 {
@@ -420,6 +424,17 @@ http_expect(struct conn *c, bool has_body)
     }
     if (!has_body) {
         return 0;
+    }
+    if (routes_refusal(c) != 0) {
+        /* RFC 9110 §10.1.1: the final status instead of 100 when the
+         * body cannot change it. The client may send the body anyway or
+         * not at all, so nothing after it could be parsed reliably:
+         * close, draining what comes. */
+        c->close_after = true;
+        c->linger = true;
+        http_answer(c);
+        c->pause_why = HTTP_PAUSE_STOP;
+        return HPE_PAUSED;
     }
     /* The client waits for this before sending the body. */
     conn_out(c, cont, sizeof(cont) - 1);

@@ -348,6 +348,26 @@ routes_pick(const struct conn *c, struct routes_target *t)
     return get ? ROUTE_STATIC : ROUTE_STATIC_NOT_ALLOWED;
 }
 
+int
+routes_refusal(const struct conn *c)
+{
+    struct routes_target t;
+
+    switch (routes_pick(c, &t)) {
+    case ROUTE_BAD_TARGET:
+        return 400;
+    case ROUTE_NOT_FOUND:
+        return 404;
+    case ROUTE_DEMO_NOT_ALLOWED:
+    case ROUTE_STATIC_NOT_ALLOWED:
+        return 405;
+    default:
+        /* Success, or a file's answer, which needs the file system: the
+         * body is read first. */
+        return 0;
+    }
+}
+
 void
 routes_handle(struct conn *c)
 {

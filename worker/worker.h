@@ -258,6 +258,9 @@ bool http_in_head(const struct conn *c);
 
 /* routes.c */
 void routes_handle(struct conn *c);
+/* The status the request gets whatever its body, when it is a refusal
+ * known from the head alone; 0 when the body should be read first. */
+int routes_refusal(const struct conn *c);
 
 /* accesslog.c */
 int accesslog_open(void);

@@ -225,5 +225,61 @@ def test_upgrade_not_performed_keeps_the_connection():
     expect_closing(s, b"CONNECT t:80 HTTP/1.1\r\nHost: t:80\r\n\r\n" + NEXT, 400)
 
 
+def test_expect_100_continue_refused_request_gets_final_status():
+    # RFC 9110 §10.1.1: no 100 for a request refused whatever its body;
+    # the final status comes at once and the connection closes, as the
+    # client may or may not send the body now.
+    site = Site()
+    try:
+        cases = [((), b"POST / HTTP/1.1", 405), ((), b"DELETE /cpu HTTP/1.1", 405),
+                 ((), b"POST /nope HTTP/1.1", 404), ((), b"PUT /x HTTP/1.1", 404),
+                 (("--root", site.root), b"POST /index.html HTTP/1.1", 405),
+                 (("--root", site.root), b"POST / HTTP/1.1", 405),
+                 (("--max-body", "1k"), b"POST / HTTP/1.1", 413)]
+        servers = {}
+        for args, line, status in cases:
+            if args not in servers:
+                servers[args] = h.server(*args, workers=1)
+            s = servers[args]
+            for length in (b"Content-Length: 5000\r\n", b"Transfer-Encoding: chunked\r\n"):
+                if status == 413 and b"chunked" in length:
+                    continue  # a chunked body's size is known only as it comes
+                with h.connect(s.port) as c:
+                    c.sendall(line + b"\r\nHost: t\r\n" + length +
+                              b"Expect: 100-continue\r\n\r\n")
+                    rd = h.Reader(c)
+                    r = rd.read_response()
+                    h.check(r.status == status, f"{line} {length}: {r}")
+                    h.check(r.header("connection") == "close", r)
+                    # a client that sends the body anyway is drained, not reset
+                    try:
+                        c.sendall(b"x" * 5000)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    h.check(rd.at_eof(), f"{line}: not closed")
+        # what would succeed gets its 100 first, then the answer
+        s = servers[()]
+        with h.connect(s.port) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                      b"Expect: 100-continue\r\n\r\n")
+            rd = h.Reader(c)
+            r = rd.read_response()
+            h.check(r.status == 100, r)
+            c.sendall(b"hello" + NEXT)
+            h.hello_pid(rd.read_response())
+            h.hello_pid(rd.read_response())
+        # with --root, a file's answer needs the file system: 100, then 404
+        s = servers[("--root", site.root)]
+        with h.connect(s.port) as c:
+            c.sendall(b"GET /missing HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                      b"Expect: 100-continue\r\n\r\n")
+            rd = h.Reader(c)
+            h.check(rd.read_response().status == 100)
+            c.sendall(b"hi")
+            h.check(rd.read_response().status == 404)
+    finally:
+        site.cleanup()
+
+
 if __name__ == "__main__":
     h.main(globals())
