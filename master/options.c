@@ -39,9 +39,19 @@ static const char options_usage[] =
     "                         NODE_CLUSTER_SCHED_POLICY=rr|none); see below\n"
     "      --trace            print every step of every handoff to stderr\n"
     "      --worker-bin=PATH  worker program (default: handoff-worker "
-    "beside handoff,\n"
-    "                         else ../lib/handoff/handoff-worker from it)\n"
-    "      --root=DIR         serve the files under DIR (besides / and /cpu)\n"
+    "beside handoff,
+    "
+    "                         else ../lib/handoff/handoff-worker from it)
+    "
+    "      --root=DIR         serve the files under DIR, / included
+    "
+    "      --demo-routes=on|off  answer / (Hello from worker) and /cpu (a "
+    "busy
+    "
+    "                         loop) as the demo does (default: on without
+    "
+    "                         --root, off with it)
+    "
     "      --access-log=FILE  log requests (Apache combined format) to FILE,\n"
     "                         or - for stderr; SIGUSR1 reopens it\n"
     "      --proxy-protocol   expect a PROXY v1 or v2 header on each "
@@ -97,6 +107,7 @@ enum {
     OPT_MAX_RSS,
     OPT_NODE,
     OPT_NODE_BIN,
+    OPT_DEMO_ROUTES,
     OPT_LIMIT, /* OPT_LIMIT + enum limit_id */
 };
 
@@ -122,6 +133,7 @@ static const struct option options_long[] = {
     {"max-rss", required_argument, NULL, OPT_MAX_RSS},
     {"node", required_argument, NULL, OPT_NODE},
     {"node-bin", required_argument, NULL, OPT_NODE_BIN},
+    {"demo-routes", required_argument, NULL, OPT_DEMO_ROUTES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
 };
@@ -357,6 +369,7 @@ options_native_only(int c)
     return c == OPT_WORKER_BIN || c == OPT_ROOT || c == OPT_ACCESS_LOG
            || c == OPT_PROXY_PROTOCOL || c == OPT_MAX_REQUESTS
            || c == OPT_MAX_REQUESTS_JITTER || c == OPT_MAX_RSS
+           || c == OPT_DEMO_ROUTES
            || (c >= OPT_LIMIT && c < OPT_LIMIT + LIM_COUNT);
 }
 
@@ -365,7 +378,7 @@ options_parse(int argc, char **argv, struct master_options *o)
 {
     bool policy_given = false;
     char native_flag[64] = "";
-    int c;
+    int c, demo = -1;
 
     options_defaults(o);
     options_build();
@@ -489,6 +502,17 @@ options_parse(int argc, char **argv, struct master_options *o)
             }
             o->node_bin = optarg;
             break;
+        case OPT_DEMO_ROUTES:
+            if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
+                demo = strcmp(optarg, "on") == 0;
+            } else {
+                fprintf(stderr,
+                        "handoff: invalid value '%s' for --demo-routes "
+                        "(expected on or off)\n",
+                        optarg);
+                ok = false;
+            }
+            break;
         case OPT_POLICY:
             o->policy = policy_find(optarg);
             if (o->policy == NULL) {
@@ -534,6 +558,9 @@ options_parse(int argc, char **argv, struct master_options *o)
     if (!policy_given) {
         options_node_policy(o);
     }
+    /* A site's / is its home page, and /cpu burns a worker's CPU for
+     * anyone: with --root, the demo is asked for, not given. */
+    o->demo_routes = demo == -1 ? o->root == NULL : demo == 1;
     if (o->proxy_protocol && o->policy->accept != POLICY_MASTER_ACCEPTS) {
         fprintf(stderr,
                 "handoff: --proxy-protocol needs a policy where the "

@@ -30,6 +30,7 @@ struct master_options {
     uint64_t max_requests_jitter;
     uint64_t max_rss_mb;     /* recycle a worker above this; 0 off */
     const char *root;        /* --root: serve files from here, or NULL */
+    bool demo_routes;        /* --demo-routes; by default on without root */
     const char *access_log;  /* --access-log FILE, "-" for stderr, or NULL */
     const char *admin;       /* --admin [HOST:]PORT, or NULL */
     char admin_host[64];     /* ...its HOST (brackets stripped) */

@@ -207,6 +207,8 @@ spawn_worker(struct slot *s)
         snprintf(logbuf, sizeof(logbuf), "--access-log=%s", m->access_log);
         argv[argc++] = logbuf;
     }
+    argv[argc++] =
+        m->opt.demo_routes ? "--demo-routes=on" : "--demo-routes=off";
     argv[argc] = NULL;
 
     sigfillset(&all);

@@ -4,9 +4,18 @@
  * size and count limits, RFC 9112's rules on field names, obs-fold,
  * transfer codings and Host, and Expect.
  *
+ * Where llhttp's strict mode is stricter than RFC 9110/9112, this file
+ * takes over: minor versions above 1.1 are served as 1.1 (llhttp parses
+ * them leniently, we check the major), an unknown but well-formed method
+ * gets 501 rather than 400, chunk-size lines are read here (llhttp's
+ * grammar of chunk extensions refuses valid ones), and an Upgrade we do
+ * not perform leaves the connection in HTTP/1.1.
+ *
  * llhttp hands out spans that borrow the read buffer for the duration of a
  * callback and may split a field anywhere, so the target and the kept
- * values are copied, and names are matched once complete.
+ * values are copied, and names are matched once complete. Callbacks pause
+ * llhttp (pause_why says why) when http_feed() has to see the position:
+ * where a request begins, where a chunk-size line does, where to stop.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +25,29 @@
 #include "worker.h"
 
 static llhttp_settings_t http_settings;
+
+enum http_pause {
+    HTTP_PAUSE_NONE,
+    HTTP_PAUSE_BEGIN, /* a request begins here */
+    HTTP_PAUSE_CHUNK, /* a chunk-size line begins here: read by us */
+    HTTP_PAUSE_STOP,  /* stop parsing for now; conn.c keeps the rest */
+};
+
+/* Where a chunk-size line is in RFC 9112 §7.1.1's grammar:
+ * chunk-size *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted ) ] ). */
+enum chunk_state {
+    CHUNK_NONE,         /* not in a chunk-size line: llhttp parses */
+    CHUNK_SIZE,         /* the size's digits, which llhttp checks */
+    CHUNK_BWS,          /* whitespace before a ";" */
+    CHUNK_SEMI,         /* after ";": whitespace, then a name */
+    CHUNK_NAME,         /* in a name */
+    CHUNK_NAME_BWS,     /* whitespace after a name: "=" or ";" next */
+    CHUNK_EQ,           /* after "=": whitespace, then the value */
+    CHUNK_TOKEN,        /* in a token value */
+    CHUNK_QUOTED,       /* in a quoted-string value */
+    CHUNK_QUOTED_PAIR,  /* after a backslash in it */
+    CHUNK_AFTER_QUOTED, /* after its closing quote */
+};
 
 static const char *const http_hdr_names[HDR_COUNT] = {
     [HDR_HOST] = "host",
@@ -42,6 +74,22 @@ http_url(const struct request *r, size_t *len)
 {
     *len = r->url_len;
     return r->url_heap != NULL ? r->url_heap : r->url_inline;
+}
+
+bool
+http_is_head(const struct conn *c)
+{
+    /* Until the method is parsed, parser.method is the last request's. */
+    return c->req.method_done && c->parser.method == HTTP_HEAD;
+}
+
+/* RFC 9110 §5.6.2 tchar. */
+static bool
+http_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+           || (ch >= '0' && ch <= '9')
+           || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
 const char *
@@ -108,6 +156,16 @@ http_on_message_begin(llhttp_t *p)
         worker.in_flight++;
         report_changed();
     }
+    c->pause_why = HTTP_PAUSE_BEGIN;
+    return HPE_PAUSED;
+}
+
+static int
+http_on_method_complete(llhttp_t *p)
+{
+    struct conn *c = p->data;
+
+    c->req.method_done = true;
     return 0;
 }
 
@@ -118,6 +176,12 @@ http_on_url(llhttp_t *p, const char *at, size_t len)
     struct request *r = &c->req;
     size_t need = r->url_len + len;
 
+    /* The span ends at the byte after it: a CR or LF there is a request
+     * line without a version, HTTP/0.9's, which RFC 9112 no longer
+     * defines. llhttp would wait for one more byte before going on. */
+    if (at + len < c->feed_end && (at[len] == '\r' || at[len] == '\n')) {
+        return http_fail(c, 400, "no HTTP version in the request line");
+    }
     if (need > URL_MAX) {
         return http_fail(c, 414, "request target too long");
     }
@@ -322,7 +386,29 @@ http_te_check(const char *v, size_t len, bool overflow)
     return last == v ? 0 : 501;
 }
 
-/* Expect: answers 100-continue, or refuses what cannot be met. */
+/* The request is complete, or answered before its body: answer it. */
+static void
+http_answer(struct conn *c)
+{
+    c->msg_open = false;
+    c->requests++;
+    if (!llhttp_should_keep_alive(&c->parser) || worker.draining
+        || c->requests >= worker.lim.v[LIM_MAX_CONN_REQUESTS]
+        || worker.lim.v[LIM_KEEPALIVE_TIMEOUT] == 0) {
+        c->close_after = true;
+    }
+    routes_handle(c);
+    if (c->job == NULL) { /* else served when the job answers */
+        worker.served++;
+        report_changed();
+    }
+}
+
+/*
+ * Expect: 100-continue, or a refusal of what cannot be met. Returns 0 to
+ * go on with the body, HPE_PAUSED when the request is answered without
+ * it, or an error.
+ */
 static int
 http_expect(struct conn *c, bool has_body)
 {
@@ -336,11 +422,34 @@ http_expect(struct conn *c, bool has_body)
     if (len != 12 || strncasecmp(v, "100-continue", 12) != 0) {
         return http_fail(c, 417, "unsupported expectation");
     }
-    if (has_body) {
-        /* The client waits for this before sending the body. */
-        conn_out(c, cont, sizeof(cont) - 1);
+    if (!has_body) {
+        return 0;
     }
+    if (routes_refusal(c) != 0) {
+        /* RFC 9110 §10.1.1: the final status instead of 100 when the
+         * body cannot change it. The client may send the body anyway or
+         * not at all, so nothing after it could be parsed reliably:
+         * close, draining what comes. */
+        c->close_after = true;
+        c->linger = true;
+        http_answer(c);
+        c->pause_why = HTTP_PAUSE_STOP;
+        return HPE_PAUSED;
+    }
+    /* The client waits for this before sending the body. */
+    conn_out(c, cont, sizeof(cont) - 1);
     return 0;
+}
+
+/* A chunk-size line comes next: http_feed() reads it. */
+static int
+http_chunk_begin(struct conn *c)
+{
+    c->req.chunk_state = CHUNK_SIZE;
+    c->req.chunk_sized = false;
+    c->req.chunk_ext_len = 0;
+    c->pause_why = HTTP_PAUSE_CHUNK;
+    return HPE_PAUSED;
 }
 
 static int
@@ -351,8 +460,12 @@ http_on_headers_complete(llhttp_t *p)
     bool chunked = (p->flags & F_CHUNKED) != 0;
     size_t len;
     const char *v;
+    int rc;
 
     r->headers_done = true;
+    /* llhttp parses any digit.digit leniently; RFC 9110 §2.5: a higher
+     * minor version of 1 is served as 1.1 (every check here treats a
+     * minor above 0 as 1.1), another major is not ours. */
     if (p->http_major != 1) {
         return http_fail(c, 505, "HTTP version not supported");
     }
@@ -378,8 +491,9 @@ http_on_headers_complete(llhttp_t *p)
         && p->content_length > worker.lim.v[LIM_MAX_BODY]) {
         return http_fail(c, 413, "body too large");
     }
-    if (p->upgrade) {
-        /* We speak nothing but HTTP/1.1 here; answer, then close. */
+    if (p->upgrade && p->method == HTTP_CONNECT) {
+        /* A tunnel's bytes would follow, not HTTP: answer, then close.
+         * Other Upgrades are ignored (RFC 9110 §7.8); see http_feed(). */
         c->close_after = true;
     }
     if (p->http_minor == 0 && (p->flags & F_TRANSFER_ENCODING)) {
@@ -388,7 +502,16 @@ http_on_headers_complete(llhttp_t *p)
         c->close_after = true;
     }
     c->last_read = ev_now(worker.loop); /* the body's clock starts now */
-    return http_expect(c, chunked || p->content_length > 0);
+    rc = http_expect(c, chunked || p->content_length > 0);
+    if (rc != 0) {
+        return rc;
+    }
+    /* llhttp skips the body of a CONNECT; any other chunked body starts
+     * with a chunk-size line. */
+    if (chunked && !(p->upgrade && p->method == HTTP_CONNECT)) {
+        return http_chunk_begin(c);
+    }
+    return 0;
 }
 
 static int
@@ -405,26 +528,34 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
 }
 
 static int
+http_on_chunk_header(llhttp_t *p)
+{
+    struct conn *c = p->data;
+
+    c->req.chunk_last = p->content_length == 0;
+    return 0;
+}
+
+static int
+http_on_chunk_complete(llhttp_t *p)
+{
+    struct conn *c = p->data;
+
+    /* The last chunk's comes after the trailer section. */
+    return c->req.chunk_last ? 0 : http_chunk_begin(c);
+}
+
+static int
 http_on_message_complete(llhttp_t *p)
 {
     struct conn *c = p->data;
 
-    c->msg_open = false;
-    c->requests++;
-    if (!llhttp_should_keep_alive(p) || worker.draining
-        || c->requests >= worker.lim.v[LIM_MAX_CONN_REQUESTS]
-        || worker.lim.v[LIM_KEEPALIVE_TIMEOUT] == 0) {
-        c->close_after = true;
-    }
-    routes_handle(c);
-    if (c->job == NULL) { /* else served when the job answers */
-        worker.served++;
-        report_changed();
-    }
+    http_answer(c);
     /* Stop at a closing response, behind a file being sent or a job
      * computing the response, or while the client is not reading. */
     if (c->close_after || c->file_fd != -1 || c->job != NULL
         || c->out.len - c->out.off > OUT_HIGH) {
+        c->pause_why = HTTP_PAUSE_STOP;
         return HPE_PAUSED;
     }
     return 0;
@@ -438,37 +569,34 @@ http_init(struct conn *c)
     if (!ready) {
         llhttp_settings_init(&http_settings);
         http_settings.on_message_begin = http_on_message_begin;
+        http_settings.on_method_complete = http_on_method_complete;
         http_settings.on_url = http_on_url;
         http_settings.on_header_field = http_on_header_field;
         http_settings.on_header_field_complete = http_on_header_field_complete;
         http_settings.on_header_value = http_on_header_value;
         http_settings.on_headers_complete = http_on_headers_complete;
         http_settings.on_body = http_on_body;
+        http_settings.on_chunk_header = http_on_chunk_header;
+        http_settings.on_chunk_complete = http_on_chunk_complete;
         http_settings.on_message_complete = http_on_message_complete;
         ready = true;
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &http_settings);
+    /* Strict mode refuses HTTP/1.2 to 1.9, which RFC 9110 §2.5 has us
+     * serve as 1.1; on_headers_complete checks the version instead.
+     * (8.1 has the flag but no setter for it.) */
+    c->parser.lenient_flags |= LENIENT_VERSION;
     c->parser.data = c;
     c->req.current = HDR_OTHER;
 }
 
-/* Answers a request llhttp or a callback rejected, then closes. */
+/* Answers with <status> a request that cannot be parsed on, then closes. */
 static void
-http_reject(struct conn *c, llhttp_errno_t err)
+http_reject(struct conn *c, int status, const char *what, const char *why)
 {
-    int status = c->req.error_status != 0 ? c->req.error_status : 400;
-
-    /* A well-formed version llhttp does not speak (1.2, 3.0): 505. */
-    if (err == HPE_INVALID_VERSION
-        && strcmp(llhttp_get_error_reason(&c->parser), "Invalid HTTP version")
-               == 0) {
-        status = 505;
-    }
-
     if (worker.trace) {
         log_trace("C%llu bad request (%s: %s) -> %d",
-                  (unsigned long long) c->id, llhttp_errno_name(err),
-                  llhttp_get_error_reason(&c->parser), status);
+                  (unsigned long long) c->id, what, why, status);
     }
     c->msg_open = false;
     c->close_after = true;
@@ -476,30 +604,259 @@ http_reject(struct conn *c, llhttp_errno_t err)
     response_error(c, status);
 }
 
+/* llhttp or a callback refused the request: say why. */
+static void
+http_parse_error(struct conn *c, llhttp_errno_t err)
+{
+    const char *why = llhttp_get_error_reason(&c->parser);
+    int status = c->req.error_status != 0 ? c->req.error_status : 400;
+
+    /* A method llhttp knows for RTSP only (RFC 9110 §9.1). */
+    if (err == HPE_INVALID_CONSTANT
+        && strcmp(why, "Invalid method for HTTP/x.x request") == 0) {
+        status = 501;
+    }
+    http_reject(c, status, llhttp_errno_name(err), why);
+}
+
+/*
+ * Reads on the method llhttp refused, from <p>, where it stopped: what it
+ * took before is a prefix of a method it knows, all token characters. A
+ * token followed by a space is a method we do not implement: 501 (RFC
+ * 9110 §9.1); anything else is malformed: 400. Either way the request's
+ * end cannot be known: the connection closes.
+ */
+static void
+http_method_sniff(struct conn *c, const char *p, const char *end)
+{
+    struct request *r = &c->req;
+
+    for (; p < end; p++) {
+        if (!http_tchar((unsigned char) *p)) {
+            bool token = *p == ' ' && r->method_len > 0;
+
+            http_reject(c, token ? 501 : 400, "method",
+                        token ? "not implemented" : "malformed");
+            return;
+        }
+        if (++r->method_len > METHOD_MAX) {
+            http_reject(c, 501, "method", "not implemented (and long)");
+            return;
+        }
+    }
+}
+
+/*
+ * llhttp refused the method at <at>: had it taken a byte of it? Always
+ * when the request began in an earlier read (on_message_begin comes with
+ * the first byte); else if the byte before is one (not a CR or LF that
+ * llhttp skipped before the request line).
+ */
+static bool
+http_method_begun(const struct conn *c, const char *at)
+{
+    return c->msg_begin == NULL
+           || (at > c->msg_begin && http_tchar((unsigned char) at[-1]));
+}
+
+/* Hands llhttp the digits of a chunk size, [from, to). */
+static bool
+http_chunk_digits(struct conn *c, const char *from, const char *to)
+{
+    llhttp_errno_t err;
+
+    if (from == to) {
+        return true;
+    }
+    err = llhttp_execute(&c->parser, from, (size_t) (to - from));
+    if (err != HPE_OK) {
+        http_parse_error(c, err);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Reads a chunk-size line from <p>. The size's digits go to llhttp, which
+ * checks them; the extensions are checked against the grammar and
+ * skipped, as RFC 9112 §7.1.1 has a recipient do with extensions it does
+ * not understand (all of them), up to CHUNK_EXT_MAX bytes a chunk; the
+ * line's end goes to llhttp. Returns where llhttp takes over again (<end>
+ * if the line goes on in the next read), or NULL once the request has
+ * been refused.
+ */
+static const char *
+http_chunk_line(struct conn *c, const char *p, const char *end)
+{
+    struct request *r = &c->req;
+    const char *digits = p;
+
+    for (; p < end; p++) {
+        unsigned char ch = (unsigned char) *p;
+        bool ws = ch == ' ' || ch == '\t', bad = false;
+
+        switch (r->chunk_state) {
+        case CHUNK_SIZE:
+            if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')
+                || (ch >= 'A' && ch <= 'F')) {
+                r->chunk_sized = true;
+                continue;
+            }
+            if (!r->chunk_sized || (ch != ';' && !ws)) {
+                /* The line's end, or what llhttp refuses as a size. */
+                r->chunk_state = CHUNK_NONE;
+                return digits;
+            }
+            if (!http_chunk_digits(c, digits, p)) {
+                return NULL;
+            }
+            r->chunk_state = ch == ';' ? CHUNK_SEMI : CHUNK_BWS;
+            break;
+        case CHUNK_BWS:
+            if (ch == ';') {
+                r->chunk_state = CHUNK_SEMI;
+            } else {
+                bad = !ws;
+            }
+            break;
+        case CHUNK_SEMI:
+            if (http_tchar(ch)) {
+                r->chunk_state = CHUNK_NAME;
+            } else {
+                bad = !ws;
+            }
+            break;
+        case CHUNK_NAME:
+        case CHUNK_NAME_BWS:
+            if (ch == '=') {
+                r->chunk_state = CHUNK_EQ;
+            } else if (ch == ';') {
+                r->chunk_state = CHUNK_SEMI;
+            } else if (ws) {
+                r->chunk_state = CHUNK_NAME_BWS;
+            } else if (ch == '\r' && r->chunk_state == CHUNK_NAME) {
+                r->chunk_state = CHUNK_NONE;
+                return p;
+            } else {
+                bad = r->chunk_state == CHUNK_NAME_BWS || !http_tchar(ch);
+            }
+            break;
+        case CHUNK_EQ:
+            if (ch == '"') {
+                r->chunk_state = CHUNK_QUOTED;
+            } else if (http_tchar(ch)) {
+                r->chunk_state = CHUNK_TOKEN;
+            } else {
+                bad = !ws;
+            }
+            break;
+        case CHUNK_TOKEN:
+        case CHUNK_AFTER_QUOTED:
+            if (ch == ';') {
+                r->chunk_state = CHUNK_SEMI;
+            } else if (ws) {
+                r->chunk_state = CHUNK_BWS;
+            } else if (ch == '\r') {
+                r->chunk_state = CHUNK_NONE;
+                return p;
+            } else {
+                bad = r->chunk_state == CHUNK_AFTER_QUOTED || !http_tchar(ch);
+            }
+            break;
+        case CHUNK_QUOTED:
+            /* qdtext is HTAB, SP, VCHAR but DQUOTE and "\", obs-text */
+            if (ch == '"') {
+                r->chunk_state = CHUNK_AFTER_QUOTED;
+            } else if (ch == '\\') {
+                r->chunk_state = CHUNK_QUOTED_PAIR;
+            } else {
+                bad = !ws && (ch < 0x21 || ch == 0x7f);
+            }
+            break;
+        case CHUNK_QUOTED_PAIR:
+            r->chunk_state = CHUNK_QUOTED;
+            bad = !ws && (ch < 0x21 || ch == 0x7f);
+            break;
+        default:
+            return p;
+        }
+        if (bad) {
+            http_reject(c, 400, "chunk", "malformed chunk extension");
+            return NULL;
+        }
+        if (++r->chunk_ext_len > CHUNK_EXT_MAX) {
+            http_reject(c, 413, "chunk", "chunk extensions too long");
+            return NULL;
+        }
+    }
+    if (r->chunk_state == CHUNK_SIZE && !http_chunk_digits(c, digits, end)) {
+        return NULL;
+    }
+    return end;
+}
+
 size_t
 http_feed(struct conn *c, const char *data, size_t len)
 {
-    llhttp_errno_t err;
-    size_t used;
+    const char *p = data, *end = data + len;
+    size_t used = len;
 
     c->feed_start = data;
-    err = llhttp_execute(&c->parser, data, len);
-    switch (err) {
-    case HPE_OK:
-        used = len;
-        break;
-    case HPE_PAUSED:
-        used = (size_t) (llhttp_get_error_pos(&c->parser) - data);
-        llhttp_resume(&c->parser);
-        break;
-    case HPE_PAUSED_UPGRADE:
-        /* The response is out and close_after is set; drop the rest. */
-        c->linger = true;
-        used = len;
-        break;
-    default:
-        http_reject(c, err);
-        used = len;
+    c->feed_end = end;
+    c->msg_begin = NULL;
+    while (p < end) {
+        llhttp_errno_t err;
+        const char *at;
+
+        if (c->req.method_sniff) {
+            http_method_sniff(c, p, end);
+            break;
+        }
+        if (c->req.chunk_state != CHUNK_NONE) {
+            p = http_chunk_line(c, p, end);
+            if (p == NULL) {
+                break;
+            }
+            continue;
+        }
+        c->pause_why = HTTP_PAUSE_NONE;
+        err = llhttp_execute(&c->parser, p, (size_t) (end - p));
+        if (err == HPE_OK) {
+            break;
+        }
+        at = llhttp_get_error_pos(&c->parser);
+        if (err == HPE_PAUSED) {
+            llhttp_resume(&c->parser);
+            if (c->pause_why == HTTP_PAUSE_STOP) {
+                used = (size_t) (at - data);
+                break;
+            }
+            if (c->pause_why == HTTP_PAUSE_BEGIN) {
+                c->msg_begin = at;
+            }
+            p = at;
+            continue;
+        }
+        if (err == HPE_PAUSED_UPGRADE && c->parser.method != HTTP_CONNECT) {
+            /* An Upgrade we did not perform: the response went out in
+             * HTTP/1.1 and what follows is HTTP/1.1 too (RFC 9110 §7.8). */
+            llhttp_resume_after_upgrade(&c->parser);
+            p = at;
+            continue;
+        }
+        if (err == HPE_PAUSED_UPGRADE) {
+            /* CONNECT: the response is out and close_after is set; drop
+             * the rest. */
+            c->linger = true;
+            break;
+        }
+        if (err == HPE_INVALID_METHOD) {
+            c->req.method_sniff = true;
+            c->req.method_len = http_method_begun(c, at) ? 1 : 0;
+            p = at;
+            continue;
+        }
+        http_parse_error(c, err);
         break;
     }
     if (used > 0) {

@@ -30,12 +30,13 @@ worker_parse(int argc, char **argv)
         {"trace", no_argument, NULL, 't'},
         {"root", required_argument, NULL, 'r'},
         {"access-log", required_argument, NULL, 'a'},
+        {"demo-routes", required_argument, NULL, 'd'},
         {"version", no_argument, NULL, 'V'},
     };
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
     size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), i;
     uint64_t v;
-    int c;
+    int c, demo = -1;
     bool have_id = false, have_fd = false;
 
     /* The master passes every HTTP limit as --name=value. */
@@ -61,6 +62,12 @@ worker_parse(int argc, char **argv)
             break;
         case 'a':
             worker.access_log = optarg;
+            break;
+        case 'd':
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+                goto bad;
+            }
+            demo = strcmp(optarg, "on") == 0;
             break;
         case 'i':
             if (!num_parse_cstr(optarg, 1, UINT32_MAX, &v)) {
@@ -93,6 +100,8 @@ worker_parse(int argc, char **argv)
         }
     }
     if (have_id && have_fd && optind == argc) {
+        /* The master always says; this is its default. */
+        worker.demo_routes = demo == -1 ? worker.root == NULL : demo == 1;
         return 0;
     }
 bad:

@@ -172,11 +172,9 @@ response_head(struct conn *c, int status, const char *ctype, uint64_t body_len,
     p = PUT_LIT(p, "\r\n");
     conn_out(c, head, (size_t) (p - head));
     if (status >= 200) {
-        accesslog_write(c, status,
-                        c->parser.method == HTTP_HEAD || status == 304
-                                || status == 204
-                            ? 0
-                            : body_len);
+        accesslog_write(
+            c, status,
+            http_is_head(c) || status == 304 || status == 204 ? 0 : body_len);
     }
 }
 
@@ -187,7 +185,7 @@ response_simple(struct conn *c, int status, const char *ctype, const char *body,
 {
     response_head(c, status, ctype, body_len, extra,
                   extra != NULL ? strlen(extra) : 0);
-    if (body_len > 0 && c->parser.method != HTTP_HEAD) {
+    if (body_len > 0 && !http_is_head(c)) {
         conn_out(c, body, body_len);
     }
 }

@@ -1,5 +1,6 @@
 /*
- * routes.c: the demo routes, as in the seeds' Node example.
+ * routes.c: what each request gets. With --demo-routes on (the default
+ * without --root), the demo routes of the seeds' Node example:
  *
  *   GET /          200 text/plain "Hello from worker <pid>\n"
  *   GET /cpu?n=N   a busy loop of N iterations on the event loop, then 200
@@ -11,7 +12,10 @@
  *                  on the event loop as above, and says "offloaded":false.
  *                  With every thread busy and POOL_QUEUE_PER_THREAD jobs
  *                  per thread waiting: 503 with Retry-After: 1.
- *   anything else  404; a known path with another method gets 405
+ *
+ * A demo route with another method gets 405. With --root, every other
+ * path (all of them with --demo-routes off, / too) is a file (static.c);
+ * without, 404.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,24 @@
 #define CPU_REPORT_N 1000000    /* about a millisecond: worth a report */
 
 #define ALLOW_GET_HEAD "Allow: GET, HEAD, OPTIONS\r\n"
+#define ALLOW_STATIC "Allow: GET, HEAD\r\n"
+
+enum route {
+    ROUTE_ALLOW,      /* OPTIONS of "*" or of a demo route: 204 */
+    ROUTE_BAD_TARGET, /* 400, then close */
+    ROUTE_NOT_FOUND,
+    ROUTE_DEMO_NOT_ALLOWED,   /* a demo route with another method: 405 */
+    ROUTE_STATIC_NOT_ALLOWED, /* a file with another method: 405 */
+    ROUTE_HELLO,
+    ROUTE_CPU,
+    ROUTE_STATIC,
+};
+
+/* The parts of a request target. */
+struct routes_target {
+    const char *path, *query;
+    size_t plen, qlen;
+};
 
 /*
  * Splits a request target into path and query. Accepts origin-form
@@ -292,46 +314,101 @@ routes_cpu(struct conn *c, const char *query, size_t qlen)
     routes_cpu_reply(c, offload, false);
 }
 
-void
-routes_handle(struct conn *c)
+/* Which route answers <c>'s request; fills <t> for those that need it. */
+static enum route
+routes_pick(const struct conn *c, struct routes_target *t)
 {
-    const char *url, *path, *query;
-    size_t ulen, plen, qlen;
+    const char *url;
+    size_t ulen;
     unsigned method = c->parser.method;
     bool get = method == HTTP_GET || method == HTTP_HEAD;
     bool root, cpu;
 
     url = http_url(&c->req, &ulen);
+    if (ulen == 1 && url[0] == '*' && method == HTTP_OPTIONS) {
+        return ROUTE_ALLOW;
+    }
+    if (!routes_split(url, ulen, &t->path, &t->plen, &t->query, &t->qlen)) {
+        return ROUTE_BAD_TARGET;
+    }
+    root = t->plen == 1;
+    cpu = t->plen == 4 && memcmp(t->path, "/cpu", 4) == 0;
+    if (worker.demo_routes && (root || cpu)) {
+        if (method == HTTP_OPTIONS) {
+            return ROUTE_ALLOW;
+        }
+        if (!get) {
+            return ROUTE_DEMO_NOT_ALLOWED;
+        }
+        return root ? ROUTE_HELLO : ROUTE_CPU;
+    }
+    if (worker.root_fd == -1) {
+        return ROUTE_NOT_FOUND;
+    }
+    return get ? ROUTE_STATIC : ROUTE_STATIC_NOT_ALLOWED;
+}
+
+int
+routes_refusal(const struct conn *c)
+{
+    struct routes_target t;
+
+    switch (routes_pick(c, &t)) {
+    case ROUTE_BAD_TARGET:
+        return 400;
+    case ROUTE_NOT_FOUND:
+        return 404;
+    case ROUTE_DEMO_NOT_ALLOWED:
+    case ROUTE_STATIC_NOT_ALLOWED:
+        return 405;
+    default:
+        /* Success, or a file's answer, which needs the file system: the
+         * body is read first. */
+        return 0;
+    }
+}
+
+void
+routes_handle(struct conn *c)
+{
+    struct routes_target t;
+    enum route route = routes_pick(c, &t);
+
     if (worker.trace) {
+        size_t ulen;
+        const char *url = http_url(&c->req, &ulen);
+
         log_trace("C%llu %s %.*s", (unsigned long long) c->id,
-                  llhttp_method_name((llhttp_method_t) method),
+                  llhttp_method_name((llhttp_method_t) c->parser.method),
                   (int) (ulen > 200 ? 200 : ulen), url);
     }
-    if (ulen == 1 && url[0] == '*' && method == HTTP_OPTIONS) {
+    switch (route) {
+    case ROUTE_ALLOW:
         response_simple(c, 204, NULL, NULL, 0, ALLOW_GET_HEAD);
-        return;
-    }
-    if (!routes_split(url, ulen, &path, &plen, &query, &qlen)) {
+        break;
+    case ROUTE_BAD_TARGET:
         c->close_after = true;
         response_error(c, 400);
-        return;
-    }
-    root = plen == 1;
-    cpu = plen == 4 && memcmp(path, "/cpu", 4) == 0;
-    if (!root && !cpu) {
-        if (worker.root_fd != -1) {
-            static_serve(c, path, plen);
-        } else {
-            response_error(c, 404);
-        }
-    } else if (method == HTTP_OPTIONS) {
-        response_simple(c, 204, NULL, NULL, 0, ALLOW_GET_HEAD);
-    } else if (!get) {
+        break;
+    case ROUTE_NOT_FOUND:
+        response_error(c, 404);
+        break;
+    case ROUTE_DEMO_NOT_ALLOWED:
         response_simple(c, 405, "text/plain", "405 Method Not Allowed\n", 23,
                         ALLOW_GET_HEAD);
-    } else if (root) {
+        break;
+    case ROUTE_STATIC_NOT_ALLOWED:
+        response_simple(c, 405, "text/plain", "405 Method Not Allowed\n", 23,
+                        ALLOW_STATIC);
+        break;
+    case ROUTE_HELLO:
         routes_hello(c);
-    } else {
-        routes_cpu(c, query, qlen);
+        break;
+    case ROUTE_CPU:
+        routes_cpu(c, t.query, t.qlen);
+        break;
+    case ROUTE_STATIC:
+        static_serve(c, t.path, t.plen);
+        break;
     }
 }

@@ -27,8 +27,6 @@
 #include "numparse.h"
 #include "worker.h"
 
-#define ALLOW_STATIC "Allow: GET, HEAD\r\n"
-
 int
 static_open_root(void)
 {
@@ -265,7 +263,8 @@ static_error(struct conn *c, int err)
     switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case EXDEV: /* the path leads out of the root */
+    case ENAMETOOLONG: /* no such file can exist: not the target's fault */
+    case EXDEV:        /* the path leads out of the root */
     case ELOOP:
     case ENXIO: /* a socket or FIFO with nobody behind it */
         response_error(c, 404);
@@ -273,9 +272,6 @@ static_error(struct conn *c, int err)
     case EACCES:
     case EPERM:
         response_error(c, 403);
-        break;
-    case ENAMETOOLONG:
-        response_error(c, 414);
         break;
     case EMFILE:
     case ENFILE:
@@ -289,7 +285,8 @@ static_error(struct conn *c, int err)
     }
 }
 
-/* Serves the file at request path <path> (not decoded, no query). */
+/* Serves the file at request path <path> (not decoded, no query) to a GET
+ * or HEAD (routes.c refuses other methods). */
 void
 static_serve(struct conn *c, const char *path, size_t plen)
 {
@@ -303,11 +300,6 @@ static_serve(struct conn *c, const char *path, size_t plen)
     size_t vlen;
     int fd, n, status;
 
-    if (method != HTTP_GET && method != HTTP_HEAD) {
-        response_simple(c, 405, "text/plain", "405 Method Not Allowed\n", 23,
-                        ALLOW_STATIC);
-        return;
-    }
     rlen = static_decode(path, plen, rel, sizeof(rel) - 12);
     if (rlen < 0) {
         response_error(c, 400);

@@ -42,6 +42,8 @@ struct pool_job;
 #define URL_MAX 8192             /* longer targets get 414 */
 #define HEADER_NAME_KEPT 32      /* longer names cannot be ones we look at */
 #define HEADER_VALUE_KEPT 1024   /* longer kept values are treated as bad */
+#define METHOD_MAX 64            /* an unknown method this long: 501 anyway */
+#define CHUNK_EXT_MAX 4096       /* extensions of one chunk; more gets 413 */
 #define OUT_HIGH (256 * 1024)    /* stop parsing while this much is unsent */
 #define LINGER_TIMEOUT 2.0       /* seconds to drain input before closing */
 #define DRAIN_ORPHAN_TIMEOUT 5.0 /* master gone: seconds left to finish */
@@ -89,9 +91,21 @@ struct request {
     unsigned nheaders;
     size_t head_bytes; /* request line + fields, as parsed */
     uint64_t body_bytes;
+    bool method_done; /* llhttp parsed the method (c->parser.method) */
     bool headers_done;
     bool debug;       /* X-Handoff-Debug: say which worker and request */
     int error_status; /* set by a callback that rejects the request */
+    /* A chunk-size line being read by http.c, not llhttp (its strict mode
+     * rejects valid chunk extensions): where in its grammar, the digits
+     * and extension bytes seen, and whether it is the last chunk's. */
+    uint8_t chunk_state;
+    bool chunk_last;
+    bool chunk_sized; /* a digit of the size was seen */
+    size_t chunk_ext_len;
+    /* llhttp refused the method: the request line is read on to tell a
+     * well-formed method we do not know (501) from a malformed one. */
+    bool method_sniff;
+    size_t method_len; /* token characters of the method seen */
 };
 
 enum conn_state {
@@ -123,7 +137,10 @@ struct conn {
     off_t file_off;
     uint64_t file_left;
     const char *feed_start; /* the chunk llhttp is parsing */
-    char feed_prev;         /* the byte before it */
+    const char *feed_end;
+    const char *msg_begin; /* first byte of the request, if in this chunk */
+    char feed_prev;        /* the byte before it */
+    uint8_t pause_why;     /* why a callback paused llhttp (http.c) */
     unsigned requests;
     size_t lingered; /* bytes discarded while lingering */
     /* The pool job computing this connection's current response, or NULL.
@@ -153,6 +170,7 @@ struct worker {
     pid_t pid;              /* getpid() is a system call: asked once */
     struct limits lim;      /* from the master's flags */
     const char *root;       /* --root, absolute, or NULL */
+    bool demo_routes;       /* --demo-routes: / and /cpu answer the demo */
     const char *access_log; /* --access-log path, "-" for stderr, or NULL */
     int root_fd;            /* O_PATH directory of root, or -1 */
 
@@ -229,6 +247,8 @@ void conn_job_done(struct conn *c);
 void http_init(struct conn *c);
 void http_reset_request(struct request *r);
 const char *http_url(const struct request *r, size_t *len);
+/* True for a HEAD request, whose responses have no body. */
+bool http_is_head(const struct conn *c);
 /* The kept value of header <h> (trimmed), or NULL if absent. */
 const char *http_header(const struct conn *c, enum hdr h, size_t *len);
 /* Parses <len> bytes; returns the number consumed (less when paused). */
@@ -238,6 +258,9 @@ bool http_in_head(const struct conn *c);
 
 /* routes.c */
 void routes_handle(struct conn *c);
+/* The status the request gets whatever its body, when it is a refusal
+ * known from the head alone; 0 when the body should be read first. */
+int routes_refusal(const struct conn *c);
 
 /* accesslog.c */
 int accesslog_open(void);

@@ -70,6 +70,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     worker.lim.v[LIM_MAX_HEADER_SIZE] = 4096; /* reach the limits sooner */
     worker.lim.v[LIM_MAX_BODY] = 1024;
     worker.lim.v[LIM_MAX_HEADERS] = 20;
+    worker.demo_routes = true; /* with the root: every route is reachable */
     if (mkdtemp(fuzz_root) != NULL) {
         fuzz_file("a.txt", "hello\n");
         fuzz_file("index.html", "<p>index</p>\n");

@@ -63,16 +63,20 @@ def get(s, path, headers=None, method="GET"):
         return h.Reader(c).read_response(head=(method == "HEAD"))
 
 
-def with_site(fn):
+def with_site(fn, *args):
     def run():
         site = Site()
         try:
-            s = h.server("--root", site.root, workers=2)
+            s = h.server("--root", site.root, *args, workers=2)
             fn(s, site)
         finally:
             site.cleanup()
     run.__name__ = fn.__name__
     return run
+
+
+def with_demo_site(fn):
+    return with_site(fn, "--demo-routes", "on")
 
 
 @with_site
@@ -95,9 +99,58 @@ def test_files_and_types(s, site):
     h.check(r.status == 404, r)
     r = get(s, "/a.css", method="POST")
     h.check(r.status == 405 and "GET" in r.header("allow"), r)
-    # the demo routes keep working alongside
+
+
+@with_site
+def test_root_is_the_site(s, site):
+    # With --root, / is the site's home page and /cpu is not there for
+    # anyone to burn a worker's CPU: the demo routes are off by default.
+    for path in ("/", "/?x=1", "http://t/", "/index.html"):
+        r = get(s, path)
+        h.check(r.status == 200 and r.body == ROOT_FILES["index.html"], f"{path}: {r}")
+        h.check(r.header("content-type") == "text/html", r)
+    r = get(s, "/", method="HEAD")
+    h.check(r.status == 200 and r.header("content-length") == str(len(ROOT_FILES["index.html"])), r)
+    for path in ("/cpu", "/cpu?n=1000000000"):
+        h.check(get(s, path).status == 404, path)
+    r = get(s, "/", method="POST")
+    h.check(r.status == 405 and r.header("allow") == "GET, HEAD", r)
+
+
+@with_demo_site
+def test_demo_routes_on_with_root(s, site):
+    # --demo-routes on: / and /cpu are the demo's, every other path a file
     h.hello_pid(get(s, "/"))
     h.check(get(s, "/cpu?n=10").status == 200)
+    r = get(s, "/index.html")
+    h.check(r.status == 200 and r.body == ROOT_FILES["index.html"], r)
+    r = get(s, "/sub/")
+    h.check(r.status == 200 and r.body == ROOT_FILES["sub/index.html"], r)
+    r = get(s, "/", method="POST")
+    h.check(r.status == 405 and "OPTIONS" in r.header("allow"), r)
+
+
+def test_demo_routes_off_without_root():
+    s = h.server("--demo-routes", "off", workers=1)
+    for path in ("/", "/cpu", "/cpu?n=10"):
+        h.check(get(s, path).status == 404, path)
+    s2 = h.server("--demo-routes", "on", workers=1)
+    h.hello_pid(get(s2, "/"))
+
+
+def test_demo_routes_flag_is_checked():
+    for args, why in ((["--demo-routes", "yes"], "'yes' for --demo-routes"),
+                      (["--demo-routes", ""], "for --demo-routes"),
+                      (["--demo-routes=ON"], "for --demo-routes"),
+                      (["--demo-routes"], "needs a value"),
+                      (["--node", "app.js", "--demo-routes", "on"],
+                       "--demo-routes configures handoff's own workers")):
+        p = subprocess.run([h.HANDOFF, "--port", "0", *args], capture_output=True, text=True,
+                           timeout=10)
+        h.check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+                and why in p.stderr, f"{args}: {p}")
+    p = subprocess.run([h.HANDOFF, "--help"], capture_output=True, text=True, timeout=10)
+    h.check("--demo-routes=on|off" in p.stdout, p.stdout)
 
 
 @with_site
@@ -226,8 +279,9 @@ def test_nothing_outside_the_root(s, site):
     # a symlink that stays inside is fine
     r = get(s, "/alias.css")
     h.check(r.status == 200 and r.body == ROOT_FILES["a.css"], r)
-    # the FIFO did not block the worker
-    h.hello_pid(get(s, "/"))
+    # the FIFO did not block a worker
+    for _ in range(4):
+        h.check(get(s, "/a.css").status == 200)
 
 
 def test_root_must_be_a_directory():
