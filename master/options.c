@@ -39,19 +39,13 @@ static const char options_usage[] =
     "                         NODE_CLUSTER_SCHED_POLICY=rr|none); see below\n"
     "      --trace            print every step of every handoff to stderr\n"
     "      --worker-bin=PATH  worker program (default: handoff-worker "
-    "beside handoff,
-    "
-    "                         else ../lib/handoff/handoff-worker from it)
-    "
-    "      --root=DIR         serve the files under DIR, / included
-    "
+    "beside handoff,\n"
+    "                         else ../lib/handoff/handoff-worker from it)\n"
+    "      --root=DIR         serve the files under DIR, / included\n"
     "      --demo-routes=on|off  answer / (Hello from worker) and /cpu (a "
-    "busy
-    "
-    "                         loop) as the demo does (default: on without
-    "
-    "                         --root, off with it)
-    "
+    "busy\n"
+    "                         loop) as the demo does (default: on without\n"
+    "                         --root, off with it)\n"
     "      --access-log=FILE  log requests (Apache combined format) to FILE,\n"
     "                         or - for stderr; SIGUSR1 reopens it\n"
     "      --proxy-protocol   expect a PROXY v1 or v2 header on each "
