@@ -263,7 +263,7 @@ check-format:
 	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -109,8 +109,11 @@ def test_each_target_asks_for_its_packages_first():
             h.check(not os.path.exists(os.path.join(tmp, "build")),
                     f"make {goal} built before its set-up succeeded")
         # goals that need no package skip the set-up
+        p = _make(tmp, "check-format")
+        h.check(len(_runs(tmp)) == len(want), "check-format ran the set-up")
         p = _make(tmp, "clean")
         h.check(p.returncode == 0 and len(_runs(tmp)) == len(want), "clean ran the set-up")
+        h.check(os.path.exists(h.HANDOFF), "make clean BUILD=elsewhere removed the real build")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
