@@ -17,13 +17,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "accept.h"
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
 #include "policy.h"
 
-#define ACCEPT_BATCH 64    /* per loop turn, so channels are not starved */
-#define ACCEPT_PAUSE_S 0.1 /* after a resource error */
 
 /* FNV-1a over the address bytes only: the port changes per connection. */
 static uint32_t
@@ -36,28 +35,6 @@ acceptor_addr_hash(const struct chan_peer *p)
         h = (h ^ p->addr[i]) * 16777619u;
     }
     return h;
-}
-
-static bool
-acceptor_transient(int err)
-{
-    /* accept(2): Linux passes pending network errors of the new socket
-     * through accept; the listener itself is fine. */
-    switch (err) {
-    case ECONNABORTED:
-    case EPROTO:
-    case EPERM:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-        return true;
-    default:
-        return false;
-    }
 }
 
 static void
@@ -87,7 +64,6 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
     (void) revents;
     for (i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
         struct mconn *c;
         int fd;
 
@@ -95,16 +71,16 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
             || sched_all_full(&m->sched)) {
             break; /* acceptor_update() pauses us */
         }
-        fd = accept4(m->listen_fd, (struct sockaddr *) &ss, &sslen,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd == -1) {
-            if (errno == EINTR || acceptor_transient(errno)) {
-                continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                acceptor_pause_for_error(m, errno);
-            }
+        switch (accept_next(m->listen_fd, &ss, &fd)) {
+        case ACCEPT_OK:
             break;
+        case ACCEPT_SKIP:
+            continue;
+        case ACCEPT_PAUSE:
+            acceptor_pause_for_error(m, errno);
+            goto out;
+        case ACCEPT_AGAIN:
+            goto out;
         }
         c = mconn_new(&m->pool);
         if (c == NULL) {
@@ -121,6 +97,7 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
             acceptor_arrive(m, c);
         }
     }
+out:
     acceptor_update(m);
 }
 

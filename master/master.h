@@ -39,11 +39,10 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "container_of.h"
 #include "options.h"
+#include "sbuf.h"
 #include "sched.h"
-
-#define container_of(ptr, type, member)                                        \
-    ((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
 
 /* An accepted connection, owned by the master until acknowledged. */
 struct mconn {
@@ -113,13 +112,6 @@ struct mworker {
 };
 
 TAILQ_HEAD(mworker_list, mworker);
-
-/* A growable text buffer (stats.c). */
-struct sbuf {
-    char *data; /* owned */
-    size_t len, cap;
-    bool failed;
-};
 
 /* A place for one worker; replacements reuse the slot (and its key). */
 struct slot {
@@ -288,9 +280,6 @@ char **node_spawn_envp(const struct master *m, uint32_t id, int chan_fd);
 void node_spawn_free(char **v);
 
 /* stats.c */
-void sbuf_printf(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void sbuf_free(struct sbuf *b);
 void stats_json(const struct master *m, struct sbuf *b);
 void stats_prometheus(const struct master *m, struct sbuf *b);
 

@@ -17,50 +17,6 @@
 #include "master.h"
 #include "policy.h"
 
-/* A growable text buffer; on allocation failure it stops growing and
- * says so with .failed. */
-void
-sbuf_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->failed) {
-        return;
-    }
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if ((size_t) n < b->cap - b->len) {
-            b->len += (size_t) n;
-            return;
-        }
-        {
-            size_t cap = (b->cap + (size_t) n + 1) * 2;
-            char *d = realloc(b->data, cap);
-
-            if (d == NULL) {
-                b->failed = true;
-                return;
-            }
-            b->data = d;
-            b->cap = cap;
-        }
-    }
-}
-
-void
-sbuf_free(struct sbuf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}
-
 /* The kernel's accept queue on the listener (TCP_INFO on a listening
  * socket: tcpi_unacked is the queue, tcpi_sacked its limit). */
 static void

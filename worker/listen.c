@@ -10,12 +10,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "accept.h"
 #include "fdutil.h"
 #include "log.h"
 #include "worker.h"
 
-#define LISTEN_BATCH 64
-#define LISTEN_PAUSE_S 0.1
 
 static ev_io listen_w;
 static ev_timer listen_pause;
@@ -30,7 +29,7 @@ listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     int i;
 
     (void) revents;
-    for (i = 0; i < LISTEN_BATCH && !worker.draining; i++) {
+    for (i = 0; i < ACCEPT_BATCH && !worker.draining; i++) {
         if (worker.nconns >= worker.lim.v[LIM_MAX_CONNS]) {
             /* Full: let the kernel's backlog (and other workers) take
              * them; listen_room() resumes us. */
@@ -39,26 +38,24 @@ listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             return;
         }
         struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
         struct chan_msg msg;
         struct conn *c;
-        int fd = accept4(io->fd, (struct sockaddr *) &ss, &sslen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd;
 
-        if (fd == -1) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                return; /* another worker took it, or none is left */
-            }
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO
-                || errno == EPERM) {
-                continue;
-            }
+        switch (accept_next(io->fd, &ss, &fd)) {
+        case ACCEPT_OK:
+            break;
+        case ACCEPT_AGAIN:
+            return; /* another worker took it, or none is left */
+        case ACCEPT_SKIP:
+            continue;
+        case ACCEPT_PAUSE:
             if (ev_now(loop) - warned >= 1.0) {
                 warned = ev_now(loop);
                 log_warn(errno, "accept4() failed; pausing accepts");
             }
             ev_io_stop(loop, io);
-            ev_timer_set(&listen_pause, LISTEN_PAUSE_S, 0.);
+            ev_timer_set(&listen_pause, ACCEPT_PAUSE_S, 0.);
             ev_timer_start(loop, &listen_pause);
             return;
         }

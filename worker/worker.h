@@ -31,12 +31,10 @@
 #include <time.h>
 
 #include "chan.h"
+#include "container_of.h"
 #include "http_limits.h"
 
 struct pool_job;
-
-#define container_of(ptr, type, member)                                        \
-    ((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
 
 #define URL_INLINE 128           /* request targets up to this stay inline */
 #define URL_MAX 8192             /* longer targets get 414 */
