@@ -8,7 +8,11 @@ Peers (all with the same number of workers, answering a ~24-byte body):
   nginx, nginx-reuseport  tools/bench/nginx.conf.in, `return 200`
 
 Scenarios: keep-alive (wrk -t1 -cCONNS) and one connection per request
-(Connection: close), each with wrk's latency percentiles. Peers alternate
+(Connection: close), each with wrk's latency percentiles; and static
+files as a drop-in user serves them, keep-alive with wrk -t1 -c32: a
+4 KiB and a 1 MiB file, from handoff's --root and from nginx's root with
+sendfile and tcp_nopush on (both send ETag and Last-Modified). Node's
+peers serve no files and sit the static scenarios out. Peers alternate
 (A B C ... A B C ...) over --rounds rounds; the table shows medians, each
 throughput's ratio to nginx and to node-rr, the CPU time all of a peer's
 processes spent per request (from /proc; wrk's own excluded), the
@@ -36,6 +40,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 PEERS = ["handoff-rr", "handoff-cyclic", "handoff-reuseport", "node-rr", "node-none",
          "handoff-node", "nginx", "nginx-reuseport"]
+# scenario -> (path, wrk connections or None for --connections, extra wrk args)
+SCENARIOS = {
+    "keepalive": ("/", None, []),
+    "close": ("/", None, ["-H", "Connection: close"]),
+    "static-4k": ("/static/4k.bin", 32, []),
+    "static-1m": ("/static/1m.bin", 32, []),
+}
+STATIC_FILES = {"4k.bin": 4096, "1m.bin": 1024 * 1024}
 # Also accepted: handoff-<policy>-w<N>, i.e. with --window N.
 
 
@@ -95,8 +107,24 @@ def wait_port(port, timeout=15):
     return False
 
 
+def make_site(tmp):
+    """The files of the static scenarios, under <tmp>/site/static/."""
+    site = os.path.join(tmp, "site")
+    os.makedirs(os.path.join(site, "static"))
+    # nginx's workers run as nobody: they must reach the files
+    os.chmod(tmp, 0o755)
+    for name, size in STATIC_FILES.items():
+        with open(os.path.join(site, "static", name), "wb") as f:
+            f.write(os.urandom(size))
+    return site
+
+
+def serves_files(name):
+    return name.startswith("nginx") or (name.startswith("handoff") and name != "handoff-node")
+
+
 class Peer:
-    def __init__(self, name, workers, build, tmp):
+    def __init__(self, name, workers, build, tmp, site):
         self.name = name
         self.port = free_port()
         env = dict(os.environ)
@@ -111,7 +139,8 @@ class Peer:
             m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?$", name)
             cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
                    str(self.port), "--workers", str(workers), "--policy", m.group(1),
-                   "--control", "none"] + (["--window", m.group(2)] if m.group(2) else [])
+                   "--control", "none", "--root", site, "--demo-routes", "on"] \
+                + (["--window", m.group(2)] if m.group(2) else [])
         elif name.startswith("node"):
             env.update(PORT=str(self.port), WORKERS=str(workers),
                        NODE_CLUSTER_SCHED_POLICY=name.split("-", 1)[1])
@@ -120,6 +149,7 @@ class Peer:
             with open(os.path.join(ROOT, "tools", "bench", "nginx.conf.in")) as f:
                 conf = f.read()
             conf = (conf.replace("@PORT@", str(self.port)).replace("@DIR@", self.dir)
+                    .replace("@SITE@", site)
                     .replace("@REUSEPORT@", "reuseport" if "reuseport" in name else "")
                     .replace("worker_processes 2", f"worker_processes {workers}"))
             path = os.path.join(self.dir, "nginx.conf")
@@ -162,13 +192,17 @@ def parse_latency(out, pct):
 
 
 def run_wrk(peer, scenario, args):
-    extra = ["-H", "Connection: close"] if scenario == "close" else []
+    path, conns, extra = SCENARIOS[scenario]
     pids = peer.pids()
     before = {p: cpu_seconds(p) for p in pids}
-    out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s",
-                          "--latency", *extra, f"http://127.0.0.1:{peer.port}/"],
+    out = subprocess.run(["wrk", "-t1", f"-c{conns or args.connections}", f"-d{args.duration}s",
+                          "--latency", *extra, f"http://127.0.0.1:{peer.port}{path}"],
                          capture_output=True, text=True, timeout=args.duration + 60).stdout
     after = {p: cpu_seconds(p) for p in pids}
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        raise SystemExit(f"bench: {peer.name} answered {m.group(1)} requests for {path} "
+                         f"with an error status:\n{out}")
     total = int(re.search(r"(\d+) requests in", out).group(1))
     secs = float(re.search(r"requests in ([\d.]+)(m?s)", out).group(1))
     if re.search(r"requests in [\d.]+ms", out):
@@ -196,12 +230,18 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help="which of " + ", ".join(SCENARIOS))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     args = ap.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     for p in peers:
         if p not in PEERS and not re.match(r"handoff-[a-z-]+-w\d+$", p):
             raise SystemExit(f"bench: unknown peer {p} (choose from {', '.join(PEERS)})")
+    scenarios = [x for x in args.scenarios.split(",") if x]
+    for x in scenarios:
+        if x not in SCENARIOS:
+            raise SystemExit(f"bench: unknown scenario {x} (choose from {', '.join(SCENARIOS)})")
     for tool in ("wrk", "node", "nginx"):
         if not shutil.which(tool) and any(tool in p or tool == "wrk" for p in peers):
             raise SystemExit(f"bench: {tool} not found (make bench installs it)")
@@ -210,15 +250,18 @@ def main():
     running = {}
     results = {}  # (peer, scenario) -> list of runs
     try:
+        site = make_site(tmp)
         for p in peers:
-            running[p] = Peer(p, args.workers, args.build, tmp)
+            running[p] = Peer(p, args.workers, args.build, tmp, site)
         idle_rss = {p: [rss_kib(x) for x in running[p].pids()] for p in peers}
         for p in peers:  # warm up (Node's JIT, connection pools)
             subprocess.run(["wrk", "-t1", "-c16", "-d1s", f"http://127.0.0.1:{running[p].port}/"],
                            capture_output=True, timeout=30)
         for r in range(args.rounds):
-            for scenario in ("keepalive", "close"):
+            for scenario in scenarios:
                 for p in peers:
+                    if scenario.startswith("static") and not serves_files(p):
+                        continue
                     res = run_wrk(running[p], scenario, args)
                     results.setdefault((p, scenario), []).append(res)
                     print(f"round {r + 1} {scenario:<9} {p:<18} {res['rps']:>9.0f} req/s  "
@@ -238,12 +281,17 @@ def main():
     print(f"\n{args.workers} workers each; wrk -t1 -c{args.connections} -d{args.duration}s; "
           f"{args.rounds} rounds, peers alternating; medians. {os.cpu_count()} cores shared "
           f"with wrk.")
-    for s in ("keepalive", "close"):
-        unit = "req/s" if s == "keepalive" else "conn/s"
-        print(f"\n{'keep-alive' if s == 'keepalive' else 'one connection per request'}")
+    titles = {"keepalive": "keep-alive", "close": "one connection per request",
+              "static-4k": "static file, 4 KiB, keep-alive (wrk -c32)",
+              "static-1m": "static file, 1 MiB, keep-alive (wrk -c32)"}
+    for s in scenarios:
+        unit = "conn/s" if s == "close" else "req/s"
+        print(f"\n{titles[s]}")
         print(f"{'peer':<18} {unit:>9} {'/nginx':>7} {'/node-rr':>8} {'p50 ms':>7} "
               f"{'p99 ms':>7} {'CPU us/req':>10} {'master us':>9}")
         for p in peers:
+            if (p, s) not in results:
+                continue
             rps = med(p, s, "rps")
             ng = med("nginx", s, "rps") if ("nginx", s) in results else float("nan")
             nd = med("node-rr", s, "rps") if ("node-rr", s) in results else float("nan")
