@@ -50,8 +50,9 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _tcp_connection_inodes():
-    """Inodes of TCP sockets that are connections (not listeners)."""
+def _tcp_inodes(listening):
+    """Inodes of the TCP sockets in /proc/net/tcp{,6} that listen, or
+    (<listening> false) that are connections."""
     out = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -59,25 +60,55 @@ def _tcp_connection_inodes():
                 next(f)
                 for line in f:
                     fields = line.split()
-                    if fields[3] != "0A":  # 0A: LISTEN
+                    if (fields[3] == "0A") == listening:  # 0A: LISTEN
                         out.add(fields[9])
         except FileNotFoundError:
             pass
     return out
 
 
-def held_connections(pid):
-    """How many TCP connections <pid> holds open."""
-    conns = _tcp_connection_inodes()
-    n = 0
+def sockets(pid):
+    """(fd, inode) of every socket <pid> holds, by fd. Read from
+    /proc/PID/fd alone: quick enough to take just before a kill."""
+    out = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in conns:
-            n += 1
-    return n
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            out.append((int(fd), target[8:-1]))
+    return sorted(out)
+
+
+def held_connections(pid):
+    """How many TCP connections <pid> holds open."""
+    conns = _tcp_inodes(listening=False)
+    return sum(1 for _, inode in sockets(pid) if inode in conns)
+
+
+def listening_sockets(pid):
+    """Inodes of the TCP sockets <pid> holds that listen."""
+    listeners = _tcp_inodes(listening=True)
+    return {inode for _, inode in sockets(pid) if inode in listeners}
+
+
+def rss_kib(pid):
+    """<pid>'s resident set size (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TestFailure(f"no VmRSS for process {pid}")
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nothing is bound to right now, for a program that must be
+    told one in advance (another may take it meanwhile: where a port 0 is
+    possible, it is better)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def idle_fd_count(pid, timeout=10.0):
@@ -438,11 +469,9 @@ def kill_workers_under_load(s, workers, label, every=0.2, seconds=8, conns=32):
             victim = rng.choice(pids)
             try:
                 # Its client connections: every socket but its channel.
-                # (Read from /proc/PID/fd alone, it is taken just before
-                # the kill; a scan of /proc/net/tcp is slow enough for
-                # more connections to arrive meanwhile.)
-                held = sum(os.readlink(f"/proc/{victim}/fd/{fd}").startswith("socket:")
-                           for fd in os.listdir(f"/proc/{victim}/fd")) - 1
+                # (Not held_connections(): a scan of /proc/net/tcp is slow
+                # enough for more connections to arrive before the kill.)
+                held = len(sockets(victim)) - 1
                 os.kill(victim, signal.SIGKILL)
                 kills.append((victim, held))
             except (ProcessLookupError, FileNotFoundError):

@@ -163,14 +163,6 @@ def test_max_requests_per_connection():
         h.check(rd.at_eof(), "connection open after the last allowed request")
 
 
-def worker_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_client_that_does_not_read_is_dropped():
     s = h.server("--send-timeout", "500ms", workers=1)
     pid = s.worker_pids()[0]
@@ -196,7 +188,7 @@ def test_client_that_does_not_read_is_dropped():
                 dropped = True
                 break
         h.check(dropped, "the non-reading client was never dropped")
-        h.check(worker_rss_kib(pid) < 64 * 1024 * h.SLOW, f"worker RSS {worker_rss_kib(pid)} KiB")
+        h.check(h.rss_kib(pid) < 64 * 1024 * h.SLOW, f"worker RSS {h.rss_kib(pid)} KiB")
     h.hello_pid(h.request(s.port, "/"))
 
 
