@@ -156,6 +156,11 @@ $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_O
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+$(BUILD)/tests/test_http_limits: $(BUILD)/obj/tests/unit/test_http_limits.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/tests/test_json: $(BUILD)/obj/tests/unit/test_json.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs every test: the C unit binaries and the Python integration scripts,
 for each --build directory given, each with a time limit. Every test prints
-"ok NAME" or "FAIL NAME: why"; the last line is "N passed, N failed"."""
+"ok NAME" or "FAIL NAME: why"; each file's time goes to stderr; the last
+two lines are the wall time of each build and "N passed, N failed"."""
 
 import argparse
 import glob
@@ -92,7 +93,9 @@ def main():
     args = ap.parse_args()
 
     passed = failed = 0
+    walls = []  # (what, seconds)
     for build in args.build:
+        start = time.monotonic()
         label = "" if build == "build" else f"[{os.path.basename(build)}] "
         env = dict(os.environ)
         env["HANDOFF_BUILD"] = os.path.join(ROOT, build)
@@ -113,10 +116,15 @@ def main():
             p, f = run_one(label, [sys.executable, t], env, INTEGRATION_TIMEOUT)
             passed += p
             failed += f
+        walls.append((build, time.monotonic() - start))
     if args.fuzz and not args.only:
+        start = time.monotonic()
         p, f = run_fuzz(args.fuzz, dict(os.environ))
         passed += p
         failed += f
+        walls.append(("fuzz", time.monotonic() - start))
+    # On stdout, so that the count stays the last line when both are piped.
+    print("wall time: " + ", ".join(f"{what} {secs:.1f}s" for what, secs in walls))
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -4,6 +4,9 @@ sockets. Waiting is always for an observable condition (a log line, a
 process state, a descriptor count) with a deadline, never a bare sleep.
 
 A test file defines test_* functions and ends with harness.main(globals()).
+A test gets a server of its own from server(), stopped after it; tests
+that only send requests share one from shared_server() (as redis's
+start_server blocks do), checked after each of them.
 """
 
 import os
@@ -50,8 +53,9 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _tcp_connection_inodes():
-    """Inodes of TCP sockets that are connections (not listeners)."""
+def _tcp_inodes(listening):
+    """Inodes of the TCP sockets in /proc/net/tcp{,6} that listen, or
+    (<listening> false) that are connections."""
     out = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -59,25 +63,55 @@ def _tcp_connection_inodes():
                 next(f)
                 for line in f:
                     fields = line.split()
-                    if fields[3] != "0A":  # 0A: LISTEN
+                    if (fields[3] == "0A") == listening:  # 0A: LISTEN
                         out.add(fields[9])
         except FileNotFoundError:
             pass
     return out
 
 
-def held_connections(pid):
-    """How many TCP connections <pid> holds open."""
-    conns = _tcp_connection_inodes()
-    n = 0
+def sockets(pid):
+    """(fd, inode) of every socket <pid> holds, by fd. Read from
+    /proc/PID/fd alone: quick enough to take just before a kill."""
+    out = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in conns:
-            n += 1
-    return n
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            out.append((int(fd), target[8:-1]))
+    return sorted(out)
+
+
+def held_connections(pid):
+    """How many TCP connections <pid> holds open."""
+    conns = _tcp_inodes(listening=False)
+    return sum(1 for _, inode in sockets(pid) if inode in conns)
+
+
+def listening_sockets(pid):
+    """Inodes of the TCP sockets <pid> holds that listen."""
+    listeners = _tcp_inodes(listening=True)
+    return {inode for _, inode in sockets(pid) if inode in listeners}
+
+
+def rss_kib(pid):
+    """<pid>'s resident set size (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TestFailure(f"no VmRSS for process {pid}")
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nothing is bound to right now, for a program that must be
+    told one in advance (another may take it meanwhile: where a port 0 is
+    possible, it is better)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def idle_fd_count(pid, timeout=10.0):
@@ -339,6 +373,149 @@ def server(*args, **kw):
     return s
 
 
+class _Shared:
+    """One shared Server, its workers and their descriptor counts before
+    any client came: a test that leaves a connection open, or leaks a
+    descriptor, leaves a count above."""
+
+    def __init__(self, name, args, kw):
+        self.name = name
+        self.server = Server(*args, **kw)
+        self.users = []
+        try:
+            self.workers = self.server.worker_pids()
+            self.fds = {pid: fd_count(pid) for pid in [self.server.pid, *self.workers]}
+        except BaseException:
+            self.server.kill()
+            raise
+
+
+class SharedServer:
+    """A test's view of a shared Server: the log starts where the test
+    began (log(), mark() and wait_log()'s start count from there), and
+    what would change the server for the tests after it is refused."""
+
+    def __init__(self, shared):
+        self._shared = shared
+        self._server = shared.server
+        self._base = shared.server.mark()
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)  # port, pid, worker_pids()...
+
+    def log(self):
+        with self._server.cond:
+            return "\n".join(l for l in self._server.lines[self._base:] if l is not None)
+
+    def mark(self):
+        return self._server.mark() - self._base
+
+    def wait_log(self, pattern, timeout=10.0, start=0, count=1):
+        return self._server.wait_log(pattern, timeout, self._base + start, count)
+
+    def wait_ready(self, n, start=0):
+        self.wait_log(r"worker W\d+ \(pid \d+\) ready", start=start, count=n, timeout=15)
+
+    def _refuse(self, *args, **kw):
+        raise TestFailure("a shared server is not to be signalled or stopped: "
+                          "a test that does so starts its own with server()")
+
+    signal = stop = kill = wait_exit = _refuse
+
+
+_shared = {}  # (args, kw) -> _Shared, for this file
+# How long a shared server may take after a test to close what the test
+# left (a worker reading the client's EOF, say).
+SHARED_IDLE_TIMEOUT = 5.0
+_views = []   # the SharedServers handed to the current test
+
+
+def shared_server(*args, **kw):
+    """A Server with these arguments (as for server()) that every test of
+    this file asking for the same ones shares: started for the first,
+    stopped at the end of the file. After each test that used it, the
+    test fails unless the master and the same workers are alive, back to
+    the descriptors they held idle at the start, and the log since the
+    test began has no sanitizer report; then, or if the test failed, the
+    server is stopped and the next test gets a fresh one. A test that
+    kills workers, signals the master, changes its state (a setting, a
+    counter it reads) or reads the log from its start keeps its own
+    server()."""
+    key = repr((args, sorted(kw.items())))
+    if key not in _shared:
+        name = " ".join([*map(str, args), *(f"{k}={v}" for k, v in sorted(kw.items()))])
+        _shared[key] = _Shared(name, args, kw)
+    sh = _shared[key]
+    view = SharedServer(sh)
+    _views.append(view)
+    return view
+
+
+def _stop(s):
+    """Stops <s> gracefully (so that LeakSanitizer checks every process);
+    returns what went wrong, or None."""
+    err = None
+    if s.proc.poll() is None:
+        try:
+            s.signal(signal.SIGTERM)
+            s.proc.wait(15 * SLOW)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            err = "server did not stop on SIGTERM"
+    if s.reader.is_alive():
+        s.reader.join(5)
+    if err is None:
+        report = s.sanitizer_report()
+        if report:
+            err = "sanitizer report in server log:\n" + report[-4000:]
+    s.kill()
+    return err
+
+
+def _shared_after_test(sh, base):
+    """What a test left wrong in shared server <sh>, or None."""
+    s = sh.server
+    if s.proc.poll() is not None:
+        return f"the shared master exited ({s.proc.returncode})"
+    workers = s.worker_pids()
+    if workers != sh.workers:
+        return (f"the shared server's workers changed from {sh.workers} to {workers}: "
+                "a test that kills or replaces workers needs its own server()")
+
+    def fds():
+        # (Not held_connections(): with the tens of thousands of TIME_WAIT
+        # sockets a busy machine has, each scan of /proc/net/tcp takes
+        # tens of milliseconds.)
+        try:
+            return {p: fd_count(p) for p in sh.fds}
+        except OSError:
+            return None  # one has gone
+
+    try:
+        wait_until(lambda: fds() == sh.fds, timeout=SHARED_IDLE_TIMEOUT,
+                   what="the shared server to be idle")
+    except TestFailure:
+        return (f"the shared server did not come back to idle: descriptors {fds()}, "
+                f"at the start {sh.fds}")
+    with s.cond:
+        since = "\n".join(l for l in s.lines[base:] if l is not None)
+    for mark in SANITIZER_MARKS:
+        if mark in since:
+            return "sanitizer report in the shared server's log:\n" + since[-4000:]
+    return None
+
+
+def _retire(sh, why):
+    """Stops shared server <sh> for good; the next test asking gets another."""
+    for key, v in list(_shared.items()):
+        if v is sh:
+            del _shared[key]
+    err = _stop(sh.server)
+    sys.stderr.write(f"--- shared server log ({sh.name}; {why}) ---\n"
+                     f"{sh.server.log()[-4000:]}\n")
+    if err is not None:
+        sys.stderr.write(f"--- and at its stop ---\n{err}\n")
+
+
 def main(namespace):
     tests = [(n, f) for n, f in namespace.items()
              if n.startswith("test_") and callable(f)]
@@ -353,24 +530,22 @@ def main(namespace):
         except Exception:
             err = traceback.format_exc()
         for s in _servers:
-            if s.proc.poll() is None:
-                # A graceful stop lets LeakSanitizer check every process.
-                try:
-                    s.signal(signal.SIGTERM)
-                    s.proc.wait(15 * SLOW)
-                except (subprocess.TimeoutExpired, ProcessLookupError):
-                    if err is None:
-                        err = "server did not stop on SIGTERM"
-            if s.reader.is_alive():
-                s.reader.join(5)
-            if err is None:
-                report = s.sanitizer_report()
-                if report:
-                    err = "sanitizer report in server log:\n" + report[-4000:]
-            s.kill()
+            stop_err = _stop(s)
+            err = err or stop_err
             if err is not None:
                 sys.stderr.write(f"--- server log ({name}) ---\n{s.log()[-4000:]}\n")
         _servers.clear()
+        seen = set()
+        for view in _views:
+            sh = view._shared
+            if id(sh) in seen:
+                continue
+            seen.add(id(sh))
+            sh.users.append(name)
+            err = err or _shared_after_test(sh, view._base)
+            if err is not None:
+                _retire(sh, f"after {name}")
+        _views.clear()
         if err is None:
             print(f"ok {name}", flush=True)
         else:
@@ -378,7 +553,29 @@ def main(namespace):
             first = err.strip().splitlines()[-1]
             print(f"FAIL {name}: {first[:200]}", flush=True)
             sys.stderr.write(f"--- {name} ---\n{err}\n")
+    # What only shows at exit (LeakSanitizer) can be told of a shared
+    # server only here, for the tests that used it together.
+    for sh in list(_shared.values()):
+        err = _stop(sh.server)
+        if err is not None:
+            failures += 1
+            print(f"FAIL shared_server({sh.name}): {err.strip().splitlines()[-1][:160]} "
+                  f"(used by {', '.join(sh.users)})", flush=True)
+            sys.stderr.write(f"--- shared server log ({sh.name}) ---\n{sh.server.log()[-4000:]}\n"
+                             f"--- shared_server({sh.name}) ---\n{err}\n")
+    _shared.clear()
+    for fn in _at_end:
+        fn()
     sys.exit(1 if failures else 0)
+
+
+_at_end = []
+
+
+def at_end(fn):
+    """Calls fn() once every test of the file has run and the shared
+    servers are stopped (to remove what they served, say)."""
+    _at_end.append(fn)
 
 
 class Wrk:
@@ -438,11 +635,9 @@ def kill_workers_under_load(s, workers, label, every=0.2, seconds=8, conns=32):
             victim = rng.choice(pids)
             try:
                 # Its client connections: every socket but its channel.
-                # (Read from /proc/PID/fd alone, it is taken just before
-                # the kill; a scan of /proc/net/tcp is slow enough for
-                # more connections to arrive meanwhile.)
-                held = sum(os.readlink(f"/proc/{victim}/fd/{fd}").startswith("socket:")
-                           for fd in os.listdir(f"/proc/{victim}/fd")) - 1
+                # (Not held_connections(): a scan of /proc/net/tcp is slow
+                # enough for more connections to arrive before the kill.)
+                held = len(sockets(victim)) - 1
                 os.kill(victim, signal.SIGKILL)
                 kills.append((victim, held))
             except (ProcessLookupError, FileNotFoundError):

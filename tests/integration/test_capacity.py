@@ -12,21 +12,13 @@ import harness as h  # noqa: E402
 CONNS = 10000
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_small_processes():
     s = h.server(workers=2)
     h.hello_pid(h.request(s.port, "/"))
     limit = 4 * 1024 * (8 if "asan" in h.BUILD else 1)  # ASan's shadow memory
-    h.check(rss_kib(s.pid) <= limit, f"master RSS {rss_kib(s.pid)} KiB")
+    h.check(h.rss_kib(s.pid) <= limit, f"master RSS {h.rss_kib(s.pid)} KiB")
     for pid in s.worker_pids():
-        h.check(rss_kib(pid) <= limit, f"idle worker RSS {rss_kib(pid)} KiB")
+        h.check(h.rss_kib(pid) <= limit, f"idle worker RSS {h.rss_kib(pid)} KiB")
 
 
 def test_ten_thousand_idle_connections():
@@ -37,7 +29,7 @@ def test_ten_thousand_idle_connections():
     s = h.server("--keepalive-timeout", "120s", "--max-conns", str(CONNS + 100), workers=1)
     worker = s.worker_pids()[0]
     h.hello_pid(h.request(s.port, "/"))
-    before = rss_kib(worker)
+    before = h.rss_kib(worker)
     conns = []
     try:
         for i in range(CONNS):
@@ -51,10 +43,10 @@ def test_ten_thousand_idle_connections():
             h.hello_pid(h.Reader(c2).read_response())
         h.wait_until(lambda: h.held_connections(worker) >= CONNS, timeout=30,
                      what=f"the worker to hold {CONNS} connections")
-        grown = rss_kib(worker) - before
+        grown = h.rss_kib(worker) - before
         per = grown * 1024 / CONNS
         sys.stderr.write(f"capacity: {CONNS} idle keep-alive connections: worker RSS "
-                         f"{before} -> {rss_kib(worker)} KiB ({per:.0f} bytes each)\n")
+                         f"{before} -> {h.rss_kib(worker)} KiB ({per:.0f} bytes each)\n")
         budget = 32 * 1024 * (4 if "asan" in h.BUILD else 1)
         h.check(grown <= budget, f"{CONNS} idle connections cost {grown} KiB")
         # and it still answers quickly on one of them

@@ -11,7 +11,7 @@ import harness as h  # noqa: E402
 
 
 def test_hello_and_headers():
-    s = h.server(workers=2)
+    s = h.shared_server(workers=2)
     r = h.request(s.port, "/")
     pid = h.hello_pid(r)
     h.check(pid in s.worker_pids(), f"pid {pid} is not one of the workers")
@@ -24,7 +24,7 @@ def test_hello_and_headers():
 
 
 def test_cpu_route():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     r = h.request(s.port, "/cpu?n=1000")
     h.check(r.status == 200, r)
     h.check(r.header("content-type") == "application/json", r)
@@ -38,7 +38,7 @@ def test_cpu_route():
 
 
 def test_not_found_and_methods():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     h.check(h.request(s.port, "/nope").status == 404)
     h.check(h.request(s.port, "/nope", method="POST").status == 404)
     r = h.request(s.port, "/", method="POST", body=b"x=1")
@@ -56,7 +56,7 @@ def test_not_found_and_methods():
 
 
 def test_head_has_no_body():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     with h.connect(s.port) as c:
         c.sendall(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
         rd = h.Reader(c)
@@ -68,7 +68,7 @@ def test_head_has_no_body():
 
 
 def test_keepalive_one_worker():
-    s = h.server(workers=2)
+    s = h.shared_server(workers=2)
     with h.connect(s.port) as c:
         rd = h.Reader(c)
         pids = set()
@@ -81,7 +81,7 @@ def test_keepalive_one_worker():
 
 
 def test_pipelined_in_order():
-    s = h.server(workers=2)
+    s = h.shared_server(workers=2)
     with h.connect(s.port) as c:
         c.sendall(b"GET /cpu?n=200000 HTTP/1.1\r\nHost: t\r\n\r\n"
                   b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -95,7 +95,7 @@ def test_pipelined_in_order():
 
 
 def test_byte_at_a_time():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     with h.connect(s.port) as c:
         for b in b"GET /cpu?n=3 HTTP/1.1\r\nHost: t\r\n\r\n":
             c.send(bytes([b]))
@@ -104,7 +104,7 @@ def test_byte_at_a_time():
 
 
 def test_http10():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     with h.connect(s.port) as c:
         c.sendall(b"GET / HTTP/1.0\r\n\r\n")
         rd = h.Reader(c)
@@ -120,7 +120,7 @@ def test_http10():
 
 
 def test_request_bodies():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     with h.connect(s.port) as c:
         rd = h.Reader(c)
         c.sendall(b"POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
@@ -135,7 +135,7 @@ def test_request_bodies():
 
 def test_http10_with_transfer_encoding_closes():
     # RFC 9112 §6.1: faulty framing; answer, then close instead of reading on.
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     with h.connect(s.port) as c:
         c.sendall(b"POST /nope HTTP/1.0\r\nTransfer-Encoding: chunked\r\n"
                   b"Connection: keep-alive\r\n\r\n0\r\n\r\n"
@@ -147,7 +147,7 @@ def test_http10_with_transfer_encoding_closes():
 
 
 def test_malformed_gets_400_then_close():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     for bad in (b"GARBAGE\r\n\r\n",
                 b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
                 b"GET / HTTP/1.1\r\n\r\n",                        # no Host
@@ -166,7 +166,7 @@ def test_malformed_gets_400_then_close():
 
 
 def test_unsupported_version():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     with h.connect(s.port) as c:
         c.sendall(b"GET / HTTP/2.0\r\nHost: t\r\n\r\n")
         r = h.Reader(c).read_response()

@@ -33,7 +33,7 @@ def test_head_too_large_431_and_uri_414():
     # a long name or value inside the limit is fine
     expect_status(s, b"GET / HTTP/1.1\r\nHost: t\r\nX-" + b"n" * 100 + b": " + b"v" * 2000
                   + b"\r\n\r\n", 200, close=False)
-    s2 = h.server(workers=1)
+    s2 = h.shared_server(workers=1)
     expect_status(s2, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414)
 
 
@@ -46,7 +46,7 @@ def test_too_many_headers_431():
 
 
 def test_body_too_large_413():
-    s = h.server("--max-body", "1k", workers=1)
+    s = h.shared_server("--max-body", "1k", workers=1)
     expect_status(s, b"POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 1024\r\n\r\n"
                   + b"x" * 1024, 404, close=False)
     expect_status(s, b"POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 1025\r\n\r\n", 413)
@@ -56,7 +56,7 @@ def test_body_too_large_413():
 
 
 def test_expect_100_continue():
-    s = h.server("--max-body", "1k", workers=1)
+    s = h.shared_server("--max-body", "1k", workers=1)
     with h.connect(s.port) as c:
         c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                   b"Expect: 100-continue\r\n\r\n")
@@ -163,14 +163,6 @@ def test_max_requests_per_connection():
         h.check(rd.at_eof(), "connection open after the last allowed request")
 
 
-def worker_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_client_that_does_not_read_is_dropped():
     s = h.server("--send-timeout", "500ms", workers=1)
     pid = s.worker_pids()[0]
@@ -196,7 +188,7 @@ def test_client_that_does_not_read_is_dropped():
                 dropped = True
                 break
         h.check(dropped, "the non-reading client was never dropped")
-        h.check(worker_rss_kib(pid) < 64 * 1024 * h.SLOW, f"worker RSS {worker_rss_kib(pid)} KiB")
+        h.check(h.rss_kib(pid) < 64 * 1024 * h.SLOW, f"worker RSS {h.rss_kib(pid)} KiB")
     h.hello_pid(h.request(s.port, "/"))
 
 
@@ -264,7 +256,7 @@ SMUGGLING = [
 
 
 def test_smuggling_defences():
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     for raw, status, what in SMUGGLING:
         try:
             expect_status(s, raw, status)

@@ -321,41 +321,16 @@ def test_policies_with_node_workers():
         h.check(s.stop() == 0, f"{policy}: exit code")
 
 
-def listening_inodes(pid):
-    out = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            t = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        m = re.match(r"socket:\[(\d+)\]", t)
-        if m:
-            out.add(m.group(1))
-    return out
-
-
-def tcp_listeners():
-    out = set()
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if parts[3] == "0A":
-                out.add(parts[9])
-    return out
-
-
 def test_none_policy_sends_nodes_shared_handle():
     # Node's SCHED_NONE: the queryServer answer carries the listening
     # socket and each worker accepts on it itself.
     s = node_server(HELLO, "--policy", "none", "--trace", workers=2)
     s.wait_log(r'ipc\s+-> W\d+ \{"cmd":"NODE_HANDLE","type":"net.Native","msg":'
                r'\{"cmd":"NODE_CLUSTER","errno":0,.* \+ fd \d+', count=2)
-    listeners = tcp_listeners()
-    master = listening_inodes(s.pid) & listeners
+    master = h.listening_sockets(s.pid)
     h.check(len(master) == 1, f"master listeners {master}")
     for pid in s.worker_pids():
-        h.wait_until(lambda: master <= listening_inodes(pid),
+        h.wait_until(lambda: master <= {inode for _, inode in h.sockets(pid)},
                      what=f"worker {pid} to hold the listening socket")
     served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(10))
     h.check(sum(served.values()) == 10, f"{served}")
@@ -364,8 +339,7 @@ def test_none_policy_sends_nodes_shared_handle():
 
 def test_reuseport_gives_each_node_worker_its_socket():
     s = node_server(HELLO, "--policy", "reuseport", workers=2)
-    listeners = tcp_listeners()
-    held = [listening_inodes(pid) & listeners for pid in s.worker_pids()]
+    held = [h.listening_sockets(pid) for pid in s.worker_pids()]
     h.check(all(len(x) == 1 for x in held) and held[0] != held[1], f"{held}")
     for _ in range(10):
         h.hello_pid(h.request(s.port, "/"))
@@ -488,11 +462,6 @@ def test_misbehaving_worker_does_not_hurt_the_master():
     s.wait_log(r"W\d \(pid \d+\): \d+ more messages? not shown", count=2)
 
 
-def vmrss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
-
-
 def test_worker_lines_cannot_forge_log_lines():
     # The garbage worker puts "\n" (escaped) in a queryServer's address,
     # which the master logs, and a raw "\r" and an escape sequence in a
@@ -532,7 +501,7 @@ def test_worker_flooding_its_channel_cannot_swell_the_master():
     s = node_server(HELLO, "--node-bin", FAKE, workers=2, env=env, wait_ready=False)
     s.wait_log(r"worker W2 \(pid \d+\) ready")
     m = s.wait_log(r"fake worker: flood (\w+) after (\d+) bytes", timeout=60)
-    rss = vmrss_kib(s.pid)
+    rss = h.rss_kib(s.pid)
     h.check(m.group(1) == "stalled" and int(m.group(2)) < 16 << 20,
             f"the master took {m.group(2)} bytes of a flood ({m.group(1)}); RSS {rss} KiB")
     s.wait_log(r"worker W1 \(pid \d+\) does not read its channel")

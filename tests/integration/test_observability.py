@@ -119,17 +119,11 @@ def test_metrics_pass_promtool():
     h.check(len(slots) == 2, slots)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class WebDriver:
     """Just enough of the W3C WebDriver protocol, over urllib."""
 
     def __init__(self):
-        self.port = free_port()
+        self.port = h.free_port()
         self.proc = subprocess.Popen(["chromedriver", f"--port={self.port}"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{self.port}"

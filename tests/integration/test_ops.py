@@ -88,10 +88,7 @@ def test_binary_upgrade_under_load():
 
 
 def test_upgrade_keeps_a_fixed_admin_port():
-    import socket as sk
-    with sk.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        admin_port = probe.getsockname()[1]
+    admin_port = h.free_port()
     s = h.server("--admin", f"127.0.0.1:{admin_port}", workers=1)
     new_master = None
     try:

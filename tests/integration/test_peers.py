@@ -19,14 +19,8 @@ import harness as h  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_systemd_socket_activation():
-    port = free_port()
+    port = h.free_port()
     proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
                              h.HANDOFF, "--workers", "2", "--port", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -140,7 +134,7 @@ def test_haproxy_in_front_with_proxy_v2():
         s = h.server("--proxy-protocol", "--access-log", log, "--policy", "ip-hash",
                      "--admin", "0", workers=2)
         admin = s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
-        front = free_port()
+        front = h.free_port()
         cfg = os.path.join(tmp, "haproxy.cfg")
         with open(cfg, "w") as f:
             f.write(scaling_haproxy_cfg(front, s.port))

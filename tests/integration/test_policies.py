@@ -84,8 +84,7 @@ def test_kernel_policies_give_workers_the_socket():
         listeners = {}
 
         def sockets(pid):
-            targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
-            return [t for t in targets if t.startswith("socket:")]
+            return [inode for _, inode in h.sockets(pid)]
 
         for pid in s.worker_pids():
             # its channel and one listening socket, once LISTEN has arrived

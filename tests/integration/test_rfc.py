@@ -58,7 +58,7 @@ def test_http09_request_line_gets_400_at_once():
 def test_higher_minor_version_is_served_as_http11():
     # RFC 9110 §2.5: 1.2 is processed as 1.1, the highest minor version
     # we support: answered in 1.1, persistent by default, Host required.
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     with h.connect(s.port) as c:
         rd = h.Reader(c)
         for version in (b"1.2", b"1.9", b"1.1"):
@@ -83,7 +83,7 @@ def test_higher_minor_version_is_served_as_http11():
 def test_unknown_method_gets_501():
     # RFC 9110 §9.1: a well-formed method we do not implement is 501; one
     # that is not a token is a bad request.
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     long_token = b"X" * 100
     for method in (b"FOO", b"PURGEX", b"QUERY", b"get", b"BREW", b"ANNOUNCE",
                    b"X-Custom_1.0~", long_token):
@@ -111,39 +111,38 @@ def test_unknown_method_gets_501():
     h.hello_pid(h.request(s.port, "/"))
 
 
-class Site:
-    """A --root with an index.html, removed at the end."""
+_site = None
 
-    def __init__(self):
-        self.root = tempfile.mkdtemp(prefix="handoff-rfc-")
-        with open(os.path.join(self.root, "index.html"), "wb") as f:
+
+def site_root():
+    """A --root with an index.html, one for the file (its tests only read
+    it), removed at the end."""
+    global _site
+    if _site is None:
+        _site = tempfile.mkdtemp(prefix="handoff-rfc-")
+        h.at_end(lambda: shutil.rmtree(_site, ignore_errors=True))
+        with open(os.path.join(_site, "index.html"), "wb") as f:
             f.write(b"<h1>home</h1>\n")
-
-    def cleanup(self):
-        shutil.rmtree(self.root, ignore_errors=True)
+    return _site
 
 
 def test_long_request_target():
     # RFC 9112 §3: request lines of at least 8,000 octets should work. A
     # path longer than the file system allows names no file: 404, not 414.
-    site = Site()
-    try:
-        s = h.server("--root", site.root, workers=1)
-        pad = "a" * 7000
-        for path, status in ((f"/{pad}", 404), (f"/{'ab/' * 2333}", 404),
-                             (f"/x/{pad}.html", 404), (f"/%61{pad}", 404),
-                             (f"/?q={pad}", 200), (f"/index.html?q={pad}", 200)):
-            h.check(len(path) >= 7000, path[:20])
-            r = h.request(s.port, path)
-            h.check(r.status == status, f"{path[:20]}... ({len(path)} bytes): {r}")
-            if status == 200:
-                h.check(r.body == b"<h1>home</h1>\n", r)
-        # the head's limit still bounds the target
-        s2 = h.server("--root", site.root, "--max-header-size", "4k", workers=1)
-        expect_closing(s2, f"GET /{pad} HTTP/1.1\r\nHost: t\r\n\r\n".encode(), 414)
-    finally:
-        site.cleanup()
-    s3 = h.server(workers=1)
+    s = h.shared_server("--root", site_root(), workers=1)
+    pad = "a" * 7000
+    for path, status in ((f"/{pad}", 404), (f"/{'ab/' * 2333}", 404),
+                         (f"/x/{pad}.html", 404), (f"/%61{pad}", 404),
+                         (f"/?q={pad}", 200), (f"/index.html?q={pad}", 200)):
+        h.check(len(path) >= 7000, path[:20])
+        r = h.request(s.port, path)
+        h.check(r.status == status, f"{path[:20]}... ({len(path)} bytes): {r}")
+        if status == 200:
+            h.check(r.body == b"<h1>home</h1>\n", r)
+    # the head's limit still bounds the target
+    s2 = h.server("--root", site_root(), "--max-header-size", "4k", workers=1)
+    expect_closing(s2, f"GET /{pad} HTTP/1.1\r\nHost: t\r\n\r\n".encode(), 414)
+    s3 = h.shared_server(workers=1)
     h.hello_pid(h.request(s3.port, f"/?q={pad}"))
     h.check(h.request(s3.port, f"/cpu?n=1&pad={pad}").status == 200)
 
@@ -156,7 +155,7 @@ def test_chunk_extensions_are_ignored():
     # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ),
     # value a token or a quoted-string; a recipient ignores those it does
     # not understand. The body is consumed and the connection stays in step.
-    s = h.server("--max-body", "1k", workers=1)
+    s = h.shared_server("--max-body", "1k", workers=1)
     for ext in (b';ext=1', b';ext=1;q="x y"', b';a;b;c', b';a=1;b=2;c="3"', b' ;a=1',
                 b'\t; a = 1 ;b', b';q=""', b';q="\\"quoted\\" \\\\ pair"',
                 b';q="caf\xc3\xa9\t!#[]~"', b';n=' + b"t" * 4000,
@@ -191,7 +190,7 @@ def test_chunk_extensions_are_ignored():
 def test_upgrade_not_performed_keeps_the_connection():
     # RFC 9110 §7.8: a server may ignore Upgrade and go on in HTTP/1.1; the
     # next pipelined request is answered on the same connection.
-    s = h.server(workers=1)
+    s = h.shared_server(workers=1)
     heads = (b"Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
              b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
              b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -229,56 +228,50 @@ def test_expect_100_continue_refused_request_gets_final_status():
     # RFC 9110 §10.1.1: no 100 for a request refused whatever its body;
     # the final status comes at once and the connection closes, as the
     # client may or may not send the body now.
-    site = Site()
-    try:
-        cases = [((), b"POST / HTTP/1.1", 405), ((), b"DELETE /cpu HTTP/1.1", 405),
-                 ((), b"POST /nope HTTP/1.1", 404), ((), b"PUT /x HTTP/1.1", 404),
-                 (("--root", site.root), b"POST /index.html HTTP/1.1", 405),
-                 (("--root", site.root), b"POST / HTTP/1.1", 405),
-                 (("--max-body", "1k"), b"POST / HTTP/1.1", 413)]
-        servers = {}
-        for args, line, status in cases:
-            if args not in servers:
-                servers[args] = h.server(*args, workers=1)
-            s = servers[args]
-            for length in (b"Content-Length: 5000\r\n", b"Transfer-Encoding: chunked\r\n"):
-                if status == 413 and b"chunked" in length:
-                    continue  # a chunked body's size is known only as it comes
-                with h.connect(s.port) as c:
-                    c.sendall(line + b"\r\nHost: t\r\n" + length +
-                              b"Expect: 100-continue\r\n\r\n")
-                    rd = h.Reader(c)
-                    r = rd.read_response()
-                    h.check(r.status == status, f"{line} {length}: {r}")
-                    h.check(r.header("connection") == "close", r)
-                    # a client that sends the body anyway is drained, not reset
-                    try:
-                        c.sendall(b"x" * 5000)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
-                    h.check(rd.at_eof(), f"{line}: not closed")
-        # what would succeed gets its 100 first, then the answer
-        s = servers[()]
-        with h.connect(s.port) as c:
-            c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
-                      b"Expect: 100-continue\r\n\r\n")
-            rd = h.Reader(c)
-            r = rd.read_response()
-            h.check(r.status == 100, r)
-            c.sendall(b"hello" + NEXT)
-            h.hello_pid(rd.read_response())
-            h.hello_pid(rd.read_response())
-        # with --root, a file's answer needs the file system: 100, then 404
-        s = servers[("--root", site.root)]
-        with h.connect(s.port) as c:
-            c.sendall(b"GET /missing HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
-                      b"Expect: 100-continue\r\n\r\n")
-            rd = h.Reader(c)
-            h.check(rd.read_response().status == 100)
-            c.sendall(b"hi")
-            h.check(rd.read_response().status == 404)
-    finally:
-        site.cleanup()
+    root = site_root()
+    cases = [((), b"POST / HTTP/1.1", 405), ((), b"DELETE /cpu HTTP/1.1", 405),
+             ((), b"POST /nope HTTP/1.1", 404), ((), b"PUT /x HTTP/1.1", 404),
+             (("--root", root), b"POST /index.html HTTP/1.1", 405),
+             (("--root", root), b"POST / HTTP/1.1", 405),
+             (("--max-body", "1k"), b"POST / HTTP/1.1", 413)]
+    for args, line, status in cases:
+        s = h.shared_server(*args, workers=1)
+        for length in (b"Content-Length: 5000\r\n", b"Transfer-Encoding: chunked\r\n"):
+            if status == 413 and b"chunked" in length:
+                continue  # a chunked body's size is known only as it comes
+            with h.connect(s.port) as c:
+                c.sendall(line + b"\r\nHost: t\r\n" + length +
+                          b"Expect: 100-continue\r\n\r\n")
+                rd = h.Reader(c)
+                r = rd.read_response()
+                h.check(r.status == status, f"{line} {length}: {r}")
+                h.check(r.header("connection") == "close", r)
+                # a client that sends the body anyway is drained, not reset
+                try:
+                    c.sendall(b"x" * 5000)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                h.check(rd.at_eof(), f"{line}: not closed")
+    # what would succeed gets its 100 first, then the answer
+    s = h.shared_server(workers=1)
+    with h.connect(s.port) as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        rd = h.Reader(c)
+        r = rd.read_response()
+        h.check(r.status == 100, r)
+        c.sendall(b"hello" + NEXT)
+        h.hello_pid(rd.read_response())
+        h.hello_pid(rd.read_response())
+    # with --root, a file's answer needs the file system: 100, then 404
+    s = h.shared_server("--root", root, workers=1)
+    with h.connect(s.port) as c:
+        c.sendall(b"GET /missing HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        rd = h.Reader(c)
+        h.check(rd.read_response().status == 100)
+        c.sendall(b"hi")
+        h.check(rd.read_response().status == 404)
 
 
 if __name__ == "__main__":

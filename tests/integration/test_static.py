@@ -63,20 +63,37 @@ def get(s, path, headers=None, method="GET"):
         return h.Reader(c).read_response(head=(method == "HEAD"))
 
 
+_site = None
+
+
 def with_site(fn, *args):
+    """fn(server, site) on the file's one site, which these tests only
+    read, served by a server shared with the other tests of these flags."""
     def run():
-        site = Site()
-        try:
-            s = h.server("--root", site.root, *args, workers=2)
-            fn(s, site)
-        finally:
-            site.cleanup()
+        global _site
+        if _site is None:
+            _site = Site()
+            h.at_end(_site.cleanup)
+        fn(h.shared_server("--root", _site.root, *args, workers=2), _site)
     run.__name__ = fn.__name__
     return run
 
 
 def with_demo_site(fn):
     return with_site(fn, "--demo-routes", "on")
+
+
+def with_own_site(fn):
+    """fn(server, site) on a site and a server of its own, for a test that
+    changes the site."""
+    def run():
+        site = Site()
+        try:
+            fn(h.server("--root", site.root, workers=2), site)
+        finally:
+            site.cleanup()
+    run.__name__ = fn.__name__
+    return run
 
 
 @with_site
@@ -155,13 +172,14 @@ def test_demo_routes_flag_is_checked():
 
 @with_site
 def test_big_file_with_curl_and_slow_reader(s, site):
-    out = os.path.join(site.tmp, "got.bin")
-    p = subprocess.run(["curl", "-s", "-o", out, "-w", "%{http_code}",
-                        f"http://127.0.0.1:{s.port}/big.bin"], capture_output=True, text=True,
-                       timeout=60)
-    h.check(p.stdout == "200", p)
-    with open(out, "rb") as f:
-        h.check(f.read() == site.big, "curl got different bytes")
+    with tempfile.TemporaryDirectory(prefix="handoff-static-got-") as tmp:
+        out = os.path.join(tmp, "got.bin")
+        p = subprocess.run(["curl", "-s", "-o", out, "-w", "%{http_code}",
+                            f"http://127.0.0.1:{s.port}/big.bin"], capture_output=True,
+                           text=True, timeout=60)
+        h.check(p.stdout == "200", p)
+        with open(out, "rb") as f:
+            h.check(f.read() == site.big, "curl got different bytes")
     # a reader with a small window forces sendfile to stop and resume
     with h.connect(s.port, timeout=30) as c:
         c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -183,7 +201,7 @@ def test_big_file_with_curl_and_slow_reader(s, site):
         h.check(r.status == 200 and r.body == ROOT_FILES["a.css"], r)
 
 
-@with_site
+@with_own_site
 def test_conditional_requests(s, site):
     r = get(s, "/a.css")
     etag, lm = r.header("etag"), r.header("last-modified")

@@ -31,29 +31,17 @@ def test_rr_alternates_sequential_connections():
     h.check(set(served) == set(s.worker_pids()), f"{served} vs {s.worker_pids()}")
 
 
-def socket_fds(pid):
-    out = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:"):
-            out.append((int(fd), target))
-    return sorted(out)
-
-
 def test_worker_holds_only_its_channel():
     # Only the master listens: an idle worker's one socket is its channel,
     # on fd 3, and no two workers share one.
     s = h.server(workers=3)
     h.hello_pid(h.request(s.port, "/"))
-    master_socks = {t for _, t in socket_fds(s.pid)}
+    master_socks = {t for _, t in h.sockets(s.pid)}
     seen = set()
     for pid in s.worker_pids():
-        h.wait_until(lambda: len(socket_fds(pid)) == 1,
-                     what=f"worker {pid} to hold one socket: {socket_fds(pid)}")
-        (fd, target), = socket_fds(pid)
+        h.wait_until(lambda: len(h.sockets(pid)) == 1,
+                     what=f"worker {pid} to hold one socket: {h.sockets(pid)}")
+        (fd, target), = h.sockets(pid)
         h.check(fd == 3, f"worker {pid}: channel on fd {fd}")
         h.check(target not in seen, "two workers share a channel")
         h.check(target not in master_socks, "worker holds a master socket")
