@@ -7,6 +7,7 @@
 #ifndef HS_COMMON_HTTP_LIMITS_H
 #define HS_COMMON_HTTP_LIMITS_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
