@@ -7,8 +7,8 @@
 #ifndef HS_COMMON_HTTP_LIMITS_H
 #define HS_COMMON_HTTP_LIMITS_H
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum limit_kind {
