@@ -166,6 +166,16 @@ $(BUILD)/tests/test_json: $(BUILD)/obj/tests/unit/test_json.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+$(BUILD)/tests/test_te: $(BUILD)/obj/tests/unit/test_te.o $(BUILD)/obj/worker/http/syntax.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
+$(BUILD)/tests/test_chunk: $(BUILD)/obj/tests/unit/test_chunk.o $(BUILD)/obj/worker/http/chunk.o $(BUILD)/obj/worker/http/syntax.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/tests/test_proxy_parse: $(BUILD)/obj/tests/unit/test_proxy_parse.o $(BUILD)/obj/master/proxy_parse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
