@@ -79,12 +79,15 @@ CFLAGS_OURS = $(CFLAGS_BASE) $(WARN) -Icommon -I$(LLHTTP_INC)
 # whitespace before a field's colon (request smuggling vectors).
 CFLAGS_LLHTTP = $(CFLAGS_BASE) -w -I$(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
 LDLIBS = -lev
-# The worker runs /cpu?offload=1 on a thread pool (worker/pool.c).
+# The worker runs /cpu?offload=1 on a thread pool (worker/app/pool.c).
 WORKER_LDLIBS = $(LDLIBS) -pthread
 
 COMMON_SRC = $(wildcard common/*.c)
 MASTER_SRC = $(wildcard master/*.c)
-WORKER_SRC = $(wildcard worker/*.c)
+# worker/: the top, the HTTP engine (http/) and the application (app/);
+# their files include each other's headers by folder: "http/http.h".
+WORKER_SRC = $(wildcard worker/*.c worker/*/*.c)
+WORKER_HDR = $(wildcard worker/*.h worker/*/*.h)
 LLHTTP_C = api.c http.c llhttp.c
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
@@ -120,6 +123,8 @@ $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 $(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o $(BUILD)/obj/common/ctlpath.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
+
+$(BUILD)/obj/worker/%.o: CFLAGS_OURS += -Iworker
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -162,6 +167,16 @@ $(BUILD)/tests/test_http_limits: $(BUILD)/obj/tests/unit/test_http_limits.o $(CO
 	@$(CC) $(SAN) -o $@ $^
 
 $(BUILD)/tests/test_json: $(BUILD)/obj/tests/unit/test_json.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
+$(BUILD)/tests/test_te: $(BUILD)/obj/tests/unit/test_te.o $(BUILD)/obj/worker/http/syntax.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
+$(BUILD)/tests/test_chunk: $(BUILD)/obj/tests/unit/test_chunk.o $(BUILD)/obj/worker/http/chunk.o $(BUILD)/obj/worker/http/syntax.o
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
@@ -262,10 +277,10 @@ demo: all
 	@tools/demo --build $(BUILD) $(DEMO)
 
 format:
-	clang-format -i common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	clang-format -i common/*.[ch] master/*.[ch] $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 check-format:
-	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -10,7 +10,11 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "app/app.h"
+#include "channel.h"
 #include "fdutil.h"
+#include "http/http.h"
+#include "listen.h"
 #include "log.h"
 #include "worker.h"
 
@@ -32,10 +36,10 @@ channel_master_gone(const char *why)
     channel_close();
     /* Nobody can be told we took these, and nothing has been read from
      * them; with the master gone nobody else will serve them either. */
-    while ((c = TAILQ_FIRST(&worker.pending)) != NULL) {
+    while ((c = TAILQ_FIRST(&engine.pending)) != NULL) {
         conn_free(c);
     }
-    ev_timer_start(worker.loop, &worker.orphan_w);
+    ev_timer_start(engine.loop, &worker.orphan_w);
     worker_drain("master gone", false);
 }
 
@@ -50,16 +54,16 @@ channel_take(const struct chan_msg *msg, int fd)
     if (fd < 0) {
         /* MSG_CTRUNC: at our descriptor limit. */
         reason = CHAN_REFUSE_FULL;
-        if (ev_now(worker.loop) - warned >= 1.0) {
-            warned = ev_now(worker.loop);
+        if (ev_now(engine.loop) - warned >= 1.0) {
+            warned = ev_now(engine.loop);
             log_warn(0,
                      "refusing C%llu: its fd did not arrive (descriptor "
                      "limit?)",
                      (unsigned long long) msg->conn_id);
         }
-    } else if (worker.draining) {
+    } else if (engine.draining) {
         reason = CHAN_REFUSE_DRAINING;
-    } else if (worker.nconns >= worker.lim.v[LIM_MAX_CONNS]) {
+    } else if (engine.nconns >= engine.lim.v[LIM_MAX_CONNS]) {
         /* At --max-conns: the master parks us until our next report. */
         reason = CHAN_REFUSE_FULL;
     } else if ((c = conn_new(fd, msg)) == NULL) {
@@ -72,8 +76,8 @@ channel_take(const struct chan_msg *msg, int fd)
     ack.conn_id = msg->conn_id;
     ack.u.ack.accepted = c != NULL;
     ack.u.ack.reason = c != NULL ? CHAN_REFUSE_OTHER : (uint32_t) reason;
-    ack.u.ack.open_conns = worker.nconns;
-    ack.u.ack.in_flight = worker.in_flight;
+    ack.u.ack.open_conns = engine.nconns;
+    ack.u.ack.in_flight = engine.in_flight;
     if (chan_outbox_push(&worker.out, &ack, -1) == -1) {
         /* Without its ACK the master would wait for ever: better to die
          * and let the master hand the connection to another worker. */
@@ -82,9 +86,9 @@ channel_take(const struct chan_msg *msg, int fd)
     }
     if (c != NULL) {
         c->ack_index = worker.out.sent + chan_outbox_len(&worker.out) - 1;
-        TAILQ_INSERT_TAIL(&worker.pending, c, pending_link);
+        TAILQ_INSERT_TAIL(&engine.pending, c, pending_link);
     }
-    if (worker.trace) {
+    if (engine.trace) {
         static const char *const why[] = {
             [CHAN_REFUSE_OTHER] = "refusing",
             [CHAN_REFUSE_FULL] = "refusing: no room",
@@ -120,8 +124,8 @@ channel_handle(const struct chan_msg *msg, int fd)
         accesslog_reopen();
         break;
     case CHAN_TRACE:
-        worker.trace = msg->u.trace.on != 0;
-        log_info("trace %s", worker.trace ? "on" : "off");
+        engine.trace = msg->u.trace.on != 0;
+        log_info("trace %s", engine.trace ? "on" : "off");
         break;
     case CHAN_SHUTDOWN:
         worker_drain("the master asked", false);
@@ -205,7 +209,7 @@ channel_start(void)
     ev_io_init(&worker.chan_r, channel_read_cb, worker.chan_fd, EV_READ);
     ev_io_init(&worker.chan_w, channel_write_cb, worker.chan_fd, EV_WRITE);
     ev_init(&worker.chan_retry, channel_retry_cb);
-    ev_io_start(worker.loop, &worker.chan_r);
+    ev_io_start(engine.loop, &worker.chan_r);
     chan_msg_init(&ready, CHAN_READY, worker.id);
     channel_send(&ready);
 }
@@ -223,7 +227,6 @@ channel_send(const struct chan_msg *msg)
     }
 }
 
-/* Sends what is queued, then lets acknowledged connections start. */
 void
 channel_flush(void)
 {
@@ -237,22 +240,22 @@ channel_flush(void)
     case CHAN_OK:
         break;
     case CHAN_AGAIN:
-        ev_io_start(worker.loop, &worker.chan_w);
+        ev_io_start(engine.loop, &worker.chan_w);
         break;
     default:
         if (errno == ENOBUFS || errno == ENOMEM) {
             ev_timer_set(&worker.chan_retry, CHANNEL_RETRY_S, 0.);
-            ev_timer_start(worker.loop, &worker.chan_retry);
+            ev_timer_start(engine.loop, &worker.chan_retry);
         } else {
             channel_master_gone("sendmsg() failed");
             return;
         }
         break;
     }
-    while ((c = TAILQ_FIRST(&worker.pending)) != NULL
+    while ((c = TAILQ_FIRST(&engine.pending)) != NULL
            && c->ack_index < worker.out.sent) {
-        TAILQ_REMOVE(&worker.pending, c, pending_link);
-        if (worker.trace) {
+        TAILQ_REMOVE(&engine.pending, c, pending_link);
+        if (engine.trace) {
             log_trace("C%llu ack sent; reading", (unsigned long long) c->id);
         }
         conn_activate(c);
@@ -265,9 +268,9 @@ channel_close(void)
     if (worker.chan_fd == -1) {
         return;
     }
-    ev_io_stop(worker.loop, &worker.chan_r);
-    ev_io_stop(worker.loop, &worker.chan_w);
-    ev_timer_stop(worker.loop, &worker.chan_retry);
+    ev_io_stop(engine.loop, &worker.chan_r);
+    ev_io_stop(engine.loop, &worker.chan_w);
+    ev_timer_stop(engine.loop, &worker.chan_retry);
     fd_close(worker.chan_fd);
     worker.chan_fd = -1;
 }

@@ -12,9 +12,9 @@
 
 #include "accept.h"
 #include "fdutil.h"
+#include "http/http.h"
+#include "listen.h"
 #include "log.h"
-#include "worker.h"
-
 
 static ev_io listen_w;
 static ev_timer listen_pause;
@@ -29,8 +29,8 @@ listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     int i;
 
     (void) revents;
-    for (i = 0; i < ACCEPT_BATCH && !worker.draining; i++) {
-        if (worker.nconns >= worker.lim.v[LIM_MAX_CONNS]) {
+    for (i = 0; i < ACCEPT_BATCH && !engine.draining; i++) {
+        if (engine.nconns >= engine.lim.v[LIM_MAX_CONNS]) {
             /* Full: let the kernel's backlog (and other workers) take
              * them; listen_room() resumes us. */
             ev_io_stop(loop, io);
@@ -67,7 +67,7 @@ listen_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             fd_close(fd);
             continue;
         }
-        if (worker.trace) {
+        if (engine.trace) {
             log_trace("C%llu accepted fd=%d by this worker",
                       (unsigned long long) c->id, fd);
         }
@@ -80,34 +80,32 @@ listen_resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void) t;
     (void) revents;
-    if (listen_fd != -1 && !worker.draining) {
+    if (listen_fd != -1 && !engine.draining) {
         ev_io_start(loop, &listen_w);
     }
 }
 
-/* Takes <fd> (owned from now on) and starts accepting on it. */
 void
 listen_adopt(int fd)
 {
-    if (listen_fd != -1 || worker.draining) {
+    if (listen_fd != -1 || engine.draining) {
         fd_close(fd); /* one listener per worker; none once draining */
         return;
     }
     listen_fd = fd;
     ev_io_init(&listen_w, listen_accept_cb, fd, EV_READ);
     ev_init(&listen_pause, listen_resume_cb);
-    ev_io_start(worker.loop, &listen_w);
+    ev_io_start(engine.loop, &listen_w);
     log_info("accepting on a listening socket of the master's (fd %d)", fd);
 }
 
-/* A connection closed: resume accepting if --max-conns had paused it. */
 void
 listen_room(void)
 {
-    if (listen_full && listen_fd != -1 && !worker.draining
-        && worker.nconns < worker.lim.v[LIM_MAX_CONNS]) {
+    if (listen_full && listen_fd != -1 && !engine.draining
+        && engine.nconns < engine.lim.v[LIM_MAX_CONNS]) {
         listen_full = false;
-        ev_io_start(worker.loop, &listen_w);
+        ev_io_start(engine.loop, &listen_w);
     }
 }
 
@@ -117,8 +115,8 @@ listen_stop(void)
     if (listen_fd == -1) {
         return;
     }
-    ev_io_stop(worker.loop, &listen_w);
-    ev_timer_stop(worker.loop, &listen_pause);
+    ev_io_stop(engine.loop, &listen_w);
+    ev_timer_stop(engine.loop, &listen_pause);
     fd_close(listen_fd);
     listen_fd = -1;
 }

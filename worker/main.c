@@ -12,13 +12,25 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "app/app.h"
+#include "app/pool.h"
+#include "channel.h"
 #include "fdutil.h"
+#include "http/http.h"
 #include "http_limits.h"
+#include "listen.h"
 #include "log.h"
 #include "numparse.h"
-#include "pool.h"
+#include "report.h"
 #include "version.h"
 #include "worker.h"
+
+/* What the flags configure the application with. */
+static struct {
+    const char *root;       /* --root, absolute, or NULL */
+    const char *access_log; /* --access-log path, "-" for stderr, or NULL */
+    bool demo_routes;       /* --demo-routes: / and /cpu answer the demo */
+} opts;
 
 static int
 worker_parse(int argc, char **argv)
@@ -46,22 +58,22 @@ worker_parse(int argc, char **argv)
             limit_defs[i].name, required_argument, NULL, 1000 + (int) i};
     }
     memset(&longopts[nfixed + LIM_COUNT], 0, sizeof(struct option));
-    limits_default(&worker.lim);
+    limits_default(&engine.lim);
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c >= 1000 && c < 1000 + LIM_COUNT) {
             if (!limits_parse((enum limit_id)(c - 1000), optarg,
-                              &worker.lim.v[c - 1000])) {
+                              &engine.lim.v[c - 1000])) {
                 goto bad;
             }
             continue;
         }
         switch (c) {
         case 'r':
-            worker.root = optarg;
+            opts.root = optarg;
             break;
         case 'a':
-            worker.access_log = optarg;
+            opts.access_log = optarg;
             break;
         case 'd':
             if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
@@ -77,10 +89,11 @@ worker_parse(int argc, char **argv)
             have_id = true;
             break;
         case 's':
+            /* Checked, not kept: the slot is in the command line for ps
+             * and the logs' readers; nothing here needs it. */
             if (!num_parse_cstr(optarg, 0, 1u << 20, &v)) {
                 goto bad;
             }
-            worker.slot = (unsigned) v;
             break;
         case 'c':
             if (!num_parse_cstr(optarg, 0, 1u << 20, &v)) {
@@ -90,7 +103,7 @@ worker_parse(int argc, char **argv)
             have_fd = true;
             break;
         case 't':
-            worker.trace = true;
+            engine.trace = true;
             break;
         case 'V':
             printf("handoff-worker %s\n", HANDOFF_VERSION);
@@ -101,7 +114,7 @@ worker_parse(int argc, char **argv)
     }
     if (have_id && have_fd && optind == argc) {
         /* The master always says; this is its default. */
-        worker.demo_routes = demo == -1 ? worker.root == NULL : demo == 1;
+        opts.demo_routes = demo == -1 ? opts.root == NULL : demo == 1;
         return 0;
     }
 bad:
@@ -117,16 +130,16 @@ worker_clamp_conns(void)
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-        && worker.lim.v[LIM_MAX_CONNS] + 64 > rl.rlim_cur) {
+        && engine.lim.v[LIM_MAX_CONNS] + 64 > rl.rlim_cur) {
         uint64_t cap = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : rl.rlim_cur / 2;
 
         log_warn(0,
                  "--max-conns %llu lowered to %llu to fit the descriptor "
                  "limit (%llu)",
-                 (unsigned long long) worker.lim.v[LIM_MAX_CONNS],
+                 (unsigned long long) engine.lim.v[LIM_MAX_CONNS],
                  (unsigned long long) (cap > 0 ? cap : 1),
                  (unsigned long long) rl.rlim_cur);
-        worker.lim.v[LIM_MAX_CONNS] = cap > 0 ? cap : 1;
+        engine.lim.v[LIM_MAX_CONNS] = cap > 0 ? cap : 1;
     }
 }
 
@@ -146,7 +159,7 @@ worker_orphan_cb(struct ev_loop *loop, ev_timer *t, int revents)
     log_warn(0,
              "master gone and %u connection%s still open after %.0f s; "
              "exiting",
-             worker.nconns, worker.nconns == 1 ? "" : "s",
+             engine.nconns, engine.nconns == 1 ? "" : "s",
              DRAIN_ORPHAN_TIMEOUT);
     ev_break(loop, EVBREAK_ALL);
 }
@@ -169,7 +182,7 @@ main(int argc, char **argv)
     struct conn *c;
 
     worker.chan_fd = -1;
-    worker.pid = getpid();
+    engine.pid = getpid();
     if (worker_parse(argc, argv) == -1) {
         return 2;
     }
@@ -182,45 +195,47 @@ main(int argc, char **argv)
         return 1;
     }
 
-    worker.root_fd = -1;
-    if (worker.root != NULL && static_open_root() == -1) {
-        log_error(errno, "cannot open --root %s", worker.root);
+    if (opts.root != NULL && static_open_root(opts.root) == -1) {
+        log_error(errno, "cannot open --root %s", opts.root);
         return 1;
     }
-    if (worker.root != NULL && mime_load("/etc/mime.types") == -1) {
+    if (opts.root != NULL && mime_load("/etc/mime.types") == -1) {
         log_warn(errno, "cannot read /etc/mime.types; files are served as "
                         "application/octet-stream");
     }
     worker_clamp_conns();
-    if (accesslog_open() == -1) {
-        log_error(errno, "cannot open the access log %s", worker.access_log);
+    if (accesslog_open(opts.access_log) == -1) {
+        log_error(errno, "cannot open the access log %s", opts.access_log);
         return 1;
     }
 
     /* A fresh process after exec: the loop is created here, never forked. */
-    worker.loop = ev_default_loop(EVFLAG_AUTO);
-    if (worker.loop == NULL) {
+    engine.loop = ev_default_loop(EVFLAG_AUTO);
+    if (engine.loop == NULL) {
         log_error(0, "cannot create the event loop");
         return 1;
     }
-    TAILQ_INIT(&worker.pending);
-    TAILQ_INIT(&worker.conns);
+    TAILQ_INIT(&engine.pending);
+    TAILQ_INIT(&engine.conns);
+    engine.log_fields = opts.access_log != NULL;
+    routes_init(opts.demo_routes);
+    worker_attach();
     ev_signal_init(&worker.sig_term, worker_signal_cb, SIGTERM);
     ev_signal_init(&worker.sig_int, worker_signal_cb, SIGINT);
-    ev_signal_start(worker.loop, &worker.sig_term);
-    ev_signal_start(worker.loop, &worker.sig_int);
+    ev_signal_start(engine.loop, &worker.sig_term);
+    ev_signal_start(engine.loop, &worker.sig_int);
     ev_timer_init(&worker.orphan_w, worker_orphan_cb, DRAIN_ORPHAN_TIMEOUT, 0.);
     ev_prepare_init(&worker.prepare_w, worker_prepare_cb);
-    ev_prepare_start(worker.loop, &worker.prepare_w);
+    ev_prepare_start(engine.loop, &worker.prepare_w);
     /* Fewer threads than asked (logged) still serve; with none, offloaded
      * requests run on the loop as plain /cpu does. */
-    (void) pool_start(worker.loop, (unsigned) worker.lim.v[LIM_THREADS]);
+    (void) pool_start(engine.loop, (unsigned) engine.lim.v[LIM_THREADS]);
     channel_start();
     report_start();
 
-    ev_run(worker.loop, 0);
+    ev_run(engine.loop, 0);
 
-    while ((c = TAILQ_FIRST(&worker.conns)) != NULL) {
+    while ((c = TAILQ_FIRST(&engine.conns)) != NULL) {
         conn_free(c);
     }
     pool_stop();  /* after the connections: every job's result is dropped */
@@ -230,10 +245,10 @@ main(int argc, char **argv)
     channel_flush(); /* last refusals and report, best effort */
     channel_close();
     chan_outbox_free(&worker.out);
-    ev_loop_destroy(worker.loop);
+    ev_loop_destroy(engine.loop);
     mime_free();
     accesslog_close();
-    fd_close(worker.root_fd);
+    static_close_root();
     log_info("exiting");
     return 0;
 }

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "fdutil.h"
+#include "http/http.h"
+#include "report.h"
 #include "worker.h"
 
 #define REPORT_MIN_GAP 0.05
@@ -50,14 +53,14 @@ report_send(void)
         return;
     }
     chan_msg_init(&msg, CHAN_LOAD, worker.id);
-    msg.u.load.open_conns = worker.nconns;
-    msg.u.load.in_flight = worker.in_flight;
-    msg.u.load.served = worker.served;
+    msg.u.load.open_conns = engine.nconns;
+    msg.u.load.in_flight = engine.in_flight;
+    msg.u.load.served = engine.served;
     msg.u.load.lag_us = worker.lag_us;
     msg.u.load.rss_kib = report_rss_kib;
     channel_send(&msg);
     worker.report_dirty = false;
-    worker.last_report = ev_now(worker.loop);
+    worker.last_report = ev_now(engine.loop);
 }
 
 static void
@@ -89,8 +92,8 @@ report_start(void)
     ev_init(&worker.report_w, report_timer_cb);
     ev_timer_init(&worker.heartbeat_w, report_heartbeat_cb, HEARTBEAT_S,
                   HEARTBEAT_S);
-    ev_timer_start(worker.loop, &worker.heartbeat_w);
-    worker.heartbeat_due = ev_now(worker.loop) + HEARTBEAT_S;
+    ev_timer_start(engine.loop, &worker.heartbeat_w);
+    worker.heartbeat_due = ev_now(engine.loop) + HEARTBEAT_S;
     report_read_rss();
     report_send();
 }
@@ -98,8 +101,8 @@ report_start(void)
 void
 report_stop(void)
 {
-    ev_timer_stop(worker.loop, &worker.heartbeat_w);
-    ev_timer_stop(worker.loop, &worker.report_w);
+    ev_timer_stop(engine.loop, &worker.heartbeat_w);
+    ev_timer_stop(engine.loop, &worker.report_w);
 }
 
 /* A figure changed: report it now or after the minimum gap. */
@@ -112,10 +115,10 @@ report_changed(void)
         return;
     }
     worker.report_dirty = true;
-    wait = worker.last_report + REPORT_MIN_GAP - ev_now(worker.loop);
+    wait = worker.last_report + REPORT_MIN_GAP - ev_now(engine.loop);
     if (wait > 0) {
         ev_timer_set(&worker.report_w, wait, 0.);
-        ev_timer_start(worker.loop, &worker.report_w);
+        ev_timer_start(engine.loop, &worker.report_w);
     }
 }
 
@@ -127,7 +130,7 @@ report_changed(void)
 void
 report_now(void)
 {
-    ev_timer_stop(worker.loop, &worker.report_w);
+    ev_timer_stop(engine.loop, &worker.report_w);
     report_send();
     channel_flush();
 }

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/app.h"
+#include "http/http.h"
 #include "log.h"
 #include "worker.h"
 
@@ -60,30 +62,26 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void) argc;
     (void) argv;
     log_init("fuzz");
-    worker.loop = ev_default_loop(EVFLAG_AUTO);
+    engine.loop = ev_default_loop(EVFLAG_AUTO);
     worker.chan_fd = -1;
     worker.master_gone = true; /* no channel: reports go nowhere */
-    worker.pid = getpid();
-    TAILQ_INIT(&worker.pending);
-    TAILQ_INIT(&worker.conns);
-    limits_default(&worker.lim);
-    worker.lim.v[LIM_MAX_HEADER_SIZE] = 4096; /* reach the limits sooner */
-    worker.lim.v[LIM_MAX_BODY] = 1024;
-    worker.lim.v[LIM_MAX_HEADERS] = 20;
-    worker.demo_routes = true; /* with the root: every route is reachable */
+    engine.pid = getpid();
+    TAILQ_INIT(&engine.pending);
+    TAILQ_INIT(&engine.conns);
+    limits_default(&engine.lim);
+    engine.lim.v[LIM_MAX_HEADER_SIZE] = 4096; /* reach the limits sooner */
+    engine.lim.v[LIM_MAX_BODY] = 1024;
+    engine.lim.v[LIM_MAX_HEADERS] = 20;
+    routes_init(true); /* with the root: every route is reachable */
+    worker_attach();
     if (mkdtemp(fuzz_root) != NULL) {
         fuzz_file("a.txt", "hello\n");
         fuzz_file("index.html", "<p>index</p>\n");
         snprintf(sub, sizeof(sub), "%s/d", fuzz_root);
         mkdir(sub, 0755);
         fuzz_file("d/index.html", "<p>d</p>\n");
-        worker.root = fuzz_root;
         atexit(fuzz_cleanup);
-        if (static_open_root() == -1) {
-            worker.root_fd = -1;
-        }
-    } else {
-        worker.root_fd = -1;
+        (void) static_open_root(fuzz_root); /* else: no files, 404s */
     }
     mime_load("/etc/mime.types");
     return 0;
@@ -119,14 +117,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     conn_activate(c); /* reads nothing yet: EAGAIN */
-    if (worker.nconns == 1) {
+    if (engine.nconns == 1) {
         conn_feed(c, (const char *) data, split);
     }
-    if (worker.nconns == 1 && size > split) {
+    if (engine.nconns == 1 && size > split) {
         conn_feed(c, (const char *) data + split, size - split);
     }
     /* Whatever is left (kept alive, lingering, output pending) goes. */
-    for (c = TAILQ_FIRST(&worker.conns); c != NULL; c = next) {
+    for (c = TAILQ_FIRST(&engine.conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
         conn_free(c);
     }

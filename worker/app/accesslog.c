@@ -21,38 +21,46 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/app.h"
 #include "fdutil.h"
 #include "log.h"
-#include "worker.h"
 
 #define ACCESSLOG_BUF (64 * 1024)
 #define ACCESSLOG_LINE 4096
 
 static char accesslog_buf[ACCESSLOG_BUF];
 static size_t accesslog_len;
+static const char *accesslog_path; /* --access-log, or NULL */
 static int accesslog_fd = -1;
 static char accesslog_time[40];
 static time_t accesslog_time_sec = -1;
 
-int
-accesslog_open(void)
+/* Opens accesslog_path; -1 with errno when it cannot. */
+static int
+accesslog_open_path(void)
 {
     int fd;
 
-    if (worker.access_log == NULL) {
+    if (accesslog_path == NULL) {
         return 0;
     }
-    if (strcmp(worker.access_log, "-") == 0) {
+    if (strcmp(accesslog_path, "-") == 0) {
         accesslog_fd = STDERR_FILENO;
         return 0;
     }
-    fd = open(worker.access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-              0644);
+    fd = open(accesslog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd == -1) {
         return -1;
     }
     accesslog_fd = fd;
     return 0;
+}
+
+int
+accesslog_open(const char *path)
+{
+    accesslog_path = path;
+    return accesslog_open_path();
 }
 
 void
@@ -84,14 +92,14 @@ accesslog_reopen(void)
     int old = accesslog_fd;
 
     accesslog_flush();
-    if (worker.access_log == NULL || old == STDERR_FILENO) {
+    if (accesslog_path == NULL || old == STDERR_FILENO) {
         return;
     }
-    if (accesslog_open() == -1) {
+    if (accesslog_open_path() == -1) {
         log_error(errno,
                   "cannot reopen the access log %s; keeping the old "
                   "file",
-                  worker.access_log);
+                  accesslog_path);
         accesslog_fd = old;
         return;
     }
@@ -188,13 +196,12 @@ logline_header(struct logline *l, const struct conn *c, enum hdr h)
     logline_put(l, "\"", 1);
 }
 
-/* Logs the request on <c> answered with <status> and <bytes> of body. */
 void
 accesslog_write(const struct conn *c, int status, uint64_t bytes)
 {
     static struct logline l;
     char addr[INET6_ADDRSTRLEN] = "-";
-    time_t now = (time_t) ev_now(worker.loop);
+    time_t now = (time_t) ev_now(engine.loop);
     const char *url;
     size_t ulen;
 

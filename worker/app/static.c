@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -22,16 +21,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/app.h"
 #include "fdutil.h"
 #include "log.h"
 #include "numparse.h"
-#include "worker.h"
+
+static int static_root_fd = -1; /* O_PATH directory of --root, or -1 */
 
 int
-static_open_root(void)
+static_open_root(const char *root)
 {
-    worker.root_fd = open(worker.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    return worker.root_fd == -1 ? -1 : 0;
+    static_root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return static_root_fd == -1 ? -1 : 0;
+}
+
+bool
+static_enabled(void)
+{
+    return static_root_fd != -1;
+}
+
+void
+static_close_root(void)
+{
+    fd_close(static_root_fd);
+    static_root_fd = -1;
 }
 
 /* Opens <rel> beneath the root; -1 with errno as openat2 sets it. */
@@ -45,7 +59,7 @@ static_open_beneath(const char *rel)
     how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     do {
-        fd = syscall(SYS_openat2, worker.root_fd, rel, &how, sizeof(how));
+        fd = syscall(SYS_openat2, static_root_fd, rel, &how, sizeof(how));
     } while (fd == -1 && errno == EINTR);
     return (int) fd;
 }
@@ -241,7 +255,7 @@ static_parse_range(const char *v, size_t len, uint64_t size, uint64_t *first,
 
 /* If-Range: the range applies only to the representation named. */
 static bool
-static_if_range_holds(struct conn *c, const char *etag, time_t mtime)
+static_if_range_holds(const struct conn *c, const char *etag, time_t mtime)
 {
     size_t len;
     const char *v = http_header(c, HDR_IF_RANGE, &len);
@@ -285,105 +299,150 @@ static_error(struct conn *c, int err)
     }
 }
 
-/* Serves the file at request path <path> (not decoded, no query) to a GET
- * or HEAD (routes.c refuses other methods). */
+/*
+ * A directory asked for without its trailing slash, which relative links
+ * in its index.html need: 301 to the path with it. One leading slash
+ * only: "//host/" would send the client to another host.
+ */
+static void
+static_redirect_dir(struct conn *c, const char *path, size_t plen)
+{
+    char extra[256];
+    const char *rest = path;
+    size_t rlen = plen;
+    int n;
+
+    while (rlen > 0 && *rest == '/') {
+        rest++;
+        rlen--;
+    }
+    if (rlen > 200) {
+        response_error(c, 404);
+        return;
+    }
+    n = snprintf(extra, sizeof(extra), "Location: /%.*s/\r\n", (int) rlen,
+                 rest);
+    response_simple(c, 301, "text/plain", "Moved\n", 6, n > 0 ? extra : NULL);
+}
+
+/*
+ * Opens the regular file request path <path> names, or the index.html of
+ * the directory it names (no listings). Fills <rel> (<relsz> bytes) with
+ * its name beneath the root, <rlen> with that name's length and <st>.
+ * Returns its descriptor, or -1 once the request has been answered.
+ */
+static int
+static_open_target(struct conn *c, const char *path, size_t plen, char *rel,
+                   size_t relsz, size_t *rlen, struct stat *st)
+{
+    ssize_t n = static_decode(path, plen, rel, relsz - 12);
+    int fd;
+
+    if (n < 0) {
+        response_error(c, 400);
+        return -1;
+    }
+    *rlen = (size_t) n;
+    fd = static_open_beneath(n > 0 ? rel : ".");
+    if (fd == -1) {
+        static_error(c, errno);
+        return -1;
+    }
+    if (fstat(fd, st) == -1) {
+        fd_close(fd);
+        static_error(c, errno);
+        return -1;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        fd_close(fd);
+        if (plen == 0 || path[plen - 1] != '/') {
+            static_redirect_dir(c, path, plen);
+            return -1;
+        }
+        memcpy(rel + n, n > 0 ? "/index.html" : "index.html", n > 0 ? 12 : 11);
+        fd = static_open_beneath(rel);
+        if (fd == -1 || fstat(fd, st) == -1) {
+            int err = errno;
+
+            fd_close(fd);
+            static_error(c, err);
+            return -1;
+        }
+        *rlen = strlen(rel);
+    }
+    if (!S_ISREG(st->st_mode)) {
+        fd_close(fd);
+        response_error(c, 404);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * 304 or 200, by the validators. RFC 9110 §13.2.2: If-None-Match first;
+ * If-Modified-Since only without it.
+ */
+static int
+static_condition(const struct conn *c, const struct stat *st, const char *etag)
+{
+    size_t vlen;
+    const char *v = http_header(c, HDR_IF_NONE_MATCH, &vlen);
+    time_t ims;
+
+    if (v != NULL) {
+        return static_inm_matches(v, vlen, etag) ? 304 : 200;
+    }
+    v = http_header(c, HDR_IF_MODIFIED_SINCE, &vlen);
+    return v != NULL && c->req.hv[HDR_IF_MODIFIED_SINCE].count == 1
+                   && static_parse_date(v, vlen, &ims)
+                   && st->st_mtim.tv_sec <= ims
+                   /* a date in the future is a client's clock gone
+                    * wrong: ignored, as nginx does */
+                   && ims <= (time_t) ev_now(engine.loop)
+               ? 304
+               : 200;
+}
+
+/* The byte range a 200 to a GET becomes, if it asked for one that holds. */
+static enum range_result
+static_range(const struct conn *c, const struct stat *st, const char *etag,
+             uint64_t *first, uint64_t *last)
+{
+    size_t vlen;
+    const char *v;
+
+    if (c->parser.method != HTTP_GET) {
+        return RANGE_NONE;
+    }
+    v = http_header(c, HDR_RANGE, &vlen);
+    if (v == NULL || c->req.hv[HDR_RANGE].count != 1
+        || !static_if_range_holds(c, etag, st->st_mtim.tv_sec)) {
+        return RANGE_NONE;
+    }
+    return static_parse_range(v, vlen, (uint64_t) st->st_size, first, last);
+}
+
 void
 static_serve(struct conn *c, const char *path, size_t plen)
 {
     char rel[URL_MAX + 16], etag[48], lastmod[40], extra[256];
-    unsigned method = c->parser.method;
     uint64_t size, first = 0, last = 0;
     enum range_result range = RANGE_NONE;
     struct stat st;
-    const char *v;
-    ssize_t rlen;
-    size_t vlen;
+    size_t rlen;
     int fd, n, status;
 
-    rlen = static_decode(path, plen, rel, sizeof(rel) - 12);
-    if (rlen < 0) {
-        response_error(c, 400);
-        return;
-    }
-    fd = static_open_beneath(rlen > 0 ? rel : ".");
+    fd = static_open_target(c, path, plen, rel, sizeof(rel), &rlen, &st);
     if (fd == -1) {
-        static_error(c, errno);
-        return;
-    }
-    if (fstat(fd, &st) == -1) {
-        fd_close(fd);
-        static_error(c, errno);
-        return;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fd_close(fd);
-        if (plen == 0 || path[plen - 1] != '/') {
-            /* Relative links in index.html need the slash. One leading
-             * slash only: "//host/" would send the client to another
-             * host. */
-            const char *rest = path;
-            size_t rlen2 = plen;
-
-            while (rlen2 > 0 && *rest == '/') {
-                rest++;
-                rlen2--;
-            }
-            if (rlen2 > 200) {
-                response_error(c, 404);
-                return;
-            }
-            n = snprintf(extra, sizeof(extra), "Location: /%.*s/\r\n",
-                         (int) rlen2, rest);
-            response_simple(c, 301, "text/plain", "Moved\n", 6,
-                            n > 0 ? extra : NULL);
-            return;
-        }
-        memcpy(rel + rlen, rlen > 0 ? "/index.html" : "index.html",
-               rlen > 0 ? 12 : 11);
-        fd = static_open_beneath(rel);
-        if (fd == -1 || fstat(fd, &st) == -1) {
-            int err = errno;
-
-            fd_close(fd);
-            static_error(c, err == ENOENT ? ENOENT : err); /* no listings */
-            return;
-        }
-        rlen = (ssize_t) strlen(rel);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fd_close(fd);
-        response_error(c, 404);
         return;
     }
     size = (uint64_t) st.st_size;
     static_etag(&st, etag, sizeof(etag));
     response_http_date(st.st_mtim.tv_sec, lastmod, sizeof(lastmod));
-
-    /* RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only
-     * without it. */
-    v = http_header(c, HDR_IF_NONE_MATCH, &vlen);
-    if (v != NULL) {
-        status = static_inm_matches(v, vlen, etag) ? 304 : 200;
-    } else {
-        time_t ims;
-
-        v = http_header(c, HDR_IF_MODIFIED_SINCE, &vlen);
-        status = v != NULL && c->req.hv[HDR_IF_MODIFIED_SINCE].count == 1
-                         && static_parse_date(v, vlen, &ims)
-                         && st.st_mtim.tv_sec <= ims
-                         /* a date in the future is a client's clock
-                          * gone wrong: ignored, as nginx does */
-                         && ims <= (time_t) ev_now(worker.loop)
-                     ? 304
-                     : 200;
+    status = static_condition(c, &st, etag);
+    if (status == 200) {
+        range = static_range(c, &st, etag, &first, &last);
     }
-    if (status == 200 && method == HTTP_GET
-        && (v = http_header(c, HDR_RANGE, &vlen)) != NULL
-        && c->req.hv[HDR_RANGE].count == 1
-        && static_if_range_holds(c, etag, st.st_mtim.tv_sec)) {
-        range = static_parse_range(v, vlen, size, &first, &last);
-    }
-
     if (status == 304) {
         n = snprintf(extra, sizeof(extra), "ETag: %s\r\nLast-Modified: %s\r\n",
                      etag, lastmod);
@@ -415,9 +474,8 @@ static_serve(struct conn *c, const char *path, size_t plen)
         last = size - 1; /* wraps for an empty file; the length is 0 */
     }
     size = size == 0 ? 0 : last - first + 1;
-    response_head(c, status, mime_type(rel, (size_t) rlen), size, extra,
-                  (size_t) n);
-    if (method == HTTP_HEAD || size == 0) {
+    response_head(c, status, mime_type(rel, rlen), size, extra, (size_t) n);
+    if (c->parser.method == HTTP_HEAD || size == 0) {
         fd_close(fd);
         return;
     }

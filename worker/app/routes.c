@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
+#include "app/app.h"
+#include "app/pool.h"
+#include "container_of.h"
 #include "log.h"
 #include "numparse.h"
-#include "pool.h"
-#include "worker.h"
 
 #define CPU_DEFAULT_N 500000
 #define CPU_MAX_N 1000000000ULL /* about a second of one core */
@@ -34,6 +34,8 @@
 
 #define ALLOW_GET_HEAD "Allow: GET, HEAD, OPTIONS\r\n"
 #define ALLOW_STATIC "Allow: GET, HEAD\r\n"
+
+static bool routes_demo; /* --demo-routes */
 
 enum route {
     ROUTE_ALLOW,      /* OPTIONS of "*" or of a demo route: 204 */
@@ -45,6 +47,12 @@ enum route {
     ROUTE_CPU,
     ROUTE_STATIC,
 };
+
+void
+routes_init(bool demo_routes)
+{
+    routes_demo = demo_routes;
+}
 
 /* The parts of a request target. */
 struct routes_target {
@@ -127,7 +135,7 @@ routes_hello(struct conn *c)
 
     if (len == 0) { /* the same every time: made once */
         len = (size_t) snprintf(body, sizeof(body), "Hello from worker %ld\n",
-                                (long) worker.pid);
+                                (long) engine.pid);
     }
     response_simple(c, 200, "text/plain", body, len, NULL);
 }
@@ -161,7 +169,7 @@ struct routes_job {
     struct pool_job job;
     uint64_t n;
     uint64_t conn_id; /* for the trace once the connection is gone */
-    bool trace;       /* worker.trace when queued: handoffctl changes it */
+    bool trace;       /* engine.trace when queued: handoffctl changes it */
     bool stopped;     /* work() saw the job cancelled and stopped early */
 };
 
@@ -175,10 +183,10 @@ routes_cpu_reply(struct conn *c, bool offload, bool offloaded)
     if (offload) {
         len = snprintf(body, sizeof(body),
                        "{\"success\":true,\"worker\":%ld,\"offloaded\":%s}",
-                       (long) worker.pid, offloaded ? "true" : "false");
+                       (long) engine.pid, offloaded ? "true" : "false");
     } else {
         len = snprintf(body, sizeof(body), "{\"success\":true,\"worker\":%ld}",
-                       (long) worker.pid);
+                       (long) engine.pid);
     }
     response_simple(c, 200, "application/json", body, (size_t) len, NULL);
 }
@@ -198,8 +206,8 @@ routes_job_work(struct pool_job *j)
 
 /*
  * Back on the loop: answers, and lets the connection go on. A job whose
- * connection was freed meanwhile (conn_free cleared data) is dropped;
- * only such a job can come back without having run.
+ * connection was freed meanwhile (routes_conn_closed cleared data) is
+ * dropped; only such a job can come back without having run.
  */
 static void
 routes_job_done(struct pool_job *j)
@@ -213,27 +221,18 @@ routes_job_done(struct pool_job *j)
 
     free(rj);
     if (c == NULL) {
-        if (worker.trace) {
+        if (engine.trace) {
             log_trace("C%llu /cpu job %s; its connection is gone: result "
                       "dropped",
                       id, how);
         }
         return;
     }
-    if (worker.trace) {
+    if (engine.trace) {
         log_trace("C%llu /cpu job done", id);
     }
-    c->job = NULL;
-    worker.wowner = c;
-    if (worker.draining && !c->close_after) {
-        /* Asked before the drain began: the answer can still say that
-         * the connection ends; unanswered input is drained, not reset. */
-        c->close_after = true;
-        c->linger = c->linger || buf_pending(&c->in) > 0;
-    }
+    conn_job_resume(c);
     routes_cpu_reply(c, true, true);
-    worker.served++;
-    report_changed();
     conn_job_done(c);
 }
 
@@ -254,15 +253,15 @@ routes_cpu_offload(struct conn *c, uint64_t n)
     rj->job.data = c;
     rj->n = n;
     rj->conn_id = c->id;
-    rj->trace = worker.trace;
+    rj->trace = engine.trace;
     if (pool_submit(&rj->job) == -1) {
         free(rj);
         response_simple(c, 503, "text/plain", busy, sizeof(busy) - 1,
                         "Retry-After: 1\r\n");
         return;
     }
-    c->job = &rj->job; /* conn.c pins the connection until it is done */
-    if (worker.trace) {
+    c->job = &rj->job; /* the engine pins the connection until it is done */
+    if (engine.trace) {
         log_trace("C%llu /cpu n=%llu offloaded", (unsigned long long) c->id,
                   (unsigned long long) n);
     }
@@ -306,11 +305,11 @@ routes_cpu(struct conn *c, const char *query, size_t qlen)
         return;
     }
     if (n >= CPU_REPORT_N) {
-        report_now();
+        engine.hooks.blocking();
     }
     (void) routes_spin(n, NULL);
     /* The spin may have taken a while: keep Date and timers honest. */
-    ev_now_update(worker.loop);
+    ev_now_update(engine.loop);
     routes_cpu_reply(c, offload, false);
 }
 
@@ -333,7 +332,7 @@ routes_pick(const struct conn *c, struct routes_target *t)
     }
     root = t->plen == 1;
     cpu = t->plen == 4 && memcmp(t->path, "/cpu", 4) == 0;
-    if (worker.demo_routes && (root || cpu)) {
+    if (routes_demo && (root || cpu)) {
         if (method == HTTP_OPTIONS) {
             return ROUTE_ALLOW;
         }
@@ -342,7 +341,7 @@ routes_pick(const struct conn *c, struct routes_target *t)
         }
         return root ? ROUTE_HELLO : ROUTE_CPU;
     }
-    if (worker.root_fd == -1) {
+    if (!static_enabled()) {
         return ROUTE_NOT_FOUND;
     }
     return get ? ROUTE_STATIC : ROUTE_STATIC_NOT_ALLOWED;
@@ -374,7 +373,7 @@ routes_handle(struct conn *c)
     struct routes_target t;
     enum route route = routes_pick(c, &t);
 
-    if (worker.trace) {
+    if (engine.trace) {
         size_t ulen;
         const char *url = http_url(&c->req, &ulen);
 
@@ -410,5 +409,18 @@ routes_handle(struct conn *c)
     case ROUTE_STATIC:
         static_serve(c, t.path, t.plen);
         break;
+    }
+}
+
+/* <c> goes: a job still out for it comes back to nobody (see
+ * routes_job_done), and one not yet started never runs. */
+void
+routes_conn_closed(struct conn *c)
+{
+    struct pool_job *j = c->job;
+
+    if (j != NULL) {
+        j->data = NULL;
+        pool_cancel(j);
     }
 }

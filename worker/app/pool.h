@@ -14,8 +14,8 @@
  * any thread); connections, buffers and libev (but ev_async_send(), which
  * pool.c calls) belong to the loop thread.
  */
-#ifndef HS_WORKER_POOL_H
-#define HS_WORKER_POOL_H
+#ifndef HS_WORKER_APP_POOL_H
+#define HS_WORKER_APP_POOL_H
 
 #include <ev.h>
 #include <stdatomic.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker.h"
+#include "http/internal.h"
 
 /* Appends <len> bytes; returns 0, or -1 when out of memory. */
 int

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "worker.h"
+#include "app/app.h"
 
 #define MIME_SLOTS 4096 /* power of two, well above the ~1,900 entries */
 #define MIME_EXT_MAX 16

@@ -21,8 +21,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include "app/pool.h"
 #include "log.h"
-#include "pool.h"
 
 STAILQ_HEAD(pool_list, pool_job);
 

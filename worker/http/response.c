@@ -5,10 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "http/internal.h"
 #include "version.h"
-#include "worker.h"
 
 #define SERVER_HEADER "Server: handoff/" HANDOFF_VERSION "\r\n"
 
@@ -68,7 +67,7 @@ response_reason(int status)
 static void
 response_update_date(void)
 {
-    time_t now = (time_t) ev_now(worker.loop);
+    time_t now = (time_t) ev_now(engine.loop);
     struct tm tm;
 
     if (now == response_date_sec) {
@@ -158,7 +157,7 @@ response_head(struct conn *c, int status, const char *ctype, uint64_t body_len,
         /* For tools/experiment: who served this, and the how-manieth
          * request on its connection (1 marks a new connection). */
         p = PUT_LIT(p, "X-Handoff-Worker: ");
-        p = response_put_u64(p, (uint64_t) worker.pid);
+        p = response_put_u64(p, (uint64_t) engine.pid);
         p = PUT_LIT(p, "\r\nX-Handoff-Request: ");
         p = response_put_u64(p, c->requests);
         p = PUT_LIT(p, "\r\n");
@@ -172,7 +171,7 @@ response_head(struct conn *c, int status, const char *ctype, uint64_t body_len,
     p = PUT_LIT(p, "\r\n");
     conn_out(c, head, (size_t) (p - head));
     if (status >= 200) {
-        accesslog_write(
+        engine.app->answered(
             c, status,
             http_is_head(c) || status == 304 || status == 204 ? 0 : body_len);
     }

@@ -15,30 +15,29 @@
  * the lingering close. Activity only moves a timestamp; the timer checks
  * it when it fires, so busy connections cost no timer updates.
  *
- * A request answered on the thread pool (routes.c, pool.c) pins its
- * connection until the answer comes back: nothing more is parsed, so
- * pipelined requests wait their turn; no request timeout runs, as it is
- * the server that is slow, not the client; draining leaves it open. Input
- * is still read, up to JOB_INPUT_MAX, so that a client that resets is
- * noticed: then the connection is freed at once, and the job's result is
- * dropped when it arrives (a job that had not started never runs).
+ * A request the application answers off the loop (c->job, such as a /cpu
+ * job on its thread pool) pins its connection until the answer comes
+ * back: nothing more is parsed, so pipelined requests wait their turn; no
+ * request timeout runs, as it is the server that is slow, not the client;
+ * draining leaves it open. Input is still read, up to JOB_INPUT_MAX, so
+ * that a client that resets is noticed: then the connection is freed at
+ * once, and the application drops the job's result (engine.app's
+ * conn_closed; a job that had not started never runs).
+ *
+ * Every read, write, file and close goes through c->io (plain_io.c for
+ * now), chosen in conn_new().
  *
  * conn_run() is the single place that decides what happens next after any
  * event; it may free the connection, so callers return right after it.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 
+#include "container_of.h"
 #include "fdutil.h"
+#include "http/internal.h"
 #include "log.h"
-#include "pool.h"
-#include "worker.h"
 
 #define LINGER_MAX_BYTES (1024 * 1024)
 #define SENDFILE_CHUNK (1024 * 1024) /* per call, for fairness */
@@ -52,7 +51,7 @@ static void conn_run(struct conn *c);
 static ev_tstamp
 conn_limit_s(enum limit_id id)
 {
-    return (ev_tstamp) worker.lim.v[id] / 1000.;
+    return (ev_tstamp) engine.lim.v[id] / 1000.;
 }
 
 struct conn *
@@ -64,6 +63,7 @@ conn_new(int fd, const struct chan_msg *msg)
         return NULL;
     }
     c->fd = fd;
+    c->io = &plain_io; /* the one kind of connection there is yet */
     c->file_fd = -1;
     c->id = msg->conn_id;
     c->peer = msg->u.peer;
@@ -72,45 +72,41 @@ conn_new(int fd, const struct chan_msg *msg)
     ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
     ev_init(&c->timer, conn_timer_cb);
     http_init(c);
-    TAILQ_INSERT_TAIL(&worker.conns, c, link);
-    worker.nconns++;
-    report_changed();
+    TAILQ_INSERT_TAIL(&engine.conns, c, link);
+    engine.nconns++;
+    engine.hooks.load_changed();
     return c;
 }
 
 void
 conn_free(struct conn *c)
 {
-    if (worker.wowner == c) {
-        worker.wowner = NULL;
-        worker.wlen = 0;
+    if (engine.wowner == c) {
+        engine.wowner = NULL;
+        engine.wlen = 0;
     }
-    ev_io_stop(worker.loop, &c->rio);
-    ev_io_stop(worker.loop, &c->wio);
-    ev_timer_stop(worker.loop, &c->timer);
+    ev_io_stop(engine.loop, &c->rio);
+    ev_io_stop(engine.loop, &c->wio);
+    ev_timer_stop(engine.loop, &c->timer);
     if (c->state == CONN_ACK_PENDING) {
-        TAILQ_REMOVE(&worker.pending, c, pending_link);
+        TAILQ_REMOVE(&engine.pending, c, pending_link);
     }
-    TAILQ_REMOVE(&worker.conns, c, link);
-    worker.nconns--;
+    TAILQ_REMOVE(&engine.conns, c, link);
+    engine.nconns--;
     if (c->busy) {
-        worker.in_flight--;
+        engine.in_flight--;
     }
-    if (c->job != NULL) {
-        /* Its result comes back to nobody: routes.c drops it. */
-        c->job->data = NULL;
-        pool_cancel(c->job);
-    }
-    fd_close(c->fd);
+    /* A job's result comes back to nobody: the application drops it. */
+    engine.app->conn_closed(c);
+    c->io->close(c);
     fd_close(c->file_fd);
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->hvals);
     http_reset_request(&c->req);
     free(c);
-    report_changed();
-    listen_room();
-    worker_maybe_exit();
+    engine.hooks.load_changed();
+    engine.hooks.conn_closed();
 }
 
 static bool
@@ -145,7 +141,7 @@ conn_deadline(const struct conn *c)
         /* Connected and silent: the first head is due like any head. */
         return c->head_start + conn_limit_s(LIM_HEADER_TIMEOUT);
     }
-    if (worker.draining
+    if (engine.draining
         && DRAIN_IDLE_GRACE < conn_limit_s(LIM_KEEPALIVE_TIMEOUT)) {
         return c->idle_since + DRAIN_IDLE_GRACE;
     }
@@ -159,22 +155,22 @@ conn_arm_timer(struct conn *c)
     ev_tstamp wait;
 
     if (conn_job_waiting(c)) {
-        ev_timer_stop(worker.loop, &c->timer); /* it is us who are slow */
+        ev_timer_stop(engine.loop, &c->timer); /* it is us who are slow */
         return;
     }
-    wait = conn_deadline(c) - ev_now(worker.loop);
+    wait = conn_deadline(c) - ev_now(engine.loop);
     if (ev_is_active(&c->timer)
-        && ev_timer_remaining(worker.loop, &c->timer) <= wait) {
+        && ev_timer_remaining(engine.loop, &c->timer) <= wait) {
         return; /* it fires first and re-checks */
     }
-    ev_timer_stop(worker.loop, &c->timer);
+    ev_timer_stop(engine.loop, &c->timer);
     ev_timer_set(&c->timer, wait > 0 ? wait : 0., 0.);
-    ev_timer_start(worker.loop, &c->timer);
+    ev_timer_start(engine.loop, &c->timer);
 }
 
 /*
  * The connection is ours alone from now on (our ACK has left, or we
- * accepted it ourselves): start serving it. It is not in worker.pending.
+ * accepted it ourselves): start serving it. It is not in engine.pending.
  */
 void
 conn_activate(struct conn *c)
@@ -182,11 +178,11 @@ conn_activate(struct conn *c)
     /* TCP_NODELAY comes with the socket, from the master's listener. */
     c->state = CONN_OPEN;
     c->head_start = c->last_read = c->last_write = c->idle_since =
-        ev_now(worker.loop);
+        ev_now(engine.loop);
     conn_arm_timer(c);
-    ev_io_start(worker.loop, &c->rio);
+    ev_io_start(engine.loop, &c->rio);
     /* The request is usually there already: no need to wait a loop turn. */
-    conn_read_cb(worker.loop, &c->rio, EV_READ);
+    conn_read_cb(engine.loop, &c->rio, EV_READ);
 }
 
 static void
@@ -206,17 +202,17 @@ conn_nomem(struct conn *c)
 void
 conn_out(struct conn *c, const void *data, size_t len)
 {
-    if (worker.wowner == c && buf_pending(&c->out) == 0) {
-        if (worker.wlen + len <= sizeof(worker.wbuf)) {
-            memcpy(worker.wbuf + worker.wlen, data, len);
-            worker.wlen += len;
+    if (engine.wowner == c && buf_pending(&c->out) == 0) {
+        if (engine.wlen + len <= sizeof(engine.wbuf)) {
+            memcpy(engine.wbuf + engine.wlen, data, len);
+            engine.wlen += len;
             return;
         }
-        if (buf_append(&c->out, worker.wbuf, worker.wlen) == -1) {
+        if (buf_append(&c->out, engine.wbuf, engine.wlen) == -1) {
             conn_nomem(c);
             return;
         }
-        worker.wlen = 0;
+        engine.wlen = 0;
     }
     if (buf_append(&c->out, data, len) == -1) {
         conn_nomem(c);
@@ -262,12 +258,9 @@ conn_send(struct conn *c, const char *data, size_t len)
     size_t done = 0;
 
     while (done < len) {
-        ssize_t n = send(c->fd, data + done, len - done, MSG_NOSIGNAL);
+        ssize_t n = c->io->write(c, data + done, len - done);
 
         if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 break;
             }
@@ -276,7 +269,7 @@ conn_send(struct conn *c, const char *data, size_t len)
         done += (size_t) n;
     }
     if (done > 0) {
-        c->last_write = ev_now(worker.loop);
+        c->last_write = ev_now(engine.loop);
     }
     return (ssize_t) done;
 }
@@ -288,12 +281,9 @@ conn_send_file(struct conn *c)
     while (c->file_left > 0) {
         size_t want = c->file_left > SENDFILE_CHUNK ? SENDFILE_CHUNK
                                                     : (size_t) c->file_left;
-        ssize_t n = sendfile(c->fd, c->file_fd, &c->file_off, want);
+        ssize_t n = c->io->sendfile(c, c->file_fd, &c->file_off, want);
 
         if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
         if (n == 0) {
@@ -304,7 +294,7 @@ conn_send_file(struct conn *c)
             return false;
         }
         c->file_left -= (uint64_t) n;
-        c->last_write = ev_now(worker.loop);
+        c->last_write = ev_now(engine.loop);
     }
     fd_close(c->file_fd);
     c->file_fd = -1;
@@ -317,18 +307,18 @@ conn_flush(struct conn *c)
 {
     ssize_t n;
 
-    if (worker.wowner == c) {
-        worker.wowner = NULL;
-        if (worker.wlen > 0) {
-            size_t len = worker.wlen;
+    if (engine.wowner == c) {
+        engine.wowner = NULL;
+        if (engine.wlen > 0) {
+            size_t len = engine.wlen;
 
-            worker.wlen = 0;
-            n = conn_send(c, worker.wbuf, len);
+            engine.wlen = 0;
+            n = conn_send(c, engine.wbuf, len);
             if (n == -1) {
                 return false;
             }
             if ((size_t) n < len
-                && buf_append(&c->out, worker.wbuf + n, len - (size_t) n)
+                && buf_append(&c->out, engine.wbuf + n, len - (size_t) n)
                        == -1) {
                 return false;
             }
@@ -363,30 +353,37 @@ conn_finish(struct conn *c)
         conn_free(c);
         return;
     }
-    if (shutdown(c->fd, SHUT_WR) == -1) {
+    if (c->io->shutdown(c) == -1) {
         conn_free(c);
         return;
     }
     c->state = CONN_LINGER;
     c->paused = false;
-    c->idle_since = ev_now(worker.loop);
-    ev_io_stop(worker.loop, &c->wio);
-    ev_io_start(worker.loop, &c->rio);
+    c->idle_since = ev_now(engine.loop);
+    ev_io_stop(engine.loop, &c->wio);
+    ev_io_start(engine.loop, &c->rio);
     conn_arm_timer(c);
 }
 
-static void
+void
 conn_set_busy(struct conn *c, bool busy)
 {
     if (c->busy != busy) {
         c->busy = busy;
         if (busy) {
-            worker.in_flight++;
+            engine.in_flight++;
         } else {
-            worker.in_flight--;
+            engine.in_flight--;
         }
-        report_changed();
+        engine.hooks.load_changed();
     }
+}
+
+void
+conn_count_served(void)
+{
+    engine.served++;
+    engine.hooks.load_changed();
 }
 
 /*
@@ -398,19 +395,37 @@ conn_job_wait(struct conn *c)
 {
     conn_arm_timer(c); /* stops it: the job has no deadline */
     if (c->job_eof || c->read_eof || buf_pending(&c->in) >= JOB_INPUT_MAX) {
-        ev_io_stop(worker.loop, &c->rio);
+        ev_io_stop(engine.loop, &c->rio);
     } else {
-        ev_io_start(worker.loop, &c->rio);
+        ev_io_start(engine.loop, &c->rio);
     }
 }
 
 /*
- * The job has answered: its response is queued (routes.c cleared c->job).
- * Goes on with what was pipelined behind it. May free <c>.
+ * The job has come back (a job whose connection was freed never does):
+ * <c> is the connection being served, and is no longer pinned.
+ */
+void
+conn_job_resume(struct conn *c)
+{
+    c->job = NULL;
+    engine.wowner = c;
+    if (engine.draining && !c->close_after) {
+        /* Asked before the drain began: the answer can still say that
+         * the connection ends; unanswered input is drained, not reset. */
+        c->close_after = true;
+        c->linger = c->linger || buf_pending(&c->in) > 0;
+    }
+}
+
+/*
+ * The job has answered: its response is queued. Goes on with what was
+ * pipelined behind it. May free <c>.
  */
 void
 conn_job_done(struct conn *c)
 {
+    conn_count_served();
     c->job_eof = false; /* read it again, after the pipelined requests */
     conn_run(c);
 }
@@ -426,12 +441,12 @@ conn_run(struct conn *c)
         }
         if (conn_output_pending(c)) {
             /* The client is not reading: wait, and read no more for now. */
-            ev_io_start(worker.loop, &c->wio);
-            ev_io_stop(worker.loop, &c->rio);
+            ev_io_start(engine.loop, &c->wio);
+            ev_io_stop(engine.loop, &c->rio);
             conn_arm_timer(c);
             return;
         }
-        ev_io_stop(worker.loop, &c->wio);
+        ev_io_stop(engine.loop, &c->wio);
         if (!c->paused || c->close_after || c->job != NULL) {
             break;
         }
@@ -441,13 +456,13 @@ conn_run(struct conn *c)
             struct buf in = c->in;
 
             memset(&c->in, 0, sizeof(c->in));
-            worker.wowner = c;
+            engine.wowner = c;
             conn_parse(c, in.data + in.off, in.len - in.off);
             buf_free(&in);
         }
     }
     if (!c->msg_open && c->busy && c->job == NULL) {
-        c->idle_since = ev_now(worker.loop);
+        c->idle_since = ev_now(engine.loop);
     }
     /* A request whose job runs is in flight: the master's load figures
      * count it. */
@@ -460,7 +475,7 @@ conn_run(struct conn *c)
         conn_finish(c);
         return;
     }
-    ev_io_start(worker.loop, &c->rio);
+    ev_io_start(engine.loop, &c->rio);
     conn_arm_timer(c);
 }
 
@@ -468,7 +483,7 @@ static void
 conn_linger_read(struct conn *c)
 {
     for (;;) {
-        ssize_t n = recv(c->fd, worker.rbuf, sizeof(worker.rbuf), 0);
+        ssize_t n = c->io->read(c, engine.rbuf, sizeof(engine.rbuf));
 
         if (n > 0) {
             c->lingered += (size_t) n;
@@ -476,9 +491,6 @@ conn_linger_read(struct conn *c)
                 conn_free(c);
                 return;
             }
-            continue;
-        }
-        if (n == -1 && errno == EINTR) {
             continue;
         }
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -496,11 +508,8 @@ conn_linger_read(struct conn *c)
 static void
 conn_job_read(struct conn *c)
 {
-    ssize_t n;
+    ssize_t n = c->io->read(c, engine.rbuf, sizeof(engine.rbuf));
 
-    do {
-        n = recv(c->fd, worker.rbuf, sizeof(worker.rbuf), 0);
-    } while (n == -1 && errno == EINTR);
     if (n > 0) {
         if (c->close_after) {
             /* Never answered, as in conn_parse; bounded as lingering. */
@@ -510,7 +519,7 @@ conn_job_read(struct conn *c)
                 conn_free(c);
                 return;
             }
-        } else if (buf_append(&c->in, worker.rbuf, (size_t) n) == -1) {
+        } else if (buf_append(&c->in, engine.rbuf, (size_t) n) == -1) {
             conn_nomem(c);
         } else {
             c->paused = true; /* conn_run parses it after the job */
@@ -528,7 +537,7 @@ conn_job_read(struct conn *c)
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
         return;
     }
-    if (worker.trace) {
+    if (engine.trace) {
         log_trace("C%llu reset during its job", (unsigned long long) c->id);
     }
     conn_free(c);
@@ -538,8 +547,8 @@ conn_job_read(struct conn *c)
 void
 conn_feed(struct conn *c, const char *data, size_t len)
 {
-    c->last_read = ev_now(worker.loop);
-    worker.wowner = c;
+    c->last_read = ev_now(engine.loop);
+    engine.wowner = c;
     conn_parse(c, data, len);
     conn_run(c);
 }
@@ -560,9 +569,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         conn_job_read(c);
         return;
     }
-    do {
-        n = recv(c->fd, worker.rbuf, sizeof(worker.rbuf), 0);
-    } while (n == -1 && errno == EINTR);
+    n = c->io->read(c, engine.rbuf, sizeof(engine.rbuf));
     if (n == -1) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return;
@@ -572,12 +579,12 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     }
     if (n == 0) {
         c->read_eof = true;
-        ev_io_stop(worker.loop, &c->rio);
+        ev_io_stop(engine.loop, &c->rio);
         http_eof(c);
         conn_run(c);
         return;
     }
-    conn_feed(c, worker.rbuf, (size_t) n);
+    conn_feed(c, engine.rbuf, (size_t) n);
 }
 
 static void
@@ -603,11 +610,11 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     }
     if (c->state == CONN_OPEN && c->msg_open && !conn_output_pending(c)) {
         /* A request head or body that stalled: say so before closing. */
-        if (worker.trace) {
+        if (engine.trace) {
             log_trace("C%llu request timed out -> 408",
                       (unsigned long long) c->id);
         }
-        worker.wowner = c;
+        engine.wowner = c;
         c->msg_open = false;
         c->close_after = true;
         c->linger = true;
@@ -619,7 +626,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
         && !c->read_eof) {
         /* Connected and never said a word (RFC 9110 §15.5.9 allows a
          * 408 before closing an idle connection). */
-        worker.wowner = c;
+        engine.wowner = c;
         c->close_after = true;
         c->linger = true;
         response_error(c, 408);
@@ -637,7 +644,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * request is answered with Connection: close (http.c), which no client
  * can misread.
  */
-void
+static void
 conn_drain(struct conn *c)
 {
     if (c->state != CONN_OPEN || c->msg_open || conn_output_pending(c)
@@ -645,9 +652,20 @@ conn_drain(struct conn *c)
         return;
     }
     if (c->requests > 0
-        && ev_now(worker.loop) - c->idle_since >= DRAIN_IDLE_GRACE) {
+        && ev_now(engine.loop) - c->idle_since >= DRAIN_IDLE_GRACE) {
         conn_finish(c);
         return;
     }
     conn_arm_timer(c);
+}
+
+void
+conn_drain_all(void)
+{
+    struct conn *c, *next;
+
+    for (c = TAILQ_FIRST(&engine.conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
+        conn_drain(c);
+    }
 }

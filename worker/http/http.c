@@ -1,15 +1,16 @@
 /*
- * http.c: llhttp glue. Collects what the routes need from a request (the
- * target and a few header values) and enforces what llhttp leaves to us:
- * size and count limits, RFC 9112's rules on field names, obs-fold,
- * transfer codings and Host, and Expect.
+ * http.c: llhttp glue. Collects what the application needs from a request
+ * (the target and a few header values), hands it each complete request
+ * (engine.app->handle), and enforces what llhttp leaves to us: size and
+ * count limits, RFC 9112's rules on field names, obs-fold, transfer
+ * codings and Host (syntax.c), and Expect.
  *
  * Where llhttp's strict mode is stricter than RFC 9110/9112, this file
  * takes over: minor versions above 1.1 are served as 1.1 (llhttp parses
  * them leniently, we check the major), an unknown but well-formed method
  * gets 501 rather than 400, chunk-size lines are read here (llhttp's
- * grammar of chunk extensions refuses valid ones), and an Upgrade we do
- * not perform leaves the connection in HTTP/1.1.
+ * grammar of chunk extensions refuses valid ones; chunk.c has ours), and
+ * an Upgrade we do not perform leaves the connection in HTTP/1.1.
  *
  * llhttp hands out spans that borrow the read buffer for the duration of a
  * callback and may split a field anywhere, so the target and the kept
@@ -21,8 +22,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/internal.h"
+#include "http/syntax.h"
 #include "log.h"
-#include "worker.h"
 
 static llhttp_settings_t http_settings;
 
@@ -31,22 +33,6 @@ enum http_pause {
     HTTP_PAUSE_BEGIN, /* a request begins here */
     HTTP_PAUSE_CHUNK, /* a chunk-size line begins here: read by us */
     HTTP_PAUSE_STOP,  /* stop parsing for now; conn.c keeps the rest */
-};
-
-/* Where a chunk-size line is in RFC 9112 §7.1.1's grammar:
- * chunk-size *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted ) ] ). */
-enum chunk_state {
-    CHUNK_NONE,         /* not in a chunk-size line: llhttp parses */
-    CHUNK_SIZE,         /* the size's digits, which llhttp checks */
-    CHUNK_BWS,          /* whitespace before a ";" */
-    CHUNK_SEMI,         /* after ";": whitespace, then a name */
-    CHUNK_NAME,         /* in a name */
-    CHUNK_NAME_BWS,     /* whitespace after a name: "=" or ";" next */
-    CHUNK_EQ,           /* after "=": whitespace, then the value */
-    CHUNK_TOKEN,        /* in a token value */
-    CHUNK_QUOTED,       /* in a quoted-string value */
-    CHUNK_QUOTED_PAIR,  /* after a backslash in it */
-    CHUNK_AFTER_QUOTED, /* after its closing quote */
 };
 
 static const char *const http_hdr_names[HDR_COUNT] = {
@@ -81,15 +67,6 @@ http_is_head(const struct conn *c)
 {
     /* Until the method is parsed, parser.method is the last request's. */
     return c->req.method_done && c->parser.method == HTTP_HEAD;
-}
-
-/* RFC 9110 §5.6.2 tchar. */
-static bool
-http_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-           || (ch >= '0' && ch <= '9')
-           || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
 const char *
@@ -133,7 +110,7 @@ http_count_head(struct conn *c, size_t len, int status)
     struct request *r = &c->req;
 
     r->head_bytes += len;
-    if (r->head_bytes > worker.lim.v[LIM_MAX_HEADER_SIZE]) {
+    if (r->head_bytes > engine.lim.v[LIM_MAX_HEADER_SIZE]) {
         return http_fail(c, status, "request head too large");
     }
     return 0;
@@ -149,13 +126,9 @@ http_on_message_begin(llhttp_t *p)
     c->msg_open = true;
     /* The first request's clock started when the connection did. */
     if (c->requests > 0) {
-        c->head_start = ev_now(worker.loop);
+        c->head_start = ev_now(engine.loop);
     }
-    if (!c->busy) {
-        c->busy = true;
-        worker.in_flight++;
-        report_changed();
-    }
+    conn_set_busy(c, true);
     c->pause_why = HTTP_PAUSE_BEGIN;
     return HPE_PAUSED;
 }
@@ -239,13 +212,13 @@ http_on_header_field_complete(llhttp_t *p)
     if (r->hname_len == 0 && !r->hname_long) {
         return http_fail(c, 400, "empty header field name");
     }
-    if (++r->nheaders > worker.lim.v[LIM_MAX_HEADERS]) {
+    if (++r->nheaders > engine.lim.v[LIM_MAX_HEADERS]) {
         return http_fail(c, 431, "too many header fields");
     }
     r->current = HDR_OTHER;
     /* Referer and User-Agent are kept only for the access log. */
-    for (i = 0; i < (worker.access_log != NULL ? HDR_COUNT : HDR_REFERER)
-                && !r->hname_long;
+    for (i = 0;
+         i < (engine.log_fields ? HDR_COUNT : HDR_REFERER) && !r->hname_long;
          i++) {
         if (r->hname_len == strlen(http_hdr_names[i])
             && strncasecmp(r->hname, http_hdr_names[i], r->hname_len) == 0) {
@@ -317,90 +290,20 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     return http_count_head(c, len + 4, 431); /* + ": " and CRLF */
 }
 
-/* RFC 3986 host [ ":" port ], as RFC 9112 §3.2 requires of Host. */
-static bool
-http_host_valid(const char *h, size_t len)
-{
-    size_t i = 0;
-
-    if (len > 0 && h[0] == '[') {
-        for (i = 1; i < len && h[i] != ']'; i++) {
-            if (!strchr("0123456789abcdefABCDEF:.vV-_~!$&'()*+,;=", h[i])) {
-                return false;
-            }
-        }
-        if (i == len) {
-            return false;
-        }
-        i++;
-    } else {
-        for (; i < len && h[i] != ':'; i++) {
-            unsigned char ch = (unsigned char) h[i];
-
-            if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z')
-                && !(ch >= '0' && ch <= '9')
-                && !strchr("-._~%!$&'()*+,;=", ch)) {
-                return false;
-            }
-        }
-    }
-    if (i < len) {
-        if (h[i] != ':') {
-            return false;
-        }
-        for (i++; i < len; i++) {
-            if (h[i] < '0' || h[i] > '9') {
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
-/*
- * RFC 9112 §6.3: a request whose final transfer coding is not chunked has
- * no reliable length: 400. §6.1: chunked after a coding we cannot decode
- * (there is no other we decode): 501. Returns 0 when it is just "chunked".
- */
-static int
-http_te_check(const char *v, size_t len, bool overflow)
-{
-    const char *last = v;
-    size_t i, n;
-
-    if (overflow) {
-        return 400;
-    }
-    for (i = 0; i < len; i++) {
-        if (v[i] == ',') {
-            last = v + i + 1;
-        }
-    }
-    while (last < v + len && (*last == ' ' || *last == '\t')) {
-        last++;
-    }
-    n = (size_t) (v + len - last);
-    if (n != 7 || strncasecmp(last, "chunked", 7) != 0) {
-        return 400;
-    }
-    return last == v ? 0 : 501;
-}
-
 /* The request is complete, or answered before its body: answer it. */
 static void
 http_answer(struct conn *c)
 {
     c->msg_open = false;
     c->requests++;
-    if (!llhttp_should_keep_alive(&c->parser) || worker.draining
-        || c->requests >= worker.lim.v[LIM_MAX_CONN_REQUESTS]
-        || worker.lim.v[LIM_KEEPALIVE_TIMEOUT] == 0) {
+    if (!llhttp_should_keep_alive(&c->parser) || engine.draining
+        || c->requests >= engine.lim.v[LIM_MAX_CONN_REQUESTS]
+        || engine.lim.v[LIM_KEEPALIVE_TIMEOUT] == 0) {
         c->close_after = true;
     }
-    routes_handle(c);
+    engine.app->handle(c);
     if (c->job == NULL) { /* else served when the job answers */
-        worker.served++;
-        report_changed();
+        conn_count_served();
     }
 }
 
@@ -425,7 +328,7 @@ http_expect(struct conn *c, bool has_body)
     if (!has_body) {
         return 0;
     }
-    if (routes_refusal(c) != 0) {
+    if (engine.app->refusal(c) != 0) {
         /* RFC 9110 §10.1.1: the final status instead of 100 when the
          * body cannot change it. The client may send the body anyway or
          * not at all, so nothing after it could be parsed reliably:
@@ -445,9 +348,7 @@ http_expect(struct conn *c, bool has_body)
 static int
 http_chunk_begin(struct conn *c)
 {
-    c->req.chunk_state = CHUNK_SIZE;
-    c->req.chunk_sized = false;
-    c->req.chunk_ext_len = 0;
+    chunk_line_start(&c->req.chunk);
     c->pause_why = HTTP_PAUSE_CHUNK;
     return HPE_PAUSED;
 }
@@ -476,19 +377,19 @@ http_on_headers_complete(llhttp_t *p)
         return http_fail(c, 400, "missing or repeated Host");
     }
     v = http_header(c, HDR_HOST, &len);
-    if (v != NULL && (r->hv[HDR_HOST].overflow || !http_host_valid(v, len))) {
+    if (v != NULL && (r->hv[HDR_HOST].overflow || !syntax_host_valid(v, len))) {
         return http_fail(c, 400, "invalid Host");
     }
     v = http_header(c, HDR_TRANSFER_ENCODING, &len);
     if (v != NULL) {
-        int te = http_te_check(v, len, r->hv[HDR_TRANSFER_ENCODING].overflow);
+        int te = syntax_te_check(v, len, r->hv[HDR_TRANSFER_ENCODING].overflow);
 
         if (te != 0) {
             return http_fail(c, te, "unusable Transfer-Encoding");
         }
     }
     if ((p->flags & F_CONTENT_LENGTH)
-        && p->content_length > worker.lim.v[LIM_MAX_BODY]) {
+        && p->content_length > engine.lim.v[LIM_MAX_BODY]) {
         return http_fail(c, 413, "body too large");
     }
     if (p->upgrade && p->method == HTTP_CONNECT) {
@@ -501,7 +402,7 @@ http_on_headers_complete(llhttp_t *p)
          * framing; answer it and close rather than trust what follows. */
         c->close_after = true;
     }
-    c->last_read = ev_now(worker.loop); /* the body's clock starts now */
+    c->last_read = ev_now(engine.loop); /* the body's clock starts now */
     rc = http_expect(c, chunked || p->content_length > 0);
     if (rc != 0) {
         return rc;
@@ -521,7 +422,7 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
 
     (void) at;
     c->req.body_bytes += len;
-    if (c->req.body_bytes > worker.lim.v[LIM_MAX_BODY]) {
+    if (c->req.body_bytes > engine.lim.v[LIM_MAX_BODY]) {
         return http_fail(c, 413, "body too large");
     }
     return 0;
@@ -594,7 +495,7 @@ http_init(struct conn *c)
 static void
 http_reject(struct conn *c, int status, const char *what, const char *why)
 {
-    if (worker.trace) {
+    if (engine.trace) {
         log_trace("C%llu bad request (%s: %s) -> %d",
                   (unsigned long long) c->id, what, why, status);
     }
@@ -632,7 +533,7 @@ http_method_sniff(struct conn *c, const char *p, const char *end)
     struct request *r = &c->req;
 
     for (; p < end; p++) {
-        if (!http_tchar((unsigned char) *p)) {
+        if (!syntax_tchar((unsigned char) *p)) {
             bool token = *p == ' ' && r->method_len > 0;
 
             http_reject(c, token ? 501 : 400, "method",
@@ -656,7 +557,7 @@ static bool
 http_method_begun(const struct conn *c, const char *at)
 {
     return c->msg_begin == NULL
-           || (at > c->msg_begin && http_tchar((unsigned char) at[-1]));
+           || (at > c->msg_begin && syntax_tchar((unsigned char) at[-1]));
 }
 
 /* Hands llhttp the digits of a chunk size, [from, to). */
@@ -677,122 +578,41 @@ http_chunk_digits(struct conn *c, const char *from, const char *to)
 }
 
 /*
- * Reads a chunk-size line from <p>. The size's digits go to llhttp, which
- * checks them; the extensions are checked against the grammar and
- * skipped, as RFC 9112 §7.1.1 has a recipient do with extensions it does
- * not understand (all of them), up to CHUNK_EXT_MAX bytes a chunk; the
- * line's end goes to llhttp. Returns where llhttp takes over again (<end>
- * if the line goes on in the next read), or NULL once the request has
- * been refused.
+ * Reads a chunk-size line from <p> (chunk.c knows its grammar). The
+ * size's digits go to llhttp, which checks them; the extensions are
+ * checked and skipped; the line's end goes to llhttp. Returns where
+ * llhttp takes over again (<end> if the line goes on in the next read),
+ * or NULL once the request has been refused.
  */
 static const char *
 http_chunk_line(struct conn *c, const char *p, const char *end)
 {
-    struct request *r = &c->req;
-    const char *digits = p;
+    const char *at;
 
-    for (; p < end; p++) {
-        unsigned char ch = (unsigned char) *p;
-        bool ws = ch == ' ' || ch == '\t', bad = false;
-
-        switch (r->chunk_state) {
-        case CHUNK_SIZE:
-            if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')
-                || (ch >= 'A' && ch <= 'F')) {
-                r->chunk_sized = true;
-                continue;
-            }
-            if (!r->chunk_sized || (ch != ';' && !ws)) {
-                /* The line's end, or what llhttp refuses as a size. */
-                r->chunk_state = CHUNK_NONE;
-                return digits;
-            }
-            if (!http_chunk_digits(c, digits, p)) {
+    for (;;) {
+        switch (chunk_scan(&c->req.chunk, p, end, &at)) {
+        case CHUNK_DIGITS:
+            if (!http_chunk_digits(c, p, at)) {
                 return NULL;
             }
-            r->chunk_state = ch == ';' ? CHUNK_SEMI : CHUNK_BWS;
+            p = at;
             break;
-        case CHUNK_BWS:
-            if (ch == ';') {
-                r->chunk_state = CHUNK_SEMI;
-            } else {
-                bad = !ws;
+        case CHUNK_MORE:
+            if (c->req.chunk.state == CHUNK_SIZE
+                && !http_chunk_digits(c, p, end)) {
+                return NULL;
             }
-            break;
-        case CHUNK_SEMI:
-            if (http_tchar(ch)) {
-                r->chunk_state = CHUNK_NAME;
-            } else {
-                bad = !ws;
-            }
-            break;
-        case CHUNK_NAME:
-        case CHUNK_NAME_BWS:
-            if (ch == '=') {
-                r->chunk_state = CHUNK_EQ;
-            } else if (ch == ';') {
-                r->chunk_state = CHUNK_SEMI;
-            } else if (ws) {
-                r->chunk_state = CHUNK_NAME_BWS;
-            } else if (ch == '\r' && r->chunk_state == CHUNK_NAME) {
-                r->chunk_state = CHUNK_NONE;
-                return p;
-            } else {
-                bad = r->chunk_state == CHUNK_NAME_BWS || !http_tchar(ch);
-            }
-            break;
-        case CHUNK_EQ:
-            if (ch == '"') {
-                r->chunk_state = CHUNK_QUOTED;
-            } else if (http_tchar(ch)) {
-                r->chunk_state = CHUNK_TOKEN;
-            } else {
-                bad = !ws;
-            }
-            break;
-        case CHUNK_TOKEN:
-        case CHUNK_AFTER_QUOTED:
-            if (ch == ';') {
-                r->chunk_state = CHUNK_SEMI;
-            } else if (ws) {
-                r->chunk_state = CHUNK_BWS;
-            } else if (ch == '\r') {
-                r->chunk_state = CHUNK_NONE;
-                return p;
-            } else {
-                bad = r->chunk_state == CHUNK_AFTER_QUOTED || !http_tchar(ch);
-            }
-            break;
-        case CHUNK_QUOTED:
-            /* qdtext is HTAB, SP, VCHAR but DQUOTE and "\", obs-text */
-            if (ch == '"') {
-                r->chunk_state = CHUNK_AFTER_QUOTED;
-            } else if (ch == '\\') {
-                r->chunk_state = CHUNK_QUOTED_PAIR;
-            } else {
-                bad = !ws && (ch < 0x21 || ch == 0x7f);
-            }
-            break;
-        case CHUNK_QUOTED_PAIR:
-            r->chunk_state = CHUNK_QUOTED;
-            bad = !ws && (ch < 0x21 || ch == 0x7f);
-            break;
-        default:
-            return p;
-        }
-        if (bad) {
+            return end;
+        case CHUNK_END:
+            return at;
+        case CHUNK_BAD:
             http_reject(c, 400, "chunk", "malformed chunk extension");
             return NULL;
-        }
-        if (++r->chunk_ext_len > CHUNK_EXT_MAX) {
+        case CHUNK_LONG:
             http_reject(c, 413, "chunk", "chunk extensions too long");
             return NULL;
         }
     }
-    if (r->chunk_state == CHUNK_SIZE && !http_chunk_digits(c, digits, end)) {
-        return NULL;
-    }
-    return end;
 }
 
 size_t
@@ -812,7 +632,7 @@ http_feed(struct conn *c, const char *data, size_t len)
             http_method_sniff(c, p, end);
             break;
         }
-        if (c->req.chunk_state != CHUNK_NONE) {
+        if (c->req.chunk.state != CHUNK_NONE) {
             p = http_chunk_line(c, p, end);
             if (p == NULL) {
                 break;
