@@ -83,7 +83,7 @@ LDLIBS = -lev
 WORKER_LDLIBS = $(LDLIBS) -pthread
 
 COMMON_SRC = $(wildcard common/*.c)
-MASTER_SRC = $(wildcard master/*.c)
+MASTER_SRC = $(sort $(shell find master -name '*.c'))
 WORKER_SRC = $(wildcard worker/*.c)
 LLHTTP_C = api.c http.c llhttp.c
 
@@ -94,7 +94,7 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 
 # Unit tests: tests/unit/test_<x>.c, each linked with what it exercises.
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
+SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard master/sched/*.c))
 
 .PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
 
@@ -120,6 +120,9 @@ $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 $(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o $(BUILD)/obj/common/ctlpath.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
+
+# The master's files name each other's headers by folder ("sched/sched.h").
+$(BUILD)/obj/master/%.o: CFLAGS_OURS += -Imaster
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -256,11 +259,13 @@ experiment: all
 demo: all
 	@tools/demo --build $(BUILD) $(DEMO)
 
+MASTER_FILES = $(sort $(shell find master -name '*.[ch]'))
+
 format:
-	clang-format -i common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	clang-format -i common/*.[ch] $(MASTER_FILES) worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 check-format:
-	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	@clang-format --dry-run --Werror common/*.[ch] $(MASTER_FILES) worker/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 clean:
 	rm -rf $(BUILD)

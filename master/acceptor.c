@@ -21,7 +21,7 @@
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 
 /* FNV-1a over the address bytes only: the port changes per connection. */

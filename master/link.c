@@ -13,7 +13,7 @@
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 #define LINK_READ_BATCH 8 /* recvmmsg batches per loop turn */
 #define LINK_RETRY_S 0.05 /* after ENOBUFS, ETOOMANYREFS, ENOMEM */

@@ -13,7 +13,7 @@
 
 #include "fdutil.h"
 #include "master.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 /* Formats <sa> as "1.2.3.4:80" or "[::1]:80". */
 void

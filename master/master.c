@@ -24,7 +24,7 @@
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 /* The scheduler hands <sc> to <sw>: queue a CONN with the fd attached. */
 static void

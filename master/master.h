@@ -42,7 +42,7 @@
 #include "container_of.h"
 #include "options.h"
 #include "sbuf.h"
-#include "sched.h"
+#include "sched/sched.h"
 
 /* An accepted connection, owned by the master until acknowledged. */
 struct mconn {

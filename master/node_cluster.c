@@ -37,7 +37,7 @@
 #include "json.h"
 #include "log.h"
 #include "master.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 /* libuv's error numbers on Linux are negated errno values. */
 #define UV_EADDRINUSE (-EADDRINUSE)

@@ -10,7 +10,7 @@
 
 #include "numparse.h"
 #include "options.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 #define MAX_WORKERS 1024
 

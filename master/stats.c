@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "master.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 /* The kernel's accept queue on the listener (TCP_INFO on a listening
  * socket: tcpi_unacked is the queue, tcpi_sacked its limit). */

@@ -31,7 +31,7 @@
 
 #include "log.h"
 #include "master.h"
-#include "policy.h"
+#include "sched/policy.h"
 
 #define RECYCLE_MIN_AGE_S 1.0 /* a worker serves at least this long */
 /* With backoff from 100 ms, 5 attempts take about 1.5 s (0.1 + 0.2 + 0.4

@@ -50,7 +50,7 @@ def spans(doc):
 def sources():
     text = []
     for d in SOURCE_DIRS:
-        for p in sorted(glob.glob(os.path.join(ROOT, d, "*.[ch]"))):
+        for p in sorted(glob.glob(os.path.join(ROOT, d, "**", "*.[ch]"), recursive=True)):
             with open(p) as f:
                 text.append(f.read())
     return "\n".join(text)

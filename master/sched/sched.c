@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-#include "sched.h"
+#include "sched/policy.h"
+#include "sched/sched.h"
 
 int
 sched_init(struct sched *s, const struct sched_policy *policy,

@@ -6,9 +6,7 @@
  * in progress; between those, the first after the one picked last, so
  * equal workers take turns instead of W1 taking everything.
  */
-#include <stdio.h>
-
-#include "policy.h"
+#include "sched/policy.h"
 
 struct least_loaded_state {
     struct sched_worker *last;
@@ -43,32 +41,6 @@ least_loaded_pick(struct sched *s, const struct sched_conn *c)
         st->last = best;
     }
     return best;
-}
-
-size_t
-policy_describe_loads(const struct sched *s, char *buf, size_t len)
-{
-    const struct sched_worker *w;
-    size_t n = 0;
-    int rc;
-
-    rc = snprintf(buf, len, "loads=[");
-    n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(w, &s->workers, link) {
-        if (n >= len) {
-            break;
-        }
-        rc = snprintf(buf + n, len - n, "%sW%u:%llu/%u%s",
-                      w == TAILQ_FIRST(&s->workers) ? "" : ",", w->id,
-                      (unsigned long long) sched_load_of(w), w->load.in_flight,
-                      w->full ? "(full)" : "");
-        n += rc > 0 ? (size_t) rc : 0;
-    }
-    if (n < len) {
-        rc = snprintf(buf + n, len - n, "]");
-        n += rc > 0 ? (size_t) rc : 0;
-    }
-    return n < len ? n : len - 1;
 }
 
 const struct sched_policy policy_least_loaded = {

@@ -2,7 +2,7 @@
  * policy_random.c: a uniformly random worker among those that can take a
  * connection. The baseline any smarter policy must beat.
  */
-#include "policy.h"
+#include "sched/policy.h"
 
 static struct sched_worker *
 random_pick(struct sched *s, const struct sched_conn *c)

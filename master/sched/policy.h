@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sched.h"
+#include "sched/sched.h"
 
 /* Who accepts connections under a policy. */
 enum policy_accept {
@@ -58,6 +58,8 @@ extern const struct sched_policy policy_ip_hash;
 extern const struct sched_policy policy_none;
 extern const struct sched_policy policy_reuseport;
 
+/* policy_util.c: helpers several policies share. */
+
 /* Policy callbacks with nothing to do, for policies that need no state. */
 bool policy_nop_up(struct sched *s, struct sched_worker *w);
 void policy_nop_down(struct sched *s, struct sched_worker *w);
@@ -75,7 +77,7 @@ struct sched_worker *policy_next(const struct sched *s,
  * load-based policies. */
 size_t policy_describe_loads(const struct sched *s, char *buf, size_t len);
 
-/* The policy named <name>, or NULL. */
+/* policies.c, the registry: the policy named <name>, or NULL. */
 const struct sched_policy *policy_find(const char *name);
 /* All policies, NULL-terminated, for --help and error messages. */
 extern const struct sched_policy *const policy_all[];

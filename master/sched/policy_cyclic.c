@@ -6,7 +6,7 @@
  */
 #include <stdio.h>
 
-#include "policy.h"
+#include "sched/policy.h"
 
 struct cyclic_state {
     struct sched_worker *last; /* the worker picked last, or NULL */

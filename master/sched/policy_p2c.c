@@ -5,7 +5,7 @@
  * least-loaded, without every connection herding onto one worker between
  * reports.
  */
-#include "policy.h"
+#include "sched/policy.h"
 
 /* The <k>-th worker (from 0) that can take a connection. */
 static struct sched_worker *

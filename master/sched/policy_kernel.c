@@ -9,7 +9,7 @@
  *   reuseport  one SO_REUSEPORT listening socket per worker slot on the
  *              same port; the kernel hashes each connection to one.
  */
-#include "policy.h"
+#include "sched/policy.h"
 
 static struct sched_worker *
 kernel_pick(struct sched *s, const struct sched_conn *c)

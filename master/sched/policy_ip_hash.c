@@ -8,7 +8,7 @@
  * and so its clients; a worker that is down or full hands its clients to
  * their second choice only, without reshuffling anybody else.
  */
-#include "policy.h"
+#include "sched/policy.h"
 
 static uint64_t
 ip_hash_score(uint32_t addr_hash, uint32_t key)

@@ -14,7 +14,7 @@
  */
 #include <stdio.h>
 
-#include "policy.h"
+#include "sched/policy.h"
 
 struct rr_state {
     TAILQ_HEAD(, sched_worker) free; /* Node's `free` map, in insertion order */
