@@ -164,7 +164,7 @@ $(BUILD)/tests/test_json: $(BUILD)/obj/tests/unit/test_json.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
-$(BUILD)/tests/test_proxy_parse: $(BUILD)/obj/tests/unit/test_proxy_parse.o $(BUILD)/obj/master/proxy_parse.o $(COMMON_OBJ)
+$(BUILD)/tests/test_proxy_parse: $(BUILD)/obj/tests/unit/test_proxy_parse.o $(BUILD)/obj/master/accept/proxy_parse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
@@ -199,7 +199,7 @@ $(BUILD)/fuzz_json: $(BUILD)/obj/tests/fuzz/fuzz_json.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
-$(BUILD)/fuzz_proxy: $(BUILD)/obj/tests/fuzz/fuzz_proxy.o $(BUILD)/obj/master/proxy_parse.o $(COMMON_OBJ)
+$(BUILD)/fuzz_proxy: $(BUILD)/obj/tests/fuzz/fuzz_proxy.o $(BUILD)/obj/master/accept/proxy_parse.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 

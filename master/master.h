@@ -39,8 +39,8 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "conf/options.h"
 #include "container_of.h"
-#include "options.h"
 #include "sbuf.h"
 #include "sched/sched.h"
 

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "accept/proxy_parse.h"
 #include "fdutil.h"
 #include "log.h"
 #include "master.h"
-#include "proxy_parse.h"
 
 #define PROXY_TIMEOUT_S 5.0
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/options.h"
 #include "numparse.h"
-#include "options.h"
 #include "sched/policy.h"
 
 #define MAX_WORKERS 1024
