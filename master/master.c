@@ -52,7 +52,7 @@ master_sink_release(void *ctx, struct sched_conn *sc)
     struct mconn *c = mconn_of(sc);
 
     fd_close(c->fd);
-    mconn_free(&m->pool, c);
+    mconn_free(&m->acc.pool, c);
 }
 
 void
@@ -98,7 +98,7 @@ master_stop_progress(struct master *m)
 
         /* Accepted connections still to be handed out (queued, or
          * reading their PROXY header) need the workers. */
-        if (m->sched.nqueued > 0 || m->proxy_waiting > 0) {
+        if (acceptor_pending(&m->acc) > 0) {
             break;
         }
         /* A Node worker that has not listened yet can be told at once:
@@ -126,7 +126,7 @@ master_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     (void) revents;
     master_stop_progress(m);
     link_flush_dirty(m);
-    acceptor_update(m);
+    acceptor_update(&m->acc);
 }
 
 static void
@@ -141,6 +141,14 @@ master_grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
     spawn_kill_all(m, SIGKILL);
 }
 
+/* No more connections: accepting stops and the listening sockets close. */
+static void
+master_close_listeners(struct master *m)
+{
+    acceptor_stop(&m->acc);
+    listeners_close(&m->lis);
+}
+
 /* Starts a graceful stop (SIGTERM, or a successful upgrade). */
 void
 master_stop(struct master *m, const char *why)
@@ -149,7 +157,7 @@ master_stop(struct master *m, const char *why)
         return;
     }
     m->stopping = true;
-    inherit_notify(m, "STOPPING=1");
+    inherit_notify("STOPPING=1");
     /* A LISTEN still in an outbox refers to a listener about to close. */
     link_flush_dirty(m);
     master_close_listeners(m);
@@ -173,7 +181,7 @@ master_exit(struct master *m, int status)
 {
     m->exit_status = status;
     m->stopping = true;
-    inherit_notify(m, "STOPPING=1");
+    inherit_notify("STOPPING=1");
     workers_stop_respawns(m);
     ev_break(m->loop, EVBREAK_ALL);
 }
@@ -319,7 +327,7 @@ master_cleanup(struct master *m)
     control_close(m);
     upgrade_fini(m);
     sched_fini(&m->sched);
-    mconn_pool_fini(&m->pool);
+    acceptor_fini(&m->acc);
     workers_fini(m);
     free(m->node_data);
     m->node_data = NULL;
@@ -346,7 +354,7 @@ master_run(struct master *m)
 
     signal(SIGPIPE, SIG_IGN);
     master_raise_nofile();
-    m->listen_fd = -1;
+    listeners_init(&m->lis);
     /* Signals are watched from the start, so an early SIGTERM is a
      * graceful stop too. */
     m->loop = ev_default_loop(EVFLAG_AUTO);
@@ -363,9 +371,11 @@ master_run(struct master *m)
     master_watch_signal(m, &m->sig_ttin, SIGTTIN);
     master_watch_signal(m, &m->sig_ttou, SIGTTOU);
 
-    if (inherit_init(m) == -1) {
+    if (inherit_init() == -1) {
         return 1;
     }
+    m->notify_parent_fd = inherit_take_upgrade();
+    m->upgrade_fd = -1;
     if (m->opt.root != NULL && master_resolve_root(m) == -1) {
         return 1;
     }
@@ -394,7 +404,9 @@ master_run(struct master *m)
         workers_fini(m);
         return 1;
     }
-    if (master_open_listeners(m, where, sizeof(where)) == -1) {
+    acceptor_init(&m->acc, m->loop, &m->opt, &m->sched, &m->lis);
+    if (listeners_open(&m->lis, &m->opt, m->nslots, where, sizeof(where))
+        == -1) {
         fprintf(stderr, "handoff: %s\n", where);
         master_close_listeners(m);
         sched_fini(&m->sched);
@@ -431,7 +443,7 @@ master_run(struct master *m)
         m->sched.window = m->opt.window;
     }
     if (m->opt.policy->accept == POLICY_MASTER_ACCEPTS) {
-        acceptor_start(m);
+        acceptor_start(&m->acc);
     }
     workers_start(m);
 

@@ -38,24 +38,17 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "accept/accept-t.h"
+#include "accept/acceptor.h"
+#include "accept/inherit.h"
+#include "accept/listener.h"
+#include "accept/mconn.h"
+#include "accept/proxy.h"
 #include "chan.h"
 #include "conf/options.h"
 #include "container_of.h"
 #include "sbuf.h"
 #include "sched/sched.h"
-
-/* An accepted connection, owned by the master until acknowledged. */
-struct mconn {
-    struct sched_conn sc; /* embedded: the scheduler's view */
-    int fd;               /* owned */
-    struct chan_peer peer;
-    struct mconn *next_free; /* in the pool's free list */
-    ev_io pio;               /* --proxy-protocol: waiting for the header */
-    ev_timer ptimer;
-    uint8_t *pbuf; /* owned: the header's bytes so far, or NULL */
-    size_t plen;
-    uint64_t node_seq; /* --node: seq of the newconn that carries it */
-};
 
 /* The longest line a Node worker may send; longer ones are dropped. */
 #define NODE_LINE_MAX (1024 * 1024)
@@ -123,17 +116,9 @@ struct slot {
     uint64_t backoff_ms; /* next crash-loop delay */
     unsigned restarts;   /* replacements after an exit */
     unsigned boot_failures; /* its workers' exits in a row before READY */
-    int listen_fd;          /* owned; the slot's own socket under reuseport */
     /* What workers that have left this slot did, so that the slot's
      * counters never go backwards. */
     uint64_t served_before, handed_before;
-};
-
-struct mconn_pool {
-    struct mconn *free;
-    void **chunks; /* owned allocations */
-    size_t nchunks;
-    size_t live; /* records in use */
 };
 
 struct master {
@@ -143,19 +128,9 @@ struct master {
     char root[PATH_MAX];       /* --root, made absolute, or "" */
     char access_log[PATH_MAX]; /* --access-log, made absolute, or "" */
     struct sched sched;
-    struct mconn_pool pool;
+    struct listeners lis;
+    struct acceptor acc;
 
-    int listen_fd;                       /* owned; -1 once closed */
-    struct sockaddr_storage listen_addr; /* where it is bound */
-    socklen_t listen_addrlen;
-    ev_io accept_w;
-    ev_timer accept_pause; /* after EMFILE and friends */
-    bool accept_error_pause;
-    ev_tstamp accept_error_logged;
-    bool accept_queue_pause;
-    bool accept_workers_full;
-    bool accept_no_worker; /* no worker in the rotation: not accepting */
-    bool accept_no_worker_logged;
     bool ever_ready; /* a worker has been READY since the start */
     int exit_status; /* what master_run() returns */
 
@@ -186,12 +161,9 @@ struct master {
     bool announced;       /* told systemd READY=1 */
 
     uint32_t next_worker_id;
-    uint64_t next_conn_id;
-    uint64_t accepted;
-    unsigned proxy_waiting; /* accepted, PROXY header not yet read */
-    uint64_t served_gone;   /* requests served by workers that have exited */
-    uint64_t handed_gone;   /* connections handed to them */
-    uint64_t exits;         /* worker exits, for any reason */
+    uint64_t served_gone; /* requests served by workers that have exited */
+    uint64_t handed_gone; /* connections handed to them */
+    uint64_t exits;       /* worker exits, for any reason */
     ev_tstamp started;
 
     /* --node */
@@ -199,25 +171,6 @@ struct master {
     uint64_t node_seq;       /* Node's primary numbers all its messages */
     char *node_data;         /* owned: queryServer data of the first worker */
 };
-
-/* listener.c */
-int listener_open(const struct master_options *o, bool reuseport,
-                  struct sockaddr_storage *ss, socklen_t *sslen, char *desc,
-                  size_t desclen);
-int listener_open_at(const struct sockaddr *sa, socklen_t salen,
-                     unsigned backlog, bool reuseport);
-int master_open_listeners(struct master *m, char *where, size_t wlen);
-void listener_describe(const struct sockaddr *sa, char *buf, size_t len);
-void master_close_listeners(struct master *m);
-int master_open_slot_listener(struct master *m, struct slot *s);
-void master_retire_slot_listener(struct master *m, struct slot *s);
-
-/* acceptor.c */
-void acceptor_start(struct master *m);
-void acceptor_arrive(struct master *m, struct mconn *c);
-void acceptor_update(struct master *m);
-const char *acceptor_paused(const struct master *m);
-void acceptor_close(struct master *m);
 
 /* spawn.c */
 int spawn_resolve_worker_bin(struct master *m);
@@ -318,9 +271,6 @@ int admin_fd(void);
 void admin_close(struct master *m);
 extern const char dashboard_html[];
 
-/* proxy.c */
-void proxy_wait(struct master *m, struct mconn *c);
-
 /* control.c */
 int control_open(struct master *m);
 void control_close(struct master *m);
@@ -331,12 +281,6 @@ void upgrade_start(struct master *m);
 void upgrade_maybe_ready(struct master *m);
 void upgrade_fini(struct master *m);
 
-/* inherit.c */
-int inherit_init(struct master *m);
-size_t inherit_take(struct master *m, int *fds, size_t max);
-int inherit_take_admin(void);
-void inherit_notify(struct master *m, const char *state);
-
 /* trace.c */
 void trace_sched_event(void *ctx, enum sched_event ev,
                        const struct sched_conn *c,
@@ -346,11 +290,6 @@ void trace_record(void *arg, const struct chan_msg *msgs, size_t n,
 void trace_load(const struct mworker *w, const struct chan_load *l);
 void trace_node_line(const struct mworker *w, bool out, const char *line,
                      size_t len, int fd);
-
-/* mconn.c */
-struct mconn *mconn_new(struct mconn_pool *pool);
-void mconn_free(struct mconn_pool *pool, struct mconn *c);
-void mconn_pool_fini(struct mconn_pool *pool);
 
 /* master.c */
 int master_run(struct master *m);
@@ -364,12 +303,6 @@ static inline struct mworker *
 mworker_of(const struct sched_worker *sw)
 {
     return container_of(sw, struct mworker, sw);
-}
-
-static inline struct mconn *
-mconn_of(const struct sched_conn *sc)
-{
-    return container_of(sc, struct mconn, sc);
 }
 
 #endif

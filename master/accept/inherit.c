@@ -22,19 +22,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "accept/inherit.h"
 #include "fdutil.h"
 #include "log.h"
-#include "master.h"
 #include "numparse.h"
 
 #define SD_LISTEN_FDS_START 3
-#define INHERIT_MAX 64
 
 static int inherit_fds[INHERIT_MAX];
 static size_t inherit_count;
 static char inherit_notify_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 static const char *inherit_source = "";
 static int inherit_admin = -1;
+static int inherit_upgrade = -1;
 
 static bool
 inherit_is_listener(int fd)
@@ -70,13 +70,11 @@ inherit_add(int fd)
 /* Reads what the environment hands over. Returns 0, or -1 (with a line on
  * stderr) when it is malformed. */
 int
-inherit_init(struct master *m)
+inherit_init(void)
 {
     const char *v;
     uint64_t n;
 
-    m->notify_parent_fd = -1;
-    m->upgrade_fd = -1;
     v = getenv("HANDOFF_LISTEN_FDS");
     if (v != NULL) {
         char *copy = strdup(v), *save = NULL, *tok;
@@ -96,8 +94,8 @@ inherit_init(struct master *m)
     v = getenv("HANDOFF_UPGRADE_FD");
     if (v != NULL) {
         if (num_parse_cstr(v, 0, 1u << 20, &n)) {
-            m->notify_parent_fd = (int) n;
-            (void) fd_set_cloexec(m->notify_parent_fd, 1);
+            inherit_upgrade = (int) n;
+            (void) fd_set_cloexec(inherit_upgrade, 1);
         }
         unsetenv("HANDOFF_UPGRADE_FD");
     }
@@ -139,11 +137,10 @@ inherit_init(struct master *m)
 
 /* Hands over the inherited listening sockets (the caller owns them). */
 size_t
-inherit_take(struct master *m, int *fds, size_t max)
+inherit_take(int *fds, size_t max)
 {
     size_t n = inherit_count < max ? inherit_count : max, i;
 
-    (void) m;
     for (i = 0; i < inherit_count; i++) {
         if (i < n) {
             fds[i] = inherit_fds[i];
@@ -169,15 +166,25 @@ inherit_take_admin(void)
     return fd;
 }
 
+/* As a new master (upgrade): the old one's "ready" pipe, or -1 (taken
+ * once). */
+int
+inherit_take_upgrade(void)
+{
+    int fd = inherit_upgrade;
+
+    inherit_upgrade = -1;
+    return fd;
+}
+
 /* sd_notify: sends <state> ("READY=1\nSTATUS=...") if systemd listens. */
 void
-inherit_notify(struct master *m, const char *state)
+inherit_notify(const char *state)
 {
     struct sockaddr_un sa;
     socklen_t len;
     int fd;
 
-    (void) m;
     if (inherit_notify_path[0] == '\0') {
         return;
     }

@@ -1,6 +1,8 @@
 /*
- * listener.c: opens the service's listening socket. Only the master binds
- * and listens; workers never see this socket (under the default policies).
+ * listener.c: opens the service's listening sockets. Only the master binds
+ * and listens; workers never see these sockets (under the default
+ * policies). They are handed over at start-up by an old master or systemd
+ * (inherit.c), or bound here.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -11,11 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept/inherit.h"
+#include "accept/listener.h"
+#include "conf/options.h"
 #include "fdutil.h"
-#include "master.h"
-#include "sched/policy.h"
 
-/* Formats <sa> as "1.2.3.4:80" or "[::1]:80". */
 void
 listener_describe(const struct sockaddr *sa, char *buf, size_t len)
 {
@@ -63,34 +65,32 @@ listener_open_at(const struct sockaddr *sa, socklen_t salen, unsigned backlog,
 }
 
 /*
- * Binds and listens on o->host:o->port. Returns the non-blocking,
+ * Binds and listens on <host>:<port>. Returns the non-blocking,
  * close-on-exec socket, its address in <ss> and <sslen>, and a printable
  * form in <desc>; or -1 with a one-line reason in <desc>.
  */
 int
-listener_open(const struct master_options *o, bool reuseport,
+listener_open(const char *host, unsigned port, unsigned backlog, bool reuseport,
               struct sockaddr_storage *ss, socklen_t *sslen, char *desc,
               size_t desclen)
 {
     struct addrinfo hints, *res, *ai;
-    char port[8];
+    char service[8];
     int fd = -1, err = 0, rc;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%u", o->port);
-    rc = getaddrinfo(o->host, port, &hints, &res);
+    snprintf(service, sizeof(service), "%u", port);
+    rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0) {
-        snprintf(desc, desclen, "cannot listen on %s port %u: %s", o->host,
-                 o->port,
+        snprintf(desc, desclen, "cannot listen on %s port %u: %s", host, port,
                  rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = listener_open_at(ai->ai_addr, ai->ai_addrlen, o->backlog,
-                              reuseport);
+        fd = listener_open_at(ai->ai_addr, ai->ai_addrlen, backlog, reuseport);
         if (fd != -1) {
             break;
         }
@@ -117,106 +117,163 @@ listener_open(const struct master_options *o, bool reuseport,
     return fd;
 }
 
-/*
- * Opens the service's listening socket(s): one that the master accepts on
- * or shares with every worker, or under reuseport one per slot on the
- * same address. On failure <where> says why.
- */
-int
-master_open_listeners(struct master *m, char *where, size_t wlen)
+void
+listeners_init(struct listeners *l)
 {
-    bool reuseport = m->opt.policy->accept == POLICY_REUSEPORT;
-    int fds[64];
-    size_t n = inherit_take(m, fds, 64), k;
+    size_t i;
+
+    l->fd = -1;
+    for (i = 0; i < HANDOFF_MAX_WORKERS; i++) {
+        l->slot_fd[i] = -1;
+    }
+}
+
+/* Takes the sockets an old master or systemd handed over. */
+static int
+listeners_adopt(struct listeners *l, bool reuseport, unsigned nslots,
+                const int *fds, size_t n, char *where, size_t wlen)
+{
+    size_t k;
     unsigned i;
 
-    if (n > 0) {
-        /* Handed over (upgrade, systemd): --host and --port do not apply. */
-        m->listen_addrlen = sizeof(m->listen_addr);
-        if (getsockname(fds[0], (struct sockaddr *) &m->listen_addr,
-                        &m->listen_addrlen)
-            == -1) {
-            snprintf(where, wlen, "getsockname() failed: %s", strerror(errno));
-            for (k = 0; k < n; k++) {
+    /* Handed over (upgrade, systemd): --host and --port do not apply. */
+    l->addrlen = sizeof(l->addr);
+    if (getsockname(fds[0], (struct sockaddr *) &l->addr, &l->addrlen) == -1) {
+        snprintf(where, wlen, "getsockname() failed: %s", strerror(errno));
+        for (k = 0; k < n; k++) {
+            fd_close(fds[k]);
+        }
+        return -1;
+    }
+    listener_describe((struct sockaddr *) &l->addr, where, wlen);
+    if (!reuseport) {
+        l->fd = fds[0];
+        for (k = 1; k < n; k++) {
+            fd_close(fds[k]);
+        }
+        return 0;
+    }
+    for (i = 0; i < nslots; i++) {
+        if (i < n) {
+            l->slot_fd[i] = fds[i];
+        } else if (listeners_open_slot(l, i) == -1) {
+            snprintf(where, wlen,
+                     "cannot open SO_REUSEPORT socket %u "
+                     "beside the inherited ones: %s",
+                     i + 1, strerror(errno));
+            for (k = i; k < n; k++) {
                 fd_close(fds[k]);
             }
             return -1;
         }
-        listener_describe((struct sockaddr *) &m->listen_addr, where, wlen);
-        if (!reuseport) {
-            m->listen_fd = fds[0];
-            for (k = 1; k < n; k++) {
-                fd_close(fds[k]);
-            }
-            return 0;
-        }
-        for (i = 0; i < m->nslots; i++) {
-            if (i < n) {
-                m->slots[i]->listen_fd = fds[i];
-            } else if (master_open_slot_listener(m, m->slots[i]) == -1) {
-                snprintf(where, wlen,
-                         "cannot open SO_REUSEPORT socket %u "
-                         "beside the inherited ones: %s",
-                         i + 1, strerror(errno));
-                for (k = i; k < n; k++) {
-                    fd_close(fds[k]);
-                }
-                return -1;
-            }
-        }
-        for (k = m->nslots; k < n; k++) {
-            fd_close(fds[k]);
-        }
-        listener_describe((struct sockaddr *) &m->listen_addr, where, wlen);
-        return 0;
     }
-    m->listen_fd = listener_open(&m->opt, reuseport, &m->listen_addr,
-                                 &m->listen_addrlen, where, wlen);
-    if (m->listen_fd == -1) {
+    for (k = nslots; k < n; k++) {
+        fd_close(fds[k]);
+    }
+    listener_describe((struct sockaddr *) &l->addr, where, wlen);
+    return 0;
+}
+
+/*
+ * Opens the service's listening socket(s): one that the master accepts on
+ * or shares with every worker, or under reuseport one per slot (of
+ * <nslots>) on the same address. On failure <where> says why.
+ */
+int
+listeners_open(struct listeners *l, const struct master_options *o,
+               unsigned nslots, char *where, size_t wlen)
+{
+    bool reuseport = o->policy->accept == POLICY_REUSEPORT;
+    int fds[INHERIT_MAX];
+    size_t n = inherit_take(fds, INHERIT_MAX);
+    unsigned i;
+
+    l->backlog = o->backlog;
+    if (n > 0) {
+        return listeners_adopt(l, reuseport, nslots, fds, n, where, wlen);
+    }
+    l->fd = listener_open(o->host, o->port, o->backlog, reuseport, &l->addr,
+                          &l->addrlen, where, wlen);
+    if (l->fd == -1) {
         return -1;
     }
     if (!reuseport) {
         return 0;
     }
-    m->slots[0]->listen_fd = m->listen_fd;
-    m->listen_fd = -1;
-    for (i = 1; i < m->nslots; i++) {
-        if (master_open_slot_listener(m, m->slots[i]) == -1) {
+    l->slot_fd[0] = l->fd;
+    l->fd = -1;
+    for (i = 1; i < nslots; i++) {
+        if (listeners_open_slot(l, i) == -1) {
             snprintf(where, wlen, "cannot open SO_REUSEPORT socket %u: %s",
                      i + 1, strerror(errno));
             return -1;
         }
     }
-    listener_describe((struct sockaddr *) &m->listen_addr, where, wlen);
+    listener_describe((struct sockaddr *) &l->addr, where, wlen);
     return 0;
 }
 
-/* A slot's own SO_REUSEPORT socket on the service's address. */
+/* Slot <slot>'s own SO_REUSEPORT socket on the service's address. */
 int
-master_open_slot_listener(struct master *m, struct slot *s)
+listeners_open_slot(struct listeners *l, unsigned slot)
 {
-    s->listen_fd = listener_open_at((struct sockaddr *) &m->listen_addr,
-                                    m->listen_addrlen, m->opt.backlog, true);
-    return s->listen_fd == -1 ? -1 : 0;
+    l->slot_fd[slot] = listener_open_at((struct sockaddr *) &l->addr,
+                                        l->addrlen, l->backlog, true);
+    return l->slot_fd[slot] == -1 ? -1 : 0;
 }
 
 /* The slot is gone: its worker, draining, holds its own copy until done. */
 void
-master_retire_slot_listener(struct master *m, struct slot *s)
+listeners_close_slot(struct listeners *l, unsigned slot)
 {
-    (void) m;
-    fd_close(s->listen_fd);
-    s->listen_fd = -1;
+    fd_close(l->slot_fd[slot]);
+    l->slot_fd[slot] = -1;
 }
 
 void
-master_close_listeners(struct master *m)
+listeners_close(struct listeners *l)
 {
     unsigned i;
 
-    acceptor_close(m);
-    for (i = 0; i < m->nslots; i++) {
-        fd_close(m->slots[i]->listen_fd);
-        m->slots[i]->listen_fd = -1;
+    fd_close(l->fd);
+    l->fd = -1;
+    for (i = 0; i < HANDOFF_MAX_WORKERS; i++) {
+        listeners_close_slot(l, i);
     }
+}
+
+int
+listeners_worker_fd(const struct listeners *l, enum policy_accept how, int slot)
+{
+    switch (how) {
+    case POLICY_SHARED_SOCKET:
+        return l->fd;
+    case POLICY_REUSEPORT:
+        return slot >= 0 ? l->slot_fd[slot] : -1;
+    default:
+        return -1;
+    }
+}
+
+int
+listeners_any_fd(const struct listeners *l)
+{
+    return l->fd != -1 ? l->fd : l->slot_fd[0];
+}
+
+size_t
+listeners_fds(const struct listeners *l, int *fds, size_t max)
+{
+    size_t n = 0;
+    unsigned i;
+
+    if (l->fd != -1 && n < max) {
+        fds[n++] = l->fd;
+    }
+    for (i = 0; i < HANDOFF_MAX_WORKERS && n < max; i++) {
+        if (l->slot_fd[i] != -1) {
+            fds[n++] = l->slot_fd[i];
+        }
+    }
+    return n;
 }

@@ -1,11 +1,14 @@
 /*
  * mconn.c: records of accepted connections, from a free list refilled in
- * chunks, so that accepting does not call malloc once the pool is warm.
+ * chunks, so that accepting does not call malloc once the pool is warm;
+ * and their arrival at the scheduler, straight from accept or after their
+ * PROXY header.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-#include "master.h"
+#include "accept/mconn.h"
 
 #define MCONN_CHUNK 256
 
@@ -67,4 +70,25 @@ mconn_pool_fini(struct mconn_pool *pool)
     }
     free(pool->chunks);
     memset(pool, 0, sizeof(*pool));
+}
+
+/* FNV-1a over the address bytes only: the port changes per connection. */
+static uint32_t
+mconn_addr_hash(const struct chan_peer *p)
+{
+    size_t i, n = p->family == AF_INET6 ? 16 : 4;
+    uint32_t h = 2166136261u;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ p->addr[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* <c> (with its real client address) goes to the scheduler. */
+void
+mconn_arrive(struct acceptor *acc, struct mconn *c)
+{
+    sched_conn_init(&c->sc, ++acc->next_conn_id, mconn_addr_hash(&c->peer));
+    sched_conn_arrive(acc->sched, &c->sc);
 }

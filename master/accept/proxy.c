@@ -19,39 +19,41 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "accept/mconn.h"
+#include "accept/proxy.h"
 #include "accept/proxy_parse.h"
 #include "fdutil.h"
 #include "log.h"
-#include "master.h"
 
 #define PROXY_TIMEOUT_S 5.0
 
 /* The wait is over, either way. */
 static void
-proxy_end(struct master *m, struct mconn *c)
+proxy_end(struct acceptor *acc, struct mconn *c)
 {
-    ev_io_stop(m->loop, &c->pio);
-    ev_timer_stop(m->loop, &c->ptimer);
+    ev_io_stop(acc->loop, &c->pio);
+    ev_timer_stop(acc->loop, &c->ptimer);
     free(c->pbuf);
     c->pbuf = NULL;
     c->plen = 0;
-    m->proxy_waiting--;
+    acc->proxy_waiting--;
 }
 
+/* Closed, as if never accepted. A graceful stop that waited for it moves
+ * on at the next loop turn (the master's prepare watcher). */
 static void
-proxy_drop(struct master *m, struct mconn *c, const char *why)
+proxy_drop(struct acceptor *acc, struct mconn *c, const char *why)
 {
     static ev_tstamp warned;
 
-    if (ev_now(m->loop) - warned >= 1.0) {
-        warned = ev_now(m->loop);
+    if (ev_now(acc->loop) - warned >= 1.0) {
+        warned = ev_now(acc->loop);
         log_warn(0, "closing a connection without a valid PROXY header: %s",
                  why);
     }
-    proxy_end(m, c);
+    proxy_end(acc, c);
     fd_close(c->fd);
-    mconn_free(&m->pool, c);
-    master_stop_progress(m);
+    mconn_free(&acc->pool, c);
 }
 
 /* recv() retried on EINTR. */
@@ -70,7 +72,7 @@ static void
 proxy_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct mconn *c = container_of(io, struct mconn, pio);
-    struct master *m = io->data;
+    struct acceptor *acc = io->data;
     uint8_t buf[PROXY_V2_MAX];
     struct chan_peer peer;
     bool local = true;
@@ -86,22 +88,22 @@ proxy_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     if (n <= 0) {
-        proxy_drop(m, c, n == 0 ? "closed before it" : strerror(errno));
+        proxy_drop(acc, c, n == 0 ? "closed before it" : strerror(errno));
         return;
     }
     hlen = proxy_parse(buf, have + (size_t) n, &peer, &local);
     if (hlen < 0 || (hlen == 0 && have + (size_t) n == sizeof(buf))) {
-        proxy_drop(m, c, "malformed");
+        proxy_drop(acc, c, "malformed");
         return;
     }
     if (hlen == 0) {
         /* All of it is header: take it, and wait for new bytes. */
         if (c->pbuf == NULL && (c->pbuf = malloc(PROXY_V2_MAX)) == NULL) {
-            proxy_drop(m, c, "out of memory");
+            proxy_drop(acc, c, "out of memory");
             return;
         }
         if (proxy_recv(c->fd, c->pbuf + have, (size_t) n, 0) != n) {
-            proxy_drop(m, c, "short read");
+            proxy_drop(acc, c, "short read");
             return;
         }
         c->plen = have + (size_t) n;
@@ -111,14 +113,14 @@ proxy_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     if ((size_t) hlen > have
         && proxy_recv(c->fd, buf, (size_t) hlen - have, 0)
                != (ssize_t) ((size_t) hlen - have)) {
-        proxy_drop(m, c, "short read");
+        proxy_drop(acc, c, "short read");
         return;
     }
-    proxy_end(m, c);
+    proxy_end(acc, c);
     if (!local) {
         c->peer = peer;
     }
-    acceptor_arrive(m, c);
+    mconn_arrive(acc, c);
 }
 
 static void
@@ -133,13 +135,13 @@ proxy_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* Waits for <c>'s PROXY header, then gives it to the scheduler. */
 void
-proxy_wait(struct master *m, struct mconn *c)
+proxy_wait(struct acceptor *acc, struct mconn *c)
 {
-    m->proxy_waiting++;
+    acc->proxy_waiting++;
     ev_io_init(&c->pio, proxy_read_cb, c->fd, EV_READ);
-    c->pio.data = m;
+    c->pio.data = acc;
     ev_timer_init(&c->ptimer, proxy_timeout_cb, PROXY_TIMEOUT_S, 0.);
-    c->ptimer.data = m;
-    ev_io_start(m->loop, &c->pio);
-    ev_timer_start(m->loop, &c->ptimer);
+    c->ptimer.data = acc;
+    ev_io_start(acc->loop, &c->pio);
+    ev_timer_start(acc->loop, &c->ptimer);
 }

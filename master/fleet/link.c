@@ -83,10 +83,8 @@ void
 link_send_listener(struct mworker *w)
 {
     struct master *m = w->m;
-    int fd = m->opt.policy->accept == POLICY_SHARED_SOCKET ? m->listen_fd
-             : m->opt.policy->accept == POLICY_REUSEPORT && w->slot != NULL
-                 ? w->slot->listen_fd
-                 : -1;
+    int fd = listeners_worker_fd(&m->lis, m->opt.policy->accept,
+                                 w->slot != NULL ? (int) w->slot->index : -1);
     struct chan_msg msg;
 
     if (fd == -1 || w->node != NULL) {

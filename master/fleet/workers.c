@@ -58,7 +58,6 @@ workers_add_slot(struct master *m)
     m->slots = slots;
     s->m = m;
     s->index = m->nslots;
-    s->listen_fd = -1;
     spawn_slot_init(s);
     m->slots[m->nslots++] = s;
     return s;
@@ -206,7 +205,7 @@ workers_reload(struct master *m)
     }
     log_info("rolling restart of %u worker%s", m->nslots,
              m->nslots == 1 ? "" : "s");
-    inherit_notify(m, "RELOADING=1");
+    inherit_notify("RELOADING=1");
     m->reload_next = 0;
     workers_reload_step(m);
 }
@@ -230,7 +229,7 @@ workers_maybe_announce(struct master *m)
                  "\nMAINPID=%ld",
                  m->nslots, m->nslots == 1 ? "" : "s", m->opt.policy->name,
                  (long) getpid());
-        inherit_notify(m, status);
+        inherit_notify(status);
         m->announced = true;
     }
 }
@@ -289,7 +288,7 @@ workers_scale(struct master *m, int delta)
             return;
         }
         if (m->opt.policy->accept == POLICY_REUSEPORT
-            && master_open_slot_listener(m, s) == -1) {
+            && listeners_open_slot(&m->lis, s->index) == -1) {
             log_error(errno, "cannot open a socket for the new worker");
         }
         log_info("adding a worker: now %u", m->nslots);
@@ -313,7 +312,7 @@ workers_scale(struct master *m, int delta)
         workers_reload_step(m);
     }
     /* Its socket (reuseport) stays open until workers that use it exit. */
-    master_retire_slot_listener(m, s);
+    listeners_close_slot(&m->lis, s->index);
     free(s);
 }
 

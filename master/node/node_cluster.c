@@ -147,15 +147,15 @@ node_sockname(const struct master *m, struct sbuf *b)
 {
     char host[64];
     unsigned port = 0;
-    bool v6 = m->listen_addr.ss_family == AF_INET6;
+    bool v6 = m->lis.addr.ss_family == AF_INET6;
 
     if (v6) {
-        const struct sockaddr_in6 *a = (const void *) &m->listen_addr;
+        const struct sockaddr_in6 *a = (const void *) &m->lis.addr;
 
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
         port = ntohs(a->sin6_port);
     } else {
-        const struct sockaddr_in *a = (const void *) &m->listen_addr;
+        const struct sockaddr_in *a = (const void *) &m->lis.addr;
 
         inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
         port = ntohs(a->sin_port);
@@ -169,7 +169,7 @@ node_sockname(const struct master *m, struct sbuf *b)
 static unsigned
 node_port(const struct master *m)
 {
-    const struct sockaddr_in *a = (const void *) &m->listen_addr;
+    const struct sockaddr_in *a = (const void *) &m->lis.addr;
 
     return ntohs(a->sin_port); /* same place in sockaddr_in6 */
 }
@@ -181,14 +181,8 @@ node_shared_fd(const struct mworker *w)
 {
     const struct master *m = w->m;
 
-    switch (m->opt.policy->accept) {
-    case POLICY_SHARED_SOCKET:
-        return m->listen_fd;
-    case POLICY_REUSEPORT:
-        return w->slot != NULL ? w->slot->listen_fd : -1;
-    default:
-        return -1;
-    }
+    return listeners_worker_fd(&m->lis, m->opt.policy->accept,
+                               w->slot != NULL ? (int) w->slot->index : -1);
 }
 
 /*
@@ -371,7 +365,7 @@ node_answer(struct mworker *w, const struct json_value *msg, int64_t ack)
     bool accepted = json_get(msg, "accepted", &v) && v.type == JSON_TRUE;
 
     TAILQ_FOREACH(sc, &w->sw.inflight, link) {
-        if (mconn_of(sc)->node_seq == (uint64_t) ack) {
+        if (mconn_of(sc)->link_tag == (uint64_t) ack) {
             break;
         }
     }
@@ -536,7 +530,7 @@ node_cluster_newconn(struct mworker *w, struct mconn *c)
     size_t n;
     int rc;
 
-    c->node_seq = m->node_seq++;
+    c->link_tag = m->node_seq++;
     n = (size_t) snprintf(buf, sizeof(buf),
                           "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\","
                           "\"msg\":{\"cmd\":\"NODE_CLUSTER\",\"act\":"
@@ -547,7 +541,7 @@ node_cluster_newconn(struct mworker *w, struct mconn *c)
         return;
     }
     rc = snprintf(buf + n, sizeof(buf) - n, ",\"seq\":%llu}}",
-                  (unsigned long long) c->node_seq);
+                  (unsigned long long) c->link_tag);
     if (rc < 0 || (size_t) rc >= sizeof(buf) - n
         || node_link_send(w, buf, n + (size_t) rc, c->fd, c->sc.id) == -1) {
         node_queue_failed(w);

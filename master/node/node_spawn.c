@@ -159,7 +159,7 @@ node_spawn_ours(const char *var)
 char **
 node_spawn_envp(const struct master *m, uint32_t id, int chan_fd)
 {
-    const struct sockaddr_in *a = (const void *) &m->listen_addr;
+    const struct sockaddr_in *a = (const void *) &m->lis.addr;
     size_t n = 0, k = 0, i;
     char **v;
 

@@ -16,6 +16,8 @@
 #include "log.h"
 #include "master.h"
 
+#define ADMIN_BACKLOG 64
+
 static struct oneshot admin_srv = {.fd = -1};
 
 static void
@@ -115,14 +117,10 @@ int
 admin_open(struct master *m)
 {
     char desc[160];
-    struct master_options o = m->opt;
     struct sockaddr_storage ss;
     socklen_t sslen;
     int fd;
 
-    snprintf(o.host, sizeof(o.host), "%s", m->opt.admin_host);
-    o.port = m->opt.admin_port;
-    o.backlog = 64;
     fd = inherit_take_admin();
     if (fd != -1) {
         sslen = sizeof(ss);
@@ -134,7 +132,8 @@ admin_open(struct master *m)
         }
     }
     if (fd == -1) {
-        fd = listener_open(&o, false, &ss, &sslen, desc, sizeof(desc));
+        fd = listener_open(m->opt.admin_host, m->opt.admin_port, ADMIN_BACKLOG,
+                           false, &ss, &sslen, desc, sizeof(desc));
     }
     if (fd == -1) {
         fprintf(stderr, "handoff: --admin: %s\n", desc);

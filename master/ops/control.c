@@ -253,10 +253,10 @@ control_open(struct master *m)
     if (m->opt.control != NULL && strcmp(m->opt.control, "none") == 0) {
         return 0;
     }
-    if (m->listen_addr.ss_family == AF_INET) {
-        port = ntohs(((struct sockaddr_in *) &m->listen_addr)->sin_port);
-    } else if (m->listen_addr.ss_family == AF_INET6) {
-        port = ntohs(((struct sockaddr_in6 *) &m->listen_addr)->sin6_port);
+    if (m->lis.addr.ss_family == AF_INET) {
+        port = ntohs(((struct sockaddr_in *) &m->lis.addr)->sin_port);
+    } else if (m->lis.addr.ss_family == AF_INET6) {
+        port = ntohs(((struct sockaddr_in6 *) &m->lis.addr)->sin6_port);
     }
     if (m->opt.control != NULL) {
         rc = snprintf(control_path, sizeof(control_path), "%s", m->opt.control);

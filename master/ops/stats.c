@@ -24,12 +24,9 @@ stats_accept_queue(const struct master *m, unsigned *len, unsigned *max)
 {
     struct tcp_info ti;
     socklen_t tl = sizeof(ti);
-    int fd = m->listen_fd;
+    int fd = listeners_any_fd(&m->lis);
 
     *len = *max = 0;
-    if (fd == -1 && m->nslots > 0) {
-        fd = m->slots[0]->listen_fd;
-    }
     if (fd != -1 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0) {
         *len = ti.tcpi_unacked;
         *max = ti.tcpi_sacked;
@@ -92,7 +89,7 @@ void
 stats_json(const struct master *m, struct sbuf *b)
 {
     const struct mworker *w;
-    const char *paused = acceptor_paused(m);
+    const char *paused = acceptor_paused(&m->acc);
     unsigned qlen, qmax;
     bool first = true;
 
@@ -108,14 +105,14 @@ stats_json(const struct master *m, struct sbuf *b)
                 "\"worker_exits\":%llu,\"workers\":%u,"
                 "\"workers_ready\":%zu},",
                 HANDOFF_VERSION, (long) getpid(), ev_now(m->loop) - m->started,
-                m->opt.policy->name, (unsigned long long) m->accepted,
+                m->opt.policy->name, (unsigned long long) m->acc.accepted,
                 m->sched.nqueued, (unsigned long long) m->sched.handoffs,
                 (unsigned long long) m->sched.acks,
                 (unsigned long long) m->sched.refusals,
                 (unsigned long long) m->sched.reclaims,
                 (unsigned long long) (m->sched.refusals + m->sched.reclaims),
                 qlen, qmax,
-                m->listen_fd != -1 && paused == NULL ? "true" : "false",
+                m->lis.fd != -1 && paused == NULL ? "true" : "false",
                 paused != NULL ? "\"" : "", paused != NULL ? paused : "null",
                 paused != NULL ? "\"" : "", m->stopping ? "true" : "false",
                 (unsigned long long) m->exits, m->nslots, m->sched.nworkers);
@@ -191,7 +188,7 @@ stats_prometheus(const struct master *m, struct sbuf *b)
         sbuf_printf(b, "%s " fmt "\n", n, v);                                  \
     } while (0)
     COUNTER("handoff_connections_accepted_total",
-            "Connections the master accepted.", m->accepted);
+            "Connections the master accepted.", m->acc.accepted);
     COUNTER("handoff_handoffs_total",
             "Connections handed to a worker (a refused one counts again).",
             m->sched.handoffs);
@@ -222,7 +219,7 @@ stats_prometheus(const struct master *m, struct sbuf *b)
           "1 while the master accepts connections, 0 while accepting is "
           "paused (no worker ready, every worker full, the queue full, an "
           "accept error).",
-          "%d", m->listen_fd != -1 && acceptor_paused(m) == NULL);
+          "%d", m->lis.fd != -1 && acceptor_paused(&m->acc) == NULL);
     GAUGE("handoff_uptime_seconds", "Seconds since the master started.", "%.1f",
           ev_now(m->loop) - m->started);
 #undef COUNTER

@@ -99,30 +99,12 @@ upgrade_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
     }
 }
 
-/* The listening sockets the new master is to take over, as "5,6,7". */
-static size_t
-upgrade_listen_fds(struct master *m, int *fds, size_t max)
-{
-    size_t n = 0;
-    unsigned i;
-
-    if (m->listen_fd != -1 && n < max) {
-        fds[n++] = m->listen_fd;
-    }
-    for (i = 0; i < m->nslots && n < max; i++) {
-        if (m->slots[i]->listen_fd != -1) {
-            fds[n++] = m->slots[i]->listen_fd;
-        }
-    }
-    return n;
-}
-
 void
 upgrade_start(struct master *m)
 {
     char env_fds[256], env_pipe[48], env_admin[48], *p;
     int admin = admin_fd();
-    int fds[64], pipefd[2];
+    int fds[INHERIT_MAX], pipefd[2];
     size_t n, i;
     sigset_t all, old;
     pid_t pid;
@@ -131,7 +113,7 @@ upgrade_start(struct master *m)
         log_warn(0, "SIGUSR2: an upgrade or a stop is already under way");
         return;
     }
-    n = upgrade_listen_fds(m, fds, sizeof(fds) / sizeof(fds[0]));
+    n = listeners_fds(&m->lis, fds, INHERIT_MAX);
     if (n == 0) {
         log_warn(0, "SIGUSR2: no listening socket to hand over");
         return;
