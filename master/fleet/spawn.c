@@ -1,260 +1,145 @@
 /*
- * spawn.c: starts worker processes, notices their exits, and restarts them
- * with exponential backoff so that a crash loop never becomes a fork storm.
+ * spawn.c: a slot's worker over time: started, reaped when it exits,
+ * restarted with backoff (backoff.c) so that a crash loop never becomes a
+ * fork storm, and replaced without shrinking the rotation, one slot after
+ * another for a rolling restart (SIGHUP).
  *
- * The delay before a restart starts at 100 ms. It doubles (up to 10 s)
- * each time a worker dies within four delays of its start, which is what
- * a crash loop looks like; it halves when a worker lived longer than that
- * (killed now and then, not crashing), and a worker that lived 10 s is
- * replaced at once and resets it.
+ * A worker is the program of the fleet's kind of link (link.h): the
+ * separate program handoff-worker (native.c), or node running the user's
+ * script (node/), started as Node's cluster.fork() starts one (exec.c).
  *
- * A worker is the separate program handoff-worker, started with fork and
- * exec (as Node's cluster.fork() does), with its end of a SOCK_SEQPACKET
- * socketpair as fd 3 (Node's NODE_CHANNEL_FD default). With --node it is
- * node running the user's script instead, on a SOCK_STREAM socketpair
- * (node_spawn.c). Nothing else of the master crosses exec: every other
- * descriptor is close-on-exec.
+ * Replacing never shrinks the rotation: the new worker is started first,
+ * and the old one keeps serving until the new one says READY (workers.c
+ * then retires it).
+ *
+ * At start, a worker program that cannot boot (a missing library, a
+ * script that throws, --worker-bin /bin/false) would be restarted
+ * forever, the service looking up while serving nothing. Once every
+ * slot's worker has exited SPAWN_BOOT_ATTEMPTS times in a row before it
+ * was READY, with none READY since the start, the master gives up and
+ * exits 3, as gunicorn does ("Worker failed to boot"). After the first
+ * READY it never gives up: it keeps restarting with backoff, and
+ * accepting pauses while no worker is ready (acceptor.c).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "accept/inherit.h"
+#include "conf/options.h"
 #include "fdutil.h"
+#include "fleet/exec.h"
+#include "fleet/link.h"
+#include "fleet/mworker.h"
+#include "fleet/spawn.h"
 #include "log.h"
-#include "master.h"
 
-#define CHANNEL_FD 3
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS 10000
-#define BACKOFF_RESET_S 10.0 /* a worker that lived this long was healthy */
+/* With backoff from 100 ms, 5 attempts take about 1.5 s (0.1 + 0.2 + 0.4
+ * + 0.8 s between them): long enough for a worker that dies of something
+ * passing, short enough that a unit that cannot work fails at once. */
+#define SPAWN_BOOT_ATTEMPTS 5
 
 static void spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents);
 
-/*
- * Finds the worker program: --worker-bin, else handoff-worker beside this
- * binary (the build tree), else ../lib/handoff/handoff-worker (make
- * install), so an installed tree can move as a whole.
- */
-int
-spawn_resolve_worker_bin(struct master *m)
+/* A record for slot <s> and its channel's socketpair (sv[1] is the
+ * child's end), or NULL after saying why. */
+static struct mworker *
+spawn_prepare(struct slot *s, int sv[2])
 {
-    char self[PATH_MAX], *dir;
-    ssize_t n;
+    struct fleet *fl = s->fl;
+    struct mworker *w = mworker_new(fl);
 
-    if (m->opt.worker_bin != NULL) {
-        if (snprintf(m->worker_bin, sizeof(m->worker_bin), "%s",
-                     m->opt.worker_bin)
-            >= (int) sizeof(m->worker_bin)) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-    } else {
-        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n == -1) {
-            return -1;
-        }
-        self[n] = '\0';
-        dir = dirname(self);
-        if (snprintf(m->worker_bin, sizeof(m->worker_bin), "%s/handoff-worker",
-                     dir)
-            >= (int) sizeof(m->worker_bin)) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        if (access(m->worker_bin, X_OK) == 0) {
-            return 0;
-        }
-        if (snprintf(m->worker_bin, sizeof(m->worker_bin),
-                     "%s/../lib/handoff/handoff-worker", dir)
-            >= (int) sizeof(m->worker_bin)) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
+    if (w == NULL) {
+        log_error(ENOMEM, "cannot start a worker");
+        return NULL;
     }
-    return access(m->worker_bin, X_OK);
+    if (socketpair(AF_UNIX, w->link->sock_type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                   0, sv)
+        == -1) {
+        log_error(errno, "socketpair() failed; cannot start a worker");
+        mworker_destroy(w);
+        return NULL;
+    }
+    sched_worker_init(&w->sw, ++fl->next_worker_id);
+    w->sw.key = s->index;
+    w->slot = s;
+    return w;
 }
 
-/*
- * In a child between fork and exec (async-signal-safe): every signal back
- * to its default and unblocked, as a fresh program expects. The parent
- * blocked them all around fork so that none runs libev's handler here (it
- * would write to the master's own wakeup pipe).
- */
-void
-spawn_child_signals(void)
+/* Forks <w>'s process on the child's end <chan> of its channel. */
+static int
+spawn_process(struct mworker *w, int chan)
 {
-    struct sigaction sa;
-    sigset_t none;
-    int sig;
+    struct exec_cmd cmd = {0};
+    int err;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (sig = 1; sig < NSIG; sig++) {
-        (void) sigaction(sig, &sa, NULL);
+    if (w->link->command(w, &cmd) == -1) {
+        log_error(ENOMEM, "cannot start a worker");
+        exec_cmd_free(&cmd);
+        return -1;
     }
-    sigemptyset(&none);
-    (void) sigprocmask(SIG_SETMASK, &none, NULL);
+    w->pid = exec_worker(&cmd, chan);
+    err = errno;
+    exec_cmd_free(&cmd);
+    if (w->pid == -1) {
+        w->pid = 0;
+        log_error(err, "fork() failed; cannot start a worker");
+        return -1;
+    }
+    return 0;
 }
 
-static void __attribute__((noreturn))
-spawn_exec_child(const char *path, char *const argv[], char *const envp[],
-                 int chan_fd)
+/* <w> runs, on its end <chan> of the channel: it is slot <s>'s now. */
+static void
+spawn_register(struct slot *s, struct mworker *w, int chan)
 {
-    static const char msg[] = "handoff: cannot exec the worker program\n";
+    struct fleet *fl = s->fl;
+    const struct master_options *o = fl->opt;
 
-    spawn_child_signals();
-
-    if (chan_fd == CHANNEL_FD) {
-        if (fd_set_cloexec(chan_fd, 0) == -1) {
-            _exit(127);
-        }
-    } else if (dup2(chan_fd, CHANNEL_FD) == -1) {
-        _exit(127);
+    w->chan_fd = chan;
+    w->started = w->last_heard = ev_now(fl->loop);
+    if (o->max_requests > 0) {
+        /* gunicorn's max_requests_jitter: workers started together do not
+         * all recycle together. */
+        w->recycle_after =
+            o->max_requests
+            + (o->max_requests_jitter > 0
+                   ? sched_random(fl->sched) % (o->max_requests_jitter + 1)
+                   : 0);
     }
-    if (envp != NULL) {
-        execve(path, argv, envp);
-    } else {
-        execv(path, argv);
-    }
-    (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    _exit(127);
+    TAILQ_INSERT_TAIL(&fl->all, w, all_link);
+    w->listed = true;
+    fl->nalive++;
+    s->w = w;
+    ev_child_init(&w->child_w, spawn_child_cb, w->pid, 0);
+    ev_child_start(fl->loop, &w->child_w);
+    w->link->start(w);
+    log_info("%s " MW_FMT " started in slot %u", w->link->title, MW_ARGS(w),
+             s->index);
 }
 
 /* Starts a worker for slot <s> (which keeps any current one). */
 struct mworker *
 spawn_worker(struct slot *s)
 {
-    struct master *m = s->m;
-    char idbuf[16], slotbuf[16], fdbuf[8];
-    char limbuf[LIM_COUNT][64], rootbuf[PATH_MAX + 8], logbuf[PATH_MAX + 16];
-    char *argv[14 + LIM_COUNT];
-    char **node_argv = NULL, **node_envp = NULL;
-    bool node = m->opt.node_script != NULL;
-    int i;
-    int argc = 0, sv[2];
-    sigset_t all, old;
     struct mworker *w;
-    pid_t pid;
+    int sv[2];
 
-    w = calloc(1, sizeof(*w));
-    if (w == NULL || (node && node_link_new(w) == -1)) {
-        log_error(ENOMEM, "cannot start a worker");
-        free(w);
+    w = spawn_prepare(s, sv);
+    if (w == NULL) {
         return NULL;
     }
-    /* Node's IPC channel is a byte stream of JSON lines; ours carries
-     * fixed-size records, one per datagram. */
-    if (socketpair(AF_UNIX,
-                   (node ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_NONBLOCK
-                       | SOCK_CLOEXEC,
-                   0, sv)
-        == -1) {
-        log_error(errno, "socketpair() failed; cannot start a worker");
-        node_link_free(w);
-        free(w);
-        return NULL;
-    }
-    sched_worker_init(&w->sw, ++m->next_worker_id);
-    w->sw.key = s->index;
-    if (node) {
-        node_argv = node_spawn_argv(m);
-        node_envp = node_spawn_envp(m, w->sw.id, CHANNEL_FD);
-        if (node_argv == NULL || node_envp == NULL) {
-            log_error(ENOMEM, "cannot start a worker");
-            node_spawn_free(node_argv);
-            node_spawn_free(node_envp);
-            fd_close(sv[0]);
-            fd_close(sv[1]);
-            node_link_free(w);
-            free(w);
-            return NULL;
-        }
-    }
-
-    snprintf(idbuf, sizeof(idbuf), "%u", w->sw.id);
-    snprintf(slotbuf, sizeof(slotbuf), "%u", s->index);
-    snprintf(fdbuf, sizeof(fdbuf), "%d", CHANNEL_FD);
-    argv[argc++] = "handoff-worker";
-    argv[argc++] = "--id";
-    argv[argc++] = idbuf;
-    argv[argc++] = "--slot";
-    argv[argc++] = slotbuf;
-    argv[argc++] = "--channel-fd";
-    argv[argc++] = fdbuf;
-    if (m->opt.trace) {
-        argv[argc++] = "--trace";
-    }
-    for (i = 0; i < LIM_COUNT; i++) {
-        char v[32];
-
-        limits_format((enum limit_id) i, m->opt.limits.v[i], v, sizeof(v));
-        snprintf(limbuf[i], sizeof(limbuf[i]), "--%s=%s", limit_defs[i].name,
-                 v);
-        argv[argc++] = limbuf[i];
-    }
-    if (m->root[0] != '\0') {
-        snprintf(rootbuf, sizeof(rootbuf), "--root=%s", m->root);
-        argv[argc++] = rootbuf;
-    }
-    if (m->access_log[0] != '\0') {
-        snprintf(logbuf, sizeof(logbuf), "--access-log=%s", m->access_log);
-        argv[argc++] = logbuf;
-    }
-    argv[argc++] =
-        m->opt.demo_routes ? "--demo-routes=on" : "--demo-routes=off";
-    argv[argc] = NULL;
-
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
-    pid = fork();
-    if (pid == 0) {
-        if (node) {
-            spawn_exec_child(m->node_bin, node_argv, node_envp, sv[1]);
-        }
-        spawn_exec_child(m->worker_bin, argv, NULL, sv[1]);
-    }
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    fd_close(sv[1]);
-    node_spawn_free(node_argv);
-    node_spawn_free(node_envp);
-    if (pid == -1) {
-        log_error(errno, "fork() failed; cannot start a worker");
+    if (spawn_process(w, sv[1]) == -1) {
         fd_close(sv[0]);
-        node_link_free(w);
-        free(w);
+        fd_close(sv[1]);
+        mworker_destroy(w);
         return NULL;
     }
-
-    w->m = m;
-    w->slot = s;
-    w->pid = pid;
-    w->chan_fd = sv[0];
-    w->started = w->last_heard = ev_now(m->loop);
-    chan_outbox_init(&w->out);
-    if (m->opt.max_requests > 0) {
-        /* gunicorn's max_requests_jitter: workers started together do not
-         * all recycle together. */
-        w->recycle_after =
-            m->opt.max_requests
-            + (m->opt.max_requests_jitter > 0
-                   ? sched_random(&m->sched) % (m->opt.max_requests_jitter + 1)
-                   : 0);
-    }
-    TAILQ_INSERT_TAIL(&m->all, w, all_link);
-    m->nalive++;
-    s->w = w;
-    ev_child_init(&w->child_w, spawn_child_cb, pid, 0);
-    ev_child_start(m->loop, &w->child_w);
-    link_start(w);
-    log_info("%s W%u (pid %ld) started in slot %u",
-             node ? "Node worker" : "worker", w->sw.id, (long) pid, s->index);
+    fd_close(sv[1]);
+    spawn_register(s, w, sv[0]);
     return w;
 }
 
@@ -265,14 +150,12 @@ spawn_respawn_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
     (void) loop;
     (void) revents;
-    if (s->m->stopping || s->w != NULL) {
+    if (s->fl->stopping || s->w != NULL) {
         return;
     }
     if (spawn_worker(s) == NULL) {
         /* fork/socketpair failed: try again later, backing off. */
-        spawn_schedule(s, s->backoff_ms);
-        s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-                                                           : s->backoff_ms * 2;
+        spawn_schedule(s, backoff_failed(&s->backoff));
     }
 }
 
@@ -280,53 +163,42 @@ void
 spawn_slot_init(struct slot *s)
 {
     ev_init(&s->respawn, spawn_respawn_cb);
-    s->backoff_ms = BACKOFF_FIRST_MS;
+    backoff_init(&s->backoff);
 }
 
 /* Starts a worker for <s> after <delay_ms>. */
 void
 spawn_schedule(struct slot *s, uint64_t delay_ms)
 {
-    ev_timer_stop(s->m->loop, &s->respawn);
+    ev_timer_stop(s->fl->loop, &s->respawn);
     ev_timer_set(&s->respawn, (ev_tstamp) delay_ms / 1000., 0.);
-    ev_timer_start(s->m->loop, &s->respawn);
-}
-
-void
-spawn_kill_all(struct master *m, int sig)
-{
-    struct mworker *w;
-
-    TAILQ_FOREACH(w, &m->all, all_link) {
-        if (!w->exited && kill(w->pid, sig) == -1 && errno != ESRCH) {
-            log_warn(errno, "kill(W%u, %d) failed", w->sw.id, sig);
-        }
-    }
+    ev_timer_start(s->fl->loop, &s->respawn);
 }
 
 static void
 spawn_log_exit(const struct mworker *w, int status, ev_tstamp lived)
 {
     if (WIFEXITED(status)) {
-        log_msg(WEXITSTATUS(status) == 0 && (w->m->stopping || w->retiring)
+        log_msg(WEXITSTATUS(status) == 0 && (w->fl->stopping || w->retiring)
                     ? LOG_LEVEL_INFO
                     : LOG_LEVEL_WARN,
-                0, "worker W%u (pid %ld) exited with code %d after %.1f s",
-                w->sw.id, (long) w->pid, WEXITSTATUS(status), lived);
+                0, "worker " MW_FMT " exited with code %d after %.1f s",
+                MW_ARGS(w), WEXITSTATUS(status), lived);
     } else if (WIFSIGNALED(status)) {
-        log_warn(0,
-                 "worker W%u (pid %ld) killed by signal %d (%s) after "
-                 "%.1f s",
-                 w->sw.id, (long) w->pid, WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), lived);
+        log_warn(0, "worker " MW_FMT " killed by signal %d (%s) after %.1f s",
+                 MW_ARGS(w), WTERMSIG(status), strsignal(WTERMSIG(status)),
+                 lived);
     }
 }
 
+/* <w> was reaped: its record ends, and its slot restarts unless <w> was
+ * leaving anyway. A graceful stop waiting for it moves on at the next
+ * loop turn (the master's prepare watcher). */
 static void
 spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 {
     struct mworker *w = container_of(cw, struct mworker, child_w);
-    struct master *m = w->m;
+    struct fleet *fl = w->fl;
     ev_tstamp lived = ev_now(loop) - w->started;
 
     (void) revents;
@@ -335,48 +207,166 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
     }
     ev_child_stop(loop, cw);
     w->exited = true;
-    m->nalive--;
-    m->exits++;
+    fl->nalive--;
+    fl->exits++;
     spawn_log_exit(w, cw->rstatus, lived);
 
     /* Whatever it sent before dying is still in the socket: read it all,
      * so acknowledged connections are released, not handed out again. */
-    link_drain(w);
-    link_close(w);
-    master_worker_gone(m, w);
-    workers_exited(w, lived);
-    m->served_gone += w->sw.load.served;
-    m->handed_gone += w->sw.handed;
-    TAILQ_REMOVE(&m->all, w, all_link);
-    chan_outbox_free(&w->out);
-    node_link_free(w);
-    free(w);
-    if (m->stopping) {
-        master_stop_progress(m);
-    }
+    w->link->drain(w);
+    mworker_lost(w);
+    spawn_vacate(w, lived);
+    mworker_destroy(w);
 }
 
 /*
- * The delay before restarting a slot whose worker lived <lived> seconds;
- * see the file comment.
+ * True once no worker has been READY since the start and every slot's
+ * latest SPAWN_BOOT_ATTEMPTS workers exited before they were.
  */
-uint64_t
-spawn_backoff(struct slot *s, ev_tstamp lived)
+static bool
+spawn_failed_to_boot(const struct fleet *fl)
 {
+    unsigned i;
+
+    if (fl->ever_ready) {
+        return false;
+    }
+    for (i = 0; i < fl->nslots; i++) {
+        if (fl->slots[i]->boot_failures < SPAWN_BOOT_ATTEMPTS) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+spawn_give_up(struct fleet *fl)
+{
+    char where[48] = "";
+
+    if (fl->nslots > 1) {
+        snprintf(where, sizeof(where), " in each of the %u slots", fl->nslots);
+    }
+    log_error(0,
+              "worker failed to boot (%s): %d workers in a row exited "
+              "before they were ready%s; giving up (exit 3)",
+              fl->program, SPAWN_BOOT_ATTEMPTS, where);
+    fl->hooks.give_up(fl->hooks.ctx, 3);
+}
+
+/*
+ * <w> is no longer its slot's worker (it exited, or left on its own):
+ * the slot gets a new one, after a delay if <w> did not live long.
+ */
+void
+spawn_vacate(struct mworker *w, ev_tstamp lived)
+{
+    struct fleet *fl = w->fl;
+    struct slot *s = w->slot;
     uint64_t delay_ms;
 
-    if (lived >= BACKOFF_RESET_S) {
-        s->backoff_ms = BACKOFF_FIRST_MS;
-        return 0;
+    if (s == NULL) {
+        return; /* retired: nothing to restart */
     }
-    delay_ms = s->backoff_ms;
-    if (lived * 1000. >= 4. * (double) s->backoff_ms) {
-        s->backoff_ms = s->backoff_ms / 2 < BACKOFF_FIRST_MS
-                            ? BACKOFF_FIRST_MS
-                            : s->backoff_ms / 2;
-    } else {
-        s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-                                                           : s->backoff_ms * 2;
+    s->served_before += w->sw.load.served;
+    s->handed_before += w->sw.handed;
+    w->slot = NULL;
+    if (s->old == w) {
+        s->old = NULL; /* died while being replaced; its successor stays */
+        return;
     }
-    return delay_ms;
+    s->w = NULL;
+    if (fl->stopping) {
+        return;
+    }
+    if (!w->ready) {
+        s->boot_failures++;
+    }
+    if (spawn_failed_to_boot(fl)) {
+        spawn_give_up(fl);
+        return;
+    }
+    s->restarts++;
+    delay_ms = backoff_next(&s->backoff, lived);
+    if (delay_ms > 0) {
+        log_info("restarting slot %u in %llu ms", s->index,
+                 (unsigned long long) delay_ms);
+    }
+    spawn_schedule(s, delay_ms);
+    /* Its fresh worker is new code too: a rolling restart moves on. */
+    spawn_reload_next(fl, s);
+}
+
+/* Starts a new worker for <s>; the current one goes once it is READY. */
+void
+spawn_replace(struct slot *s, const char *why)
+{
+    struct mworker *old = s->w;
+
+    if (s->fl->stopping || s->old != NULL || old == NULL || !old->ready) {
+        return; /* already being replaced, or nothing to replace yet */
+    }
+    log_info("replacing worker " MW_FMT " in slot %u: %s", MW_ARGS(old),
+             s->index, why);
+    s->old = old;
+    s->w = NULL;
+    if (spawn_worker(s) == NULL) {
+        /* Keep the old one; the slot retries as after an exit. */
+        s->w = old;
+        s->old = NULL;
+    }
+}
+
+/* The rolling restart's next slot: each slot's worker is replaced in
+ * turn, the next once the last one's successor is READY. */
+void
+spawn_reload_step(struct fleet *fl)
+{
+    while (fl->reload_next >= 0 && (unsigned) fl->reload_next < fl->nslots) {
+        struct slot *s = fl->slots[fl->reload_next];
+
+        if (s->w != NULL && s->w->ready && s->old == NULL) {
+            spawn_replace(s, "rolling restart");
+            if (s->old != NULL) {
+                return; /* continue when its successor is READY */
+            }
+        }
+        fl->reload_next++;
+    }
+    if (fl->reload_next >= 0) {
+        log_info("rolling restart done");
+        fl->reload_next = -1;
+        if (fl->reload_again) {
+            fl->reload_again = false;
+            spawn_reload(fl);
+        }
+    }
+}
+
+/* Slot <s> has new code coming: if the rolling restart is at it, on. */
+void
+spawn_reload_next(struct fleet *fl, const struct slot *s)
+{
+    if (fl->reload_next >= 0 && s->index == (unsigned) fl->reload_next) {
+        fl->reload_next++;
+        spawn_reload_step(fl);
+    }
+}
+
+/* SIGHUP, handoffctl reload: replace every worker, one slot at a time. */
+void
+spawn_reload(struct fleet *fl)
+{
+    if (fl->stopping) {
+        return;
+    }
+    if (fl->reload_next >= 0) {
+        fl->reload_again = true; /* finish this pass, then start another */
+        return;
+    }
+    log_info("rolling restart of %u worker%s", fl->nslots,
+             fl->nslots == 1 ? "" : "s");
+    inherit_notify("RELOADING=1");
+    fl->reload_next = 0;
+    spawn_reload_step(fl);
 }

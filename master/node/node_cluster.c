@@ -33,11 +33,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accept/accept-t.h"
+#include "accept/listener.h"
+#include "conf/options.h"
 #include "fdutil.h"
+#include "fleet/mworker.h"
+#include "fleet/workers.h"
 #include "json.h"
 #include "log.h"
-#include "master.h"
+#include "node/node-t.h"
+#include "node/node_cluster.h"
+#include "node/node_link.h"
+#include "sbuf.h"
 #include "sched/policy.h"
+#include "strlit.h"
 
 /* libuv's error numbers on Linux are negated errno values. */
 #define UV_EADDRINUSE (-EADDRINUSE)
@@ -46,6 +55,12 @@
 
 #define NODE_USER_LOG_PER_S 20 /* process.send() lines logged per second */
 #define NODE_SHOWN_MAX 300     /* bytes of a message shown in a log line */
+
+/* Node's primary numbers every message it sends, across workers. */
+static uint64_t node_seq;
+/* Owned: the first worker's queryServer data (TLS ticket keys), as Node's
+ * primary keeps it to give every worker the same. */
+static char *node_data;
 
 static void
 node_queue_failed(struct mworker *w)
@@ -87,8 +102,8 @@ node_shown(const char *line, size_t len, char *buf, size_t size)
         buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char) c;
     }
     if (i < len && n + 4 <= size) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
+        memcpy(buf + n, "...", STRLEN_LIT("..."));
+        n += STRLEN_LIT("...");
     }
     buf[n] = '\0';
 }
@@ -98,14 +113,14 @@ static void
 node_user_message(struct mworker *w, const char *line, size_t len,
                   const char *note)
 {
-    struct node_link *nl = w->node;
-    ev_tstamp now = ev_now(w->m->loop);
+    struct node_link *nl = node_of(w);
+    ev_tstamp now = ev_now(w->fl->loop);
     char shown[NODE_SHOWN_MAX + 4];
 
     if (now - nl->user_window >= 1.0) {
         if (nl->user_hidden > 0) {
-            log_info("worker W%u (pid %ld): %u more message%s not shown",
-                     w->sw.id, (long) w->pid, nl->user_hidden,
+            log_info("worker " MW_FMT ": %u more message%s not shown",
+                     MW_ARGS(w), nl->user_hidden,
                      nl->user_hidden == 1 ? "" : "s");
         }
         nl->user_window = now;
@@ -113,28 +128,26 @@ node_user_message(struct mworker *w, const char *line, size_t len,
     }
     if (nl->user_logged >= NODE_USER_LOG_PER_S) {
         if (nl->user_hidden++ == 0) {
-            log_info("worker W%u (pid %ld): over %d messages a second; the "
+            log_info("worker " MW_FMT ": over %d messages a second; the "
                      "rest of this second's are counted, not shown",
-                     w->sw.id, (long) w->pid, NODE_USER_LOG_PER_S);
+                     MW_ARGS(w), NODE_USER_LOG_PER_S);
         }
         return;
     }
     nl->user_logged++;
     node_shown(line, len, shown, sizeof(shown));
-    log_info("worker W%u (pid %ld) message%s: %s", w->sw.id, (long) w->pid,
-             note, shown);
+    log_info("worker " MW_FMT " message%s: %s", MW_ARGS(w), note, shown);
 }
 
 /* Sends {"cmd":"NODE_CLUSTER",<body>,"seq":N}. */
 static void
 node_send_cluster(struct mworker *w, const char *body)
 {
-    struct master *m = w->m;
     char buf[512];
     int n;
 
     n = snprintf(buf, sizeof(buf), "{\"cmd\":\"NODE_CLUSTER\",%s,\"seq\":%llu}",
-                 body, (unsigned long long) m->node_seq++);
+                 body, (unsigned long long) node_seq++);
     if (n < 0 || (size_t) n >= sizeof(buf)
         || node_link_send(w, buf, (size_t) n, -1, 0) == -1) {
         node_queue_failed(w);
@@ -143,19 +156,19 @@ node_send_cluster(struct mworker *w, const char *body)
 
 /* The master's listening address as Node's getsockname() gives it. */
 static void
-node_sockname(const struct master *m, struct sbuf *b)
+node_sockname(const struct listeners *lis, struct sbuf *b)
 {
     char host[64];
     unsigned port = 0;
-    bool v6 = m->lis.addr.ss_family == AF_INET6;
+    bool v6 = lis->addr.ss_family == AF_INET6;
 
     if (v6) {
-        const struct sockaddr_in6 *a = (const void *) &m->lis.addr;
+        const struct sockaddr_in6 *a = (const void *) &lis->addr;
 
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
         port = ntohs(a->sin6_port);
     } else {
-        const struct sockaddr_in *a = (const void *) &m->lis.addr;
+        const struct sockaddr_in *a = (const void *) &lis->addr;
 
         inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
         port = ntohs(a->sin_port);
@@ -167,9 +180,9 @@ node_sockname(const struct master *m, struct sbuf *b)
 }
 
 static unsigned
-node_port(const struct master *m)
+node_port(const struct fleet *fl)
 {
-    const struct sockaddr_in *a = (const void *) &m->lis.addr;
+    const struct sockaddr_in *a = (const void *) &fl->lis->addr;
 
     return ntohs(a->sin_port); /* same place in sockaddr_in6 */
 }
@@ -179,9 +192,9 @@ node_port(const struct master *m)
 static int
 node_shared_fd(const struct mworker *w)
 {
-    const struct master *m = w->m;
+    const struct fleet *fl = w->fl;
 
-    return listeners_worker_fd(&m->lis, m->opt.policy->accept,
+    return listeners_worker_fd(fl->lis, fl->opt->policy->accept,
                                w->slot != NULL ? (int) w->slot->index : -1);
 }
 
@@ -194,7 +207,6 @@ static void
 node_reply_query(struct mworker *w, const char *qkey, int64_t ack, int uverr,
                  int fd)
 {
-    struct master *m = w->m;
     struct sbuf b = {0};
     size_t keypos;
     char key[NODE_KEY_MAX * 6 + 16];
@@ -215,11 +227,11 @@ node_reply_query(struct mworker *w, const char *qkey, int64_t ack, int uverr,
         sbuf_printf(&b, fd != -1 ? "0" : "null");
     }
     sbuf_printf(&b, ",\"key\":%.*s,\"ack\":%lld,\"data\":%s", (int) keypos, key,
-                (long long) ack, m->node_data != NULL ? m->node_data : "null");
+                (long long) ack, node_data != NULL ? node_data : "null");
     if (uverr == 0 && fd == -1) {
-        node_sockname(m, &b);
+        node_sockname(w->fl->lis, &b);
     }
-    sbuf_printf(&b, ",\"seq\":%llu}", (unsigned long long) m->node_seq++);
+    sbuf_printf(&b, ",\"seq\":%llu}", (unsigned long long) node_seq++);
     if (fd != -1) {
         sbuf_printf(&b, "}");
     }
@@ -230,128 +242,159 @@ node_reply_query(struct mworker *w, const char *qkey, int64_t ack, int uverr,
     sbuf_free(&b);
 }
 
-/* Keeps the first worker's queryServer data (TLS ticket keys), as
- * Node's primary does, to give every worker the same. */
+/* Keeps the first worker's queryServer data (node_data). */
 static void
-node_keep_data(struct master *m, const struct json_value *msg)
+node_keep_data(const struct json_value *msg)
 {
     struct json_value data;
 
-    if (m->node_data != NULL || !json_get(msg, "data", &data)
+    if (node_data != NULL || !json_get(msg, "data", &data)
         || data.type == JSON_NULL || data.len > 65536) {
         return;
     }
-    m->node_data = strndup(data.p, data.len);
+    node_data = strndup(data.p, data.len);
+}
+
+/* What a queryServer asks for. */
+struct node_query {
+    int64_t seq, port, fd;
+    bool has_addr;
+    char addr[64]; /* if has_addr; controls shown as '?' */
+    char type[16]; /* addressType */
+    char key[NODE_KEY_MAX];
+};
+
+/* Reads a queryServer's fields; false (logged) when it has no seq. */
+static bool
+node_query_read(struct mworker *w, const struct json_value *msg,
+                struct node_query *q)
+{
+    struct json_value seqv, v;
+    char part[4][64];
+
+    if (!json_get(msg, "seq", &seqv) || !json_int(&seqv, &q->seq)) {
+        log_warn(0, "worker " MW_FMT ": queryServer without seq; ignored",
+                 MW_ARGS(w));
+        return false;
+    }
+    q->port = q->fd = -1;
+    if (json_get(msg, "port", &v)) {
+        (void) json_int(&v, &q->port);
+    }
+    if (json_get(msg, "fd", &v) && !json_int(&v, &q->fd)) {
+        q->fd = -1;
+    }
+    node_key_part(msg, "addressType", q->type, sizeof(q->type));
+    /* An address that is not a short string cannot be ours: shown as
+     * "?" it fails the comparison in node_query_refusal(). */
+    q->has_addr = json_get(msg, "address", &v) && v.type != JSON_NULL
+                  && !(v.type == JSON_STRING && v.len == 2);
+    if (q->has_addr && json_string(&v, q->addr, sizeof(q->addr)) < 0) {
+        snprintf(q->addr, sizeof(q->addr), "?");
+    }
+    if (q->has_addr) {
+        /* It is logged: a "\n" in it would forge a log line. No address
+         * has control characters, so it still fails to match. */
+        char *c;
+
+        for (c = q->addr; *c != '\0'; c++) {
+            if ((unsigned char) *c < 0x20 || *c == 0x7f) {
+                *c = '?';
+            }
+        }
+    }
+    /* The key as Node 20's primary makes it: address:port:type:fd:index. */
+    node_key_part(msg, "address", part[0], sizeof(part[0]));
+    node_key_part(msg, "port", part[1], sizeof(part[1]));
+    node_key_part(msg, "fd", part[2], sizeof(part[2]));
+    node_key_part(msg, "index", part[3], sizeof(part[3]));
+    snprintf(q->key, sizeof(q->key), "%s:%s:%s:%s:%s", part[0], part[1],
+             q->type, part[2], part[3]);
+    return true;
+}
+
+/*
+ * Why this master cannot serve what <q> asks for, as the libuv error its
+ * listen() gets (logged), or 0 when it can.
+ */
+static int
+node_query_refusal(const struct mworker *w, const struct node_query *q)
+{
+    const struct fleet *fl = w->fl;
+
+    if (strcmp(q->type, "udp4") == 0 || strcmp(q->type, "udp6") == 0) {
+        log_error(0,
+                  "worker " MW_FMT " asked for a UDP socket; handoff "
+                  "serves TCP only: its bind fails with ENOTSUP",
+                  MW_ARGS(w));
+        return UV_ENOTSUP;
+    }
+    if (q->fd >= 0 || q->port < 0) {
+        log_error(0,
+                  "worker " MW_FMT " asked to listen on %s; handoff "
+                  "serves a TCP port only: its listen() fails with ENOTSUP",
+                  MW_ARGS(w),
+                  q->fd >= 0 ? "a file descriptor" : "a UNIX socket");
+        return UV_ENOTSUP;
+    }
+    if (q->port != 0 && q->port != (int64_t) node_port(fl)) {
+        log_error(0,
+                  "worker " MW_FMT " called listen(%lld), but this master "
+                  "serves port %u (--port): its listen() fails with "
+                  "EADDRNOTAVAIL; run handoff with --port %lld, or have the "
+                  "program listen on process.env.PORT",
+                  MW_ARGS(w), (long long) q->port, node_port(fl),
+                  (long long) q->port);
+        return UV_EADDRNOTAVAIL;
+    }
+    if (q->has_addr && strcmp(q->addr, fl->opt->host) != 0) {
+        log_error(0,
+                  "worker " MW_FMT " asked for address %s, but this "
+                  "master listens on %s (--host): its listen() fails with "
+                  "EADDRNOTAVAIL; run handoff with --host %s",
+                  MW_ARGS(w), q->addr, fl->opt->host, q->addr);
+        return UV_EADDRNOTAVAIL;
+    }
+    if (node_of(w)->serving) {
+        /* Node's primary would bind a second handle (index > 0) and fail
+         * the same way: one server per worker takes the connections. */
+        log_error(0,
+                  "worker " MW_FMT " listens a second time on port %u; "
+                  "only its first server gets connections: EADDRINUSE",
+                  MW_ARGS(w), node_port(fl));
+        return UV_EADDRINUSE;
+    }
+    return 0;
 }
 
 /* The worker called server.listen(). */
 static void
 node_query_server(struct mworker *w, const struct json_value *msg)
 {
-    struct master *m = w->m;
-    struct node_link *nl = w->node;
-    struct json_value seqv, v;
-    int64_t seq, port = -1, fd = -1;
-    char addr[64], type[16], part[4][64], key[NODE_KEY_MAX];
-    bool has_addr;
+    struct fleet *fl = w->fl;
+    struct node_link *nl = node_of(w);
+    struct node_query q;
+    int uverr;
 
-    if (!json_get(msg, "seq", &seqv) || !json_int(&seqv, &seq)) {
-        log_warn(0, "worker W%u (pid %ld): queryServer without seq; ignored",
-                 w->sw.id, (long) w->pid);
+    if (!node_query_read(w, msg, &q)) {
         return;
     }
     if (nl->disconnecting) {
         return; /* as Node's primary: a disconnecting worker gets nothing */
     }
-    if (json_get(msg, "port", &v)) {
-        (void) json_int(&v, &port);
-    }
-    if (json_get(msg, "fd", &v) && !json_int(&v, &fd)) {
-        fd = -1;
-    }
-    node_key_part(msg, "addressType", type, sizeof(type));
-    /* An address that is not a short string cannot be ours: shown as
-     * "?" it fails the comparison below. */
-    has_addr = json_get(msg, "address", &v) && v.type != JSON_NULL
-               && !(v.type == JSON_STRING && v.len == 2);
-    if (has_addr && json_string(&v, addr, sizeof(addr)) < 0) {
-        snprintf(addr, sizeof(addr), "?");
-    }
-    if (has_addr) {
-        /* It is logged below: a "\n" in it would forge a log line. No
-         * address has control characters, so it still fails to match. */
-        char *c;
-
-        for (c = addr; *c != '\0'; c++) {
-            if ((unsigned char) *c < 0x20 || *c == 0x7f) {
-                *c = '?';
-            }
-        }
-    }
-
-    /* The key as Node 20's primary makes it: address:port:type:fd:index. */
-    node_key_part(msg, "address", part[0], sizeof(part[0]));
-    node_key_part(msg, "port", part[1], sizeof(part[1]));
-    node_key_part(msg, "fd", part[2], sizeof(part[2]));
-    node_key_part(msg, "index", part[3], sizeof(part[3]));
-    snprintf(key, sizeof(key), "%s:%s:%s:%s:%s", part[0], part[1], type,
-             part[2], part[3]);
-
-    if (strcmp(type, "udp4") == 0 || strcmp(type, "udp6") == 0) {
-        log_error(0,
-                  "worker W%u (pid %ld) asked for a UDP socket; handoff "
-                  "serves TCP only: its bind fails with ENOTSUP",
-                  w->sw.id, (long) w->pid);
-        node_reply_query(w, key, seq, UV_ENOTSUP, -1);
+    uverr = node_query_refusal(w, &q);
+    if (uverr != 0) {
+        node_reply_query(w, q.key, q.seq, uverr, -1);
         return;
     }
-    if (fd >= 0 || port < 0) {
-        log_error(0,
-                  "worker W%u (pid %ld) asked to listen on %s; handoff "
-                  "serves a TCP port only: its listen() fails with ENOTSUP",
-                  w->sw.id, (long) w->pid,
-                  fd >= 0 ? "a file descriptor" : "a UNIX socket");
-        node_reply_query(w, key, seq, UV_ENOTSUP, -1);
-        return;
-    }
-    if (port != 0 && port != (int64_t) node_port(m)) {
-        log_error(0,
-                  "worker W%u (pid %ld) called listen(%lld), but this master "
-                  "serves port %u (--port): its listen() fails with "
-                  "EADDRNOTAVAIL; run handoff with --port %lld, or have the "
-                  "program listen on process.env.PORT",
-                  w->sw.id, (long) w->pid, (long long) port, node_port(m),
-                  (long long) port);
-        node_reply_query(w, key, seq, UV_EADDRNOTAVAIL, -1);
-        return;
-    }
-    if (has_addr && strcmp(addr, m->opt.host) != 0) {
-        log_error(0,
-                  "worker W%u (pid %ld) asked for address %s, but this "
-                  "master listens on %s (--host): its listen() fails with "
-                  "EADDRNOTAVAIL; run handoff with --host %s",
-                  w->sw.id, (long) w->pid, addr, m->opt.host, addr);
-        node_reply_query(w, key, seq, UV_EADDRNOTAVAIL, -1);
-        return;
-    }
-    if (nl->serving) {
-        /* Node's primary would bind a second handle (index > 0) and fail
-         * the same way: one server per worker takes the connections. */
-        log_error(0,
-                  "worker W%u (pid %ld) listens a second time on port %u; "
-                  "only its first server gets connections: EADDRINUSE",
-                  w->sw.id, (long) w->pid, node_port(m));
-        node_reply_query(w, key, seq, UV_EADDRINUSE, -1);
-        return;
-    }
-    node_keep_data(m, msg);
+    node_keep_data(msg);
     nl->serving = true;
-    memcpy(nl->key, key, sizeof(nl->key));
-    node_reply_query(w, key, seq, 0, node_shared_fd(w));
+    memcpy(nl->key, q.key, sizeof(nl->key));
+    node_reply_query(w, q.key, q.seq, 0, node_shared_fd(w));
     if (!w->ready) {
         workers_ready(w); /* RoundRobinHandle.add() hands off at once */
-    } else if (!w->retiring && !w->shutdown_sent && !m->stopping) {
-        sched_worker_up(&m->sched, &w->sw); /* listening again */
+    } else if (!w->retiring && !w->shutdown_sent && !fl->stopping) {
+        sched_worker_up(fl->sched, &w->sw); /* listening again */
     }
 }
 
@@ -359,7 +402,7 @@ node_query_server(struct mworker *w, const struct json_value *msg)
 static void
 node_answer(struct mworker *w, const struct json_value *msg, int64_t ack)
 {
-    struct master *m = w->m;
+    struct fleet *fl = w->fl;
     struct json_value v;
     struct sched_conn *sc;
     bool accepted = json_get(msg, "accepted", &v) && v.type == JSON_TRUE;
@@ -373,24 +416,24 @@ node_answer(struct mworker *w, const struct json_value *msg, int64_t ack)
      * would close an fd that is about to be sent. */
     if (sc == NULL || node_link_unsent(w, sc->id)) {
         log_warn(0,
-                 "worker W%u (pid %ld) answered message %lld, which is no "
+                 "worker " MW_FMT " answered message %lld, which is no "
                  "connection it holds; ignored",
-                 w->sw.id, (long) w->pid, (long long) ack);
+                 MW_ARGS(w), (long long) ack);
         return;
     }
-    (void) sched_ack(&m->sched, &w->sw, sc->id,
+    (void) sched_ack(fl->sched, &w->sw, sc->id,
                      accepted ? SCHED_ACCEPTED : SCHED_REFUSED);
     /* Node workers report no load: what counts for least-loaded is how
      * many handoffs each has left unanswered. */
     sched_note_load(&w->sw, 0, 0);
-    w->node->asked_at = ev_now(m->loop);
+    node_of(w)->asked_at = ev_now(fl->loop);
 }
 
 static void
 node_cluster_message(struct mworker *w, const struct json_value *msg)
 {
-    struct master *m = w->m;
-    struct node_link *nl = w->node;
+    struct fleet *fl = w->fl;
+    struct node_link *nl = node_of(w);
     struct json_value v;
     int64_t n;
     char act[32];
@@ -403,23 +446,22 @@ node_cluster_message(struct mworker *w, const struct json_value *msg)
         return; /* Node's primary ignores what it cannot dispatch */
     }
     if (strcmp(act, "online") == 0) {
-        log_info("worker W%u (pid %ld) online", w->sw.id, (long) w->pid);
+        log_info("worker " MW_FMT " online", MW_ARGS(w));
     } else if (strcmp(act, "queryServer") == 0) {
         node_query_server(w, msg);
     } else if (strcmp(act, "listening") == 0) {
-        log_info("worker W%u (pid %ld) listening", w->sw.id, (long) w->pid);
+        log_info("worker " MW_FMT " listening", MW_ARGS(w));
     } else if (strcmp(act, "close") == 0) {
         if (nl->serving) {
-            log_info("worker W%u (pid %ld) closed its server", w->sw.id,
-                     (long) w->pid);
+            log_info("worker " MW_FMT " closed its server", MW_ARGS(w));
             nl->serving = false;
-            sched_worker_leave(&m->sched, &w->sw);
+            sched_worker_leave(fl->sched, &w->sw);
         }
     } else if (strcmp(act, "exitedAfterDisconnect") == 0) {
         char body[64];
 
         nl->disconnecting = true;
-        sched_worker_leave(&m->sched, &w->sw);
+        sched_worker_leave(fl->sched, &w->sw);
         if (json_get(msg, "seq", &v) && json_int(&v, &n)) {
             snprintf(body, sizeof(body), "\"ack\":%lld", (long long) n);
             node_send_cluster(w, body);
@@ -452,13 +494,12 @@ node_worker_handle(struct mworker *w, const char *line, size_t len)
 static void
 node_handle_answer(struct mworker *w, bool got)
 {
-    struct master *m = w->m;
-    struct node_link *nl = w->node;
+    struct node_link *nl = node_of(w);
     uint64_t conn = nl->handle_conn;
 
     if (!nl->handle_in_flight) {
-        log_warn(0, "worker W%u (pid %ld) acknowledged a handle never sent",
-                 w->sw.id, (long) w->pid);
+        log_warn(0, "worker " MW_FMT " acknowledged a handle never sent",
+                 MW_ARGS(w));
         return;
     }
     node_link_handle_answered(w);
@@ -467,18 +508,18 @@ node_handle_answer(struct mworker *w, bool got)
     }
     if (conn == 0) {
         log_error(0,
-                  "worker W%u (pid %ld) did not receive its listening "
+                  "worker " MW_FMT " did not receive its listening "
                   "socket (NODE_HANDLE_NACK); killing it",
-                  w->sw.id, (long) w->pid);
+                  MW_ARGS(w));
         (void) kill(w->pid, SIGKILL);
         return;
     }
     /* Node would lose this connection; it goes back to the queue. */
     log_warn(0,
-             "worker W%u (pid %ld) did not receive the fd of C%llu "
+             "worker " MW_FMT " did not receive the fd of C%llu "
              "(NODE_HANDLE_NACK); it goes to the queue tail",
-             w->sw.id, (long) w->pid, (unsigned long long) conn);
-    (void) sched_ack(&m->sched, &w->sw, conn, SCHED_REFUSED);
+             MW_ARGS(w), (unsigned long long) conn);
+    (void) sched_ack(w->fl->sched, &w->sw, conn, SCHED_REFUSED);
 }
 
 void
@@ -487,24 +528,24 @@ node_cluster_line(struct mworker *w, const char *line, size_t len)
     struct json_value msg, cmdv;
     char cmd[32];
 
-    workers_heard(w);
-    if (w->m->opt.trace) {
-        trace_node_line(w, false, line, len, w->node->pending_fd);
+    mworker_heard(w);
+    if (w->fl->opt->trace) {
+        node_link_trace(w, false, line, len, node_of(w)->pending_fd);
     }
     if (json_check(line, len, &msg) == JSON_INVALID) {
         char shown[64];
 
         node_shown(line, len, shown, sizeof(shown));
         log_warn(0,
-                 "worker W%u (pid %ld) sent a line that is not JSON; "
+                 "worker " MW_FMT " sent a line that is not JSON; "
                  "ignored: %s",
-                 w->sw.id, (long) w->pid, shown);
+                 MW_ARGS(w), shown);
         return;
     }
     /* Node's test for an internal message: cmd is a string, NODE_... */
     if (msg.type != JSON_OBJECT || !json_get(&msg, "cmd", &cmdv)
-        || cmdv.type != JSON_STRING || cmdv.len < 7
-        || memcmp(cmdv.p, "\"NODE_", 6) != 0
+        || cmdv.type != JSON_STRING || cmdv.len <= STRLEN_LIT("\"NODE_")
+        || memcmp(cmdv.p, "\"NODE_", STRLEN_LIT("\"NODE_")) != 0
         || json_string(&cmdv, cmd, sizeof(cmd)) < 0) {
         node_user_message(w, line, len, "");
         return;
@@ -525,18 +566,17 @@ node_cluster_line(struct mworker *w, const char *line, size_t len)
 void
 node_cluster_newconn(struct mworker *w, struct mconn *c)
 {
-    struct master *m = w->m;
+    struct node_link *nl = node_of(w);
     char buf[NODE_KEY_MAX * 6 + 192];
     size_t n;
     int rc;
 
-    c->link_tag = m->node_seq++;
+    c->link_tag = node_seq++;
     n = (size_t) snprintf(buf, sizeof(buf),
                           "{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\","
                           "\"msg\":{\"cmd\":\"NODE_CLUSTER\",\"act\":"
                           "\"newconn\",\"key\":");
-    if (!json_put_string(buf, sizeof(buf), &n, w->node->key,
-                         strlen(w->node->key))) {
+    if (!json_put_string(buf, sizeof(buf), &n, nl->key, strlen(nl->key))) {
         node_queue_failed(w);
         return;
     }
@@ -548,7 +588,7 @@ node_cluster_newconn(struct mworker *w, struct mconn *c)
         return;
     }
     if (w->sw.ninflight == 1) {
-        w->node->asked_at = ev_now(m->loop);
+        nl->asked_at = ev_now(w->fl->loop);
     }
 }
 
@@ -556,11 +596,12 @@ node_cluster_newconn(struct mworker *w, struct mconn *c)
 void
 node_cluster_last_words(struct mworker *w)
 {
-    if (w->node->user_hidden > 0) {
-        log_info("worker W%u (pid %ld): %u more message%s not shown", w->sw.id,
-                 (long) w->pid, w->node->user_hidden,
-                 w->node->user_hidden == 1 ? "" : "s");
-        w->node->user_hidden = 0;
+    struct node_link *nl = node_of(w);
+
+    if (nl->user_hidden > 0) {
+        log_info("worker " MW_FMT ": %u more message%s not shown", MW_ARGS(w),
+                 nl->user_hidden, nl->user_hidden == 1 ? "" : "s");
+        nl->user_hidden = 0;
     }
 }
 
@@ -572,10 +613,10 @@ node_cluster_disconnect(struct mworker *w)
      * disconnect as well would have Node's worker call
      * process.disconnect() twice, and the second throws
      * (ERR_IPC_DISCONNECTED). */
-    if (w->node->disconnecting) {
+    if (node_of(w)->disconnecting) {
         return;
     }
-    w->node->disconnecting = true;
+    node_of(w)->disconnecting = true;
     node_send_cluster(w, "\"act\":\"disconnect\"");
 }
 
@@ -587,9 +628,16 @@ node_cluster_disconnect(struct mworker *w)
 void
 node_cluster_closed(struct mworker *w)
 {
-    link_close(w);
-    master_worker_gone(w->m, w);
+    mworker_lost(w);
     if (!w->exited) {
         workers_left(w, "its IPC channel closed");
     }
+}
+
+/* After the last worker: what the kind kept. */
+void
+node_cluster_fini(void)
+{
+    free(node_data);
+    node_data = NULL;
 }

@@ -13,18 +13,23 @@
  * handle. Lines without a handle written back to back are sent together.
  * What waits for a worker is bounded: see NODE_OUT_PAUSE.
  *
- * What the lines mean is node_cluster.c's business.
+ * What the lines mean is node_cluster.c's business: it gets each one,
+ * and the channel's closing, through the hooks it gave node_link_new().
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "conf/options.h"
 #include "fdutil.h"
+#include "fleet/mworker.h"
 #include "log.h"
-#include "master.h"
+#include "node/node-t.h"
+#include "node/node_link.h"
 
 #define NODE_READ_CHUNK 65536
 #define NODE_READS_PER_TURN 8
@@ -48,32 +53,64 @@ struct node_out {
 
 static void node_link_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void node_link_write_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void node_link_retry_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
+/* <w>'s link; each line read goes to <on_line>, the channel's closing to
+ * <on_closed>. -1 on ENOMEM. */
 int
-node_link_new(struct mworker *w)
+node_link_new(struct mworker *w,
+              void (*on_line)(struct mworker *, const char *, size_t),
+              void (*on_closed)(struct mworker *))
 {
-    w->node = calloc(1, sizeof(*w->node));
-    if (w->node == NULL) {
+    struct node_link *nl = calloc(1, sizeof(*nl));
+
+    if (nl == NULL) {
         return -1;
     }
-    STAILQ_INIT(&w->node->out);
-    w->node->pending_fd = -1;
+    STAILQ_INIT(&nl->out);
+    nl->pending_fd = -1;
+    nl->on_line = on_line;
+    nl->on_closed = on_closed;
+    w->link_state = nl;
     return 0;
 }
 
 void
 node_link_start(struct mworker *w)
 {
+    ev_init(&w->chan_retry, node_link_retry_cb);
     ev_io_init(&w->chan_r, node_link_read_cb, w->chan_fd, EV_READ);
     ev_io_init(&w->chan_w, node_link_write_cb, w->chan_fd, EV_WRITE);
-    ev_io_start(w->m->loop, &w->chan_r);
+    ev_io_start(w->fl->loop, &w->chan_r);
+}
+
+/* A line of Node's IPC, as written or read, cut to fit, for --trace. */
+void
+node_link_trace(const struct mworker *w, bool out, const char *line, size_t len,
+                int fd)
+{
+    char fdnote[32] = "", shown[400];
+    size_t i, n = len > sizeof(shown) ? sizeof(shown) : len;
+
+    if (fd != -1) {
+        snprintf(fdnote, sizeof(fdnote), " + fd %d", fd);
+    }
+    /* A worker's line is shown before it is checked as JSON: a "\r" or
+     * an escape sequence in it must not reach the log as such. */
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) line[i];
+
+        shown[i] = c < 0x20 || c == 0x7f ? '?' : (char) c;
+    }
+    log_trace("ipc      %s W%u %.*s%s%s", out ? "->" : "<-", w->sw.id, (int) n,
+              shown, len > n ? "..." : "", fdnote);
 }
 
 /* Drops what was not sent and what was half read (the channel closed). */
 void
 node_link_clear(struct mworker *w)
 {
-    struct node_link *nl = w->node;
+    struct node_link *nl = node_of(w);
     struct node_out *o;
 
     if (nl == NULL) {
@@ -100,20 +137,19 @@ node_link_clear(struct mworker *w)
 void
 node_link_free(struct mworker *w)
 {
-    if (w->node == NULL) {
+    if (node_of(w) == NULL) {
         return;
     }
     node_link_clear(w);
-    free(w->node);
-    w->node = NULL;
+    free(node_of(w));
+    w->link_state = NULL;
 }
 
 static int
 node_link_queue(struct mworker *w, const char *text, size_t len, int fd,
                 uint64_t conn_id, bool urgent)
 {
-    struct master *m = w->m;
-    struct node_link *nl = w->node;
+    struct node_link *nl = node_of(w);
     struct node_out *o, *head;
 
     if (w->chan_fd == -1) {
@@ -150,13 +186,10 @@ node_link_queue(struct mworker *w, const char *text, size_t len, int fd,
     }
     nl->nout++;
     nl->out_bytes += sizeof(*o) + o->len;
-    if (m->opt.trace) {
-        trace_node_line(w, true, text, len, fd);
+    if (w->fl->opt->trace) {
+        node_link_trace(w, true, text, len, fd);
     }
-    if (!w->dirty) {
-        w->dirty = true;
-        TAILQ_INSERT_TAIL(&m->dirty, w, dirty_link);
-    }
+    mworker_mark_dirty(w);
     return 0;
 }
 
@@ -270,8 +303,8 @@ node_link_advance(struct node_link *nl, size_t n, bool with_fd)
 void
 node_link_flush(struct mworker *w)
 {
-    struct master *m = w->m;
-    struct node_link *nl = w->node;
+    struct fleet *fl = w->fl;
+    struct node_link *nl = node_of(w);
 
     while (w->chan_fd != -1) {
         struct node_out *o = STAILQ_FIRST(&nl->out);
@@ -289,28 +322,28 @@ node_link_flush(struct mworker *w)
             node_link_advance(nl, (size_t) n, with_fd);
             if (nl->read_paused && nl->out_bytes < NODE_OUT_PAUSE / 2) {
                 nl->read_paused = false; /* it reads again: so do we */
-                ev_io_start(m->loop, &w->chan_r);
+                ev_io_start(fl->loop, &w->chan_r);
             }
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            ev_io_start(m->loop, &w->chan_w);
+            ev_io_start(fl->loop, &w->chan_w);
             return;
         }
         if (errno == ENOBUFS || errno == ENOMEM || errno == ETOOMANYREFS) {
             /* Nothing was sent; the socket may never turn writable. */
             if (!ev_is_active(&w->chan_retry)) {
                 log_warn(errno, "sendmsg() to W%u failed; retrying", w->sw.id);
-                ev_timer_set(&w->chan_retry, 0.05, 0.);
-                ev_timer_start(m->loop, &w->chan_retry);
+                ev_timer_set(&w->chan_retry, CHAN_RETRY_S, 0.);
+                ev_timer_start(fl->loop, &w->chan_retry);
             }
             return;
         }
         log_warn(errno, "sendmsg() to W%u failed", w->sw.id);
-        node_cluster_closed(w);
+        nl->on_closed(w);
         return;
     }
-    ev_io_stop(m->loop, &w->chan_w);
+    ev_io_stop(fl->loop, &w->chan_w);
 }
 
 static void
@@ -323,16 +356,25 @@ node_link_write_cb(struct ev_loop *loop, ev_io *io, int revents)
     node_link_flush(w);
 }
 
+static void
+node_link_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct mworker *w = container_of(t, struct mworker, chan_retry);
+
+    (void) loop;
+    (void) revents;
+    node_link_flush(w);
+}
+
 /* The worker answered the handle in flight: later lines may go. */
 void
 node_link_handle_answered(struct mworker *w)
 {
-    struct node_link *nl = w->node;
+    struct node_link *nl = node_of(w);
 
     nl->handle_in_flight = false;
-    if (STAILQ_FIRST(&nl->out) != NULL && !w->dirty) {
-        w->dirty = true;
-        TAILQ_INSERT_TAIL(&w->m->dirty, w, dirty_link);
+    if (STAILQ_FIRST(&nl->out) != NULL) {
+        mworker_mark_dirty(w);
     }
 }
 
@@ -365,7 +407,7 @@ node_link_take_fds(struct node_link *nl, struct msghdr *mh)
 static void
 node_link_lines(struct mworker *w, const char *buf, size_t n)
 {
-    struct node_link *nl = w->node;
+    struct node_link *nl = node_of(w);
 
     while (n > 0 && w->chan_fd != -1) {
         const char *nlp = memchr(buf, '\n', n);
@@ -375,13 +417,12 @@ node_link_lines(struct mworker *w, const char *buf, size_t n)
             /* The rest of a line too long to keep. */
         } else if (nl->in_len + take > NODE_LINE_MAX) {
             log_warn(0,
-                     "worker W%u (pid %ld) sent a message over %d bytes; "
-                     "dropped",
-                     w->sw.id, (long) w->pid, NODE_LINE_MAX);
+                     "worker " MW_FMT " sent a message over %d bytes; dropped",
+                     MW_ARGS(w), NODE_LINE_MAX);
             nl->skipping = true;
             nl->in_len = 0;
         } else if (nlp != NULL && nl->in_len == 0) {
-            node_cluster_line(w, buf, take); /* no copy needed */
+            nl->on_line(w, buf, take); /* no copy needed */
         } else {
             if (nl->in_len + take > nl->in_cap) {
                 size_t cap = nl->in_cap ? nl->in_cap : 4096;
@@ -406,7 +447,7 @@ node_link_lines(struct mworker *w, const char *buf, size_t n)
                 size_t len = nl->in_len;
 
                 nl->in_len = 0;
-                node_cluster_line(w, nl->in, len);
+                nl->on_line(w, nl->in, len);
             }
         }
     next:
@@ -428,6 +469,7 @@ static enum node_read_result
 node_link_read(struct mworker *w, int max, bool all)
 {
     static char buf[NODE_READ_CHUNK];
+    struct node_link *nl = node_of(w);
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(NODE_FDS_MAX * sizeof(int))];
@@ -442,13 +484,13 @@ node_link_read(struct mworker *w, int max, bool all)
         if (w->chan_fd == -1) {
             return NODE_CLOSED;
         }
-        if (!all && w->node->out_bytes >= NODE_OUT_PAUSE) {
+        if (!all && nl->out_bytes >= NODE_OUT_PAUSE) {
             log_warn(0,
-                     "worker W%u (pid %ld) does not read its channel: %zu "
+                     "worker " MW_FMT " does not read its channel: %zu "
                      "bytes wait for it; not reading from it until it does",
-                     w->sw.id, (long) w->pid, w->node->out_bytes);
-            w->node->read_paused = true;
-            ev_io_stop(w->m->loop, &w->chan_r);
+                     MW_ARGS(w), nl->out_bytes);
+            nl->read_paused = true;
+            ev_io_stop(w->fl->loop, &w->chan_r);
             return NODE_IDLE;
         }
         memset(&mh, 0, sizeof(mh));
@@ -468,7 +510,7 @@ node_link_read(struct mworker *w, int max, bool all)
             }
             return NODE_CLOSED;
         }
-        node_link_take_fds(w->node, &mh);
+        node_link_take_fds(nl, &mh);
         if (n == 0) {
             return NODE_CLOSED;
         }
@@ -488,7 +530,7 @@ node_link_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     (void) loop;
     (void) revents;
     if (node_link_read(w, NODE_READS_PER_TURN, false) == NODE_CLOSED) {
-        node_cluster_closed(w);
+        node_of(w)->on_closed(w);
     }
 }
 
@@ -506,7 +548,7 @@ node_link_unsent(const struct mworker *w, uint64_t conn_id)
 {
     const struct node_out *o;
 
-    STAILQ_FOREACH(o, &w->node->out, link)
+    STAILQ_FOREACH(o, &node_of(w)->out, link)
     {
         if (o->conn_id == conn_id) {
             return true;
@@ -519,8 +561,9 @@ node_link_unsent(const struct mworker *w, uint64_t conn_id)
 int
 node_link_take_pending_fd(struct mworker *w)
 {
-    int fd = w->node->pending_fd;
+    struct node_link *nl = node_of(w);
+    int fd = nl->pending_fd;
 
-    w->node->pending_fd = -1;
+    nl->pending_fd = -1;
     return fd;
 }

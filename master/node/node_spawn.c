@@ -11,14 +11,19 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "master.h"
+#include "accept/accept-t.h"
+#include "conf/options.h"
+#include "log.h"
+#include "node/node_spawn.h"
 
-extern char **environ;
+/* node, found on PATH or --node-bin. */
+static char node_bin[PATH_MAX];
 
 /* Finds <name> on PATH; 0 and <out> filled, or -1. */
 static int
@@ -51,23 +56,22 @@ node_spawn_which(const char *name, char *out, size_t size)
  * Checks --node-bin (or finds node on PATH) and the script, once at
  * start-up, so that a typo is one clear line rather than a crash loop.
  */
-int
-node_spawn_resolve(struct master *m)
+static int
+node_spawn_find(const struct master_options *o)
 {
-    const char *script = m->opt.node_script;
+    const char *script = o->node_script;
     char alt[PATH_MAX];
     int err;
 
-    if (m->opt.node_bin != NULL) {
-        if (snprintf(m->node_bin, sizeof(m->node_bin), "%s", m->opt.node_bin)
-                >= (int) sizeof(m->node_bin)
-            || access(m->node_bin, X_OK) == -1) {
-            fprintf(stderr, "handoff: --node-bin %s: %s\n", m->opt.node_bin,
+    if (o->node_bin != NULL) {
+        if (snprintf(node_bin, sizeof(node_bin), "%s", o->node_bin)
+                >= (int) sizeof(node_bin)
+            || access(node_bin, X_OK) == -1) {
+            fprintf(stderr, "handoff: --node-bin %s: %s\n", o->node_bin,
                     strerror(errno));
             return -1;
         }
-    } else if (node_spawn_which("node", m->node_bin, sizeof(m->node_bin))
-               == -1) {
+    } else if (node_spawn_which("node", node_bin, sizeof(node_bin)) == -1) {
         fprintf(stderr, "handoff: --node: no node program on PATH (install "
                         "Node.js, or give --node-bin)\n");
         return -1;
@@ -93,38 +97,41 @@ node_spawn_resolve(struct master *m)
     return -1;
 }
 
-void
-node_spawn_free(char **v)
+int
+node_spawn_resolve(struct fleet *fl)
 {
-    size_t i;
+    if (node_spawn_find(fl->opt) == -1) {
+        return -1;
+    }
+    fl->program = fl->opt->node_script;
+    return 0;
+}
 
-    if (v == NULL) {
-        return;
-    }
-    for (i = 0; v[i] != NULL; i++) {
-        free(v[i]);
-    }
-    free(v);
+/* The start-up log says what runs. */
+void
+node_spawn_announce(const struct fleet *fl)
+{
+    log_info("workers are Node: %s %s", node_bin, fl->opt->node_script);
 }
 
 /* node SCRIPT ARG..., each string owned by the vector; NULL on ENOMEM. */
-char **
-node_spawn_argv(const struct master *m)
+static char **
+node_spawn_argv(const struct master_options *o)
 {
-    size_t n = (size_t) m->opt.node_argc, i;
+    size_t n = (size_t) o->node_argc, i;
     char **v = calloc(n + 3, sizeof(*v));
 
     if (v == NULL) {
         return NULL;
     }
-    v[0] = strdup(m->node_bin);
-    v[1] = strdup(m->opt.node_script);
+    v[0] = strdup(node_bin);
+    v[1] = strdup(o->node_script);
     for (i = 0; i < n; i++) {
-        v[i + 2] = strdup(m->opt.node_args[i]);
+        v[i + 2] = strdup(o->node_args[i]);
     }
     for (i = 0; i < n + 2; i++) {
         if (v[i] == NULL) {
-            /* node_spawn_free() stops at the first NULL: free them all. */
+            /* exec_vec_free() stops at the first NULL: free them all. */
             for (i = 0; i < n + 2; i++) {
                 free(v[i]);
             }
@@ -135,56 +142,28 @@ node_spawn_argv(const struct master *m)
     return v;
 }
 
-static bool
-node_spawn_ours(const char *var)
+/*
+ * The master's environment with the cluster variables set for worker
+ * <w>, whose channel is fd EXEC_CHANNEL_FD, and PORT; NULL on ENOMEM.
+ */
+static char **
+node_spawn_envp(const struct mworker *w)
 {
-    static const char *const ours[] = {
-        "NODE_UNIQUE_ID=",
-        "NODE_CHANNEL_FD=",
-        "NODE_CHANNEL_SERIALIZATION_MODE=",
-        "PORT=",
-    };
-    size_t i;
+    const struct sockaddr_in *a = (const void *) &w->fl->lis->addr;
+    char id[32], chan[32], port[16];
+    char *set[] = {id, chan, "NODE_CHANNEL_SERIALIZATION_MODE=json", port};
 
-    for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
-        if (strncmp(var, ours[i], strlen(ours[i])) == 0) {
-            return true;
-        }
-    }
-    return false;
+    snprintf(id, sizeof(id), "NODE_UNIQUE_ID=%u", w->sw.id);
+    snprintf(chan, sizeof(chan), "NODE_CHANNEL_FD=%d", EXEC_CHANNEL_FD);
+    snprintf(port, sizeof(port), "PORT=%u", (unsigned) ntohs(a->sin_port));
+    return exec_env(set, sizeof(set) / sizeof(set[0]));
 }
 
-/* The master's environment with the cluster variables set for worker
- * <id>; NULL on ENOMEM. */
-char **
-node_spawn_envp(const struct master *m, uint32_t id, int chan_fd)
+int
+node_spawn_command(const struct mworker *w, struct exec_cmd *cmd)
 {
-    const struct sockaddr_in *a = (const void *) &m->lis.addr;
-    size_t n = 0, k = 0, i;
-    char **v;
-
-    while (environ[n] != NULL) {
-        n++;
-    }
-    v = calloc(n + 5, sizeof(*v));
-    if (v == NULL) {
-        return NULL;
-    }
-    for (i = 0; i < n; i++) {
-        if (!node_spawn_ours(environ[i])
-            && (v[k++] = strdup(environ[i])) == NULL) {
-            goto fail;
-        }
-    }
-    if (asprintf(&v[k++], "NODE_UNIQUE_ID=%u", id) == -1
-        || asprintf(&v[k++], "NODE_CHANNEL_FD=%d", chan_fd) == -1
-        || (v[k++] = strdup("NODE_CHANNEL_SERIALIZATION_MODE=json")) == NULL
-        || asprintf(&v[k++], "PORT=%u", (unsigned) ntohs(a->sin_port)) == -1) {
-        v[k - 1] = NULL;
-        goto fail;
-    }
-    return v;
-fail:
-    node_spawn_free(v);
-    return NULL;
+    cmd->path = node_bin;
+    cmd->argv = node_spawn_argv(w->fl->opt);
+    cmd->envp = node_spawn_envp(w);
+    return cmd->argv != NULL && cmd->envp != NULL ? 0 : -1;
 }

@@ -31,6 +31,9 @@
 
 #include "ctlpath.h"
 #include "fdutil.h"
+#include "fleet/fleet.h"
+#include "fleet/mworker.h"
+#include "fleet/spawn.h"
 #include "log.h"
 #include "master.h"
 #include "numparse.h"
@@ -45,18 +48,12 @@ static bool control_trace_asked;
 static void
 control_trace(struct master *m, bool on)
 {
-    struct mworker *w;
-
     if (m->opt.trace == on) {
         return;
     }
     m->opt.trace = on;
     m->sched.sink.event = on ? trace_sched_event : NULL;
-    TAILQ_FOREACH(w, &m->all, all_link) {
-        w->out.on_record = on ? trace_record : NULL;
-        w->out.on_record_arg = w;
-    }
-    master_broadcast(m, CHAN_TRACE, on);
+    mworker_notify_all(&m->fleet, CHAN_TRACE, on);
 }
 
 static void
@@ -116,10 +113,11 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
             sbuf_printf(out, "error: stopping\n");
             return;
         }
-        workers_reload(m);
-        sbuf_printf(out, "ok: rolling restart of %u workers\n", m->nslots);
+        spawn_reload(&m->fleet);
+        sbuf_printf(out, "ok: rolling restart of %u workers\n",
+                    m->fleet.nslots);
     } else if (strcmp(cmd, "workers") == 0 && arg != NULL) {
-        unsigned was = m->nslots;
+        unsigned was = m->fleet.nslots;
 
         if (!num_parse_cstr(arg, 1, 1024, &n)) {
             sbuf_printf(out, "error: workers takes a number from 1 to 1024\n");
@@ -129,18 +127,18 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
             sbuf_printf(out, "error: stopping\n");
             return;
         }
-        while (m->nslots < n) {
-            unsigned before = m->nslots;
+        while (m->fleet.nslots < n) {
+            unsigned before = m->fleet.nslots;
 
-            workers_scale(m, +1);
-            if (m->nslots == before) {
+            fleet_scale(&m->fleet, +1);
+            if (m->fleet.nslots == before) {
                 break;
             }
         }
-        while (m->nslots > n) {
-            workers_scale(m, -1);
+        while (m->fleet.nslots > n) {
+            fleet_scale(&m->fleet, -1);
         }
-        sbuf_printf(out, "ok: %u workers (were %u)\n", m->nslots, was);
+        sbuf_printf(out, "ok: %u workers (were %u)\n", m->fleet.nslots, was);
     } else if (strcmp(cmd, "trace") == 0 && arg != NULL
                && (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0)) {
         control_trace_asked = strcmp(arg, "on") == 0;

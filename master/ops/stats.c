@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fleet/link.h"
 #include "master.h"
 #include "sched/policy.h"
 
@@ -49,9 +50,9 @@ static uint64_t
 stats_served_total(const struct master *m)
 {
     const struct mworker *w;
-    uint64_t n = m->served_gone;
+    uint64_t n = m->fleet.served_gone;
 
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->fleet.all, all_link) {
         n += w->sw.load.served;
     }
     return n;
@@ -61,9 +62,9 @@ static uint64_t
 stats_handed_total(const struct master *m)
 {
     const struct mworker *w;
-    uint64_t n = m->handed_gone;
+    uint64_t n = m->fleet.handed_gone;
 
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->fleet.all, all_link) {
         n += w->sw.handed;
     }
     return n;
@@ -115,10 +116,11 @@ stats_json(const struct master *m, struct sbuf *b)
                 m->lis.fd != -1 && paused == NULL ? "true" : "false",
                 paused != NULL ? "\"" : "", paused != NULL ? paused : "null",
                 paused != NULL ? "\"" : "", m->stopping ? "true" : "false",
-                (unsigned long long) m->exits, m->nslots, m->sched.nworkers);
+                (unsigned long long) m->fleet.exits, m->fleet.nslots,
+                m->sched.nworkers);
     /* Node workers (--node) send no load reports: what only a report
      * tells is unknown for them, and says so (null), rather than 0. */
-    if (m->opt.node_script != NULL) {
+    if (m->fleet.kind->load == NULL) {
         sbuf_printf(b,
                     "\"totals\":{\"requests_served\":null,"
                     "\"connections_handed\":%llu},\"workers\":[",
@@ -130,17 +132,16 @@ stats_json(const struct master *m, struct sbuf *b)
                     (unsigned long long) stats_served_total(m),
                     (unsigned long long) stats_handed_total(m));
     }
-    TAILQ_FOREACH(w, &m->all, all_link) {
+    TAILQ_FOREACH(w, &m->fleet.all, all_link) {
         const struct chan_load *l = &w->sw.load;
 
         sbuf_printf(b,
                     "%s{\"id\":%u,\"pid\":%ld,\"kind\":\"%s\",\"slot\":%d,"
                     "\"state\":\"%s\",",
-                    first ? "" : ",", w->sw.id, (long) w->pid,
-                    w->node != NULL ? "node" : "handoff",
+                    first ? "" : ",", w->sw.id, (long) w->pid, w->link->kind,
                     w->slot != NULL ? (int) w->slot->index : -1,
                     stats_state(w));
-        if (w->node != NULL) {
+        if (w->link->load == NULL) {
             sbuf_printf(b, "\"open_connections\":null,"
                            "\"requests_in_flight\":null,"
                            "\"requests_served\":null,\"loop_lag_ms\":null,"
@@ -198,19 +199,19 @@ stats_prometheus(const struct master *m, struct sbuf *b)
     COUNTER("handoff_reclaims_total",
             "Handoffs to a worker that died first, handed to another.",
             m->sched.reclaims);
-    if (m->opt.node_script == NULL) { /* Node workers do not report it */
+    if (m->fleet.kind->load != NULL) { /* Node workers do not report it */
         COUNTER("handoff_requests_total",
                 "Requests served by all workers, past and present.",
                 stats_served_total(m));
     }
     COUNTER("handoff_worker_exits_total", "Worker processes that exited.",
-            m->exits);
+            m->fleet.exits);
     GAUGE("handoff_queue_length", "Accepted connections waiting for a worker.",
           "%zu", m->sched.nqueued);
     GAUGE("handoff_accept_queue_length",
           "Connections in the kernel's accept queue of the listener.", "%u",
           qlen);
-    GAUGE("handoff_workers", "Worker slots.", "%u", m->nslots);
+    GAUGE("handoff_workers", "Worker slots.", "%u", m->fleet.nslots);
     GAUGE("handoff_workers_ready",
           "Workers ready and in the rotation; at 0 the master does not "
           "accept.",
@@ -225,43 +226,43 @@ stats_prometheus(const struct master *m, struct sbuf *b)
 #undef COUNTER
 #undef GAUGE
 
-    if (m->opt.node_script == NULL) { /* Node workers do not report it */
+    if (m->fleet.kind->load != NULL) { /* Node workers do not report it */
         stats_metric(
             b, "handoff_slot_requests_total", "counter",
             "Requests served by the workers of a slot, past and present.");
-        for (i = 0; i < m->nslots; i++) {
+        for (i = 0; i < m->fleet.nslots; i++) {
             uint64_t served, handed;
 
-            stats_slot_totals(m->slots[i], &served, &handed);
+            stats_slot_totals(m->fleet.slots[i], &served, &handed);
             sbuf_printf(b, "handoff_slot_requests_total{slot=\"%u\"} %llu\n", i,
                         (unsigned long long) served);
         }
     }
     stats_metric(b, "handoff_slot_connections_handed_total", "counter",
                  "Connections handed to the workers of a slot.");
-    for (i = 0; i < m->nslots; i++) {
+    for (i = 0; i < m->fleet.nslots; i++) {
         uint64_t served, handed;
 
-        stats_slot_totals(m->slots[i], &served, &handed);
+        stats_slot_totals(m->fleet.slots[i], &served, &handed);
         sbuf_printf(b,
                     "handoff_slot_connections_handed_total{slot=\"%u\"} %llu\n",
                     i, (unsigned long long) handed);
     }
     stats_metric(b, "handoff_slot_restarts_total", "counter",
                  "Times a slot's worker exited and was restarted.");
-    for (i = 0; i < m->nslots; i++) {
+    for (i = 0; i < m->fleet.nslots; i++) {
         sbuf_printf(b, "handoff_slot_restarts_total{slot=\"%u\"} %u\n", i,
-                    m->slots[i]->restarts);
+                    m->fleet.slots[i]->restarts);
     }
 /* <reported>: the figure comes from load reports, which Node workers
  * (--node) do not send; their series are left out. */
 #define SLOT_GAUGE(n, h, reported, fmt, expr)                                  \
     do {                                                                       \
         stats_metric(b, n, "gauge", h);                                        \
-        for (i = 0; i < m->nslots; i++) {                                      \
-            const struct mworker *w = m->slots[i]->w;                          \
+        for (i = 0; i < m->fleet.nslots; i++) {                                \
+            const struct mworker *w = m->fleet.slots[i]->w;                    \
                                                                                \
-            if (w != NULL && (w->node == NULL || !reported)) {                 \
+            if (w != NULL && (w->link->load != NULL || !reported)) {           \
                 sbuf_printf(b, "%s{slot=\"%u\"} " fmt "\n", n, i, expr);       \
             }                                                                  \
         }                                                                      \

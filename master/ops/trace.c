@@ -1,5 +1,5 @@
 /*
- * trace.c: --trace output for the master. One line per scheduler step,
+ * trace.c: --trace output for the master's scheduler: one line per step,
  * each followed by the queue and the policy's state *after* the step, so
  * that the lines can be read against the table in node-cluster.md §3:
  *
@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "accept/accept-t.h"
+#include "fleet/fleet-t.h"
 #include "log.h"
 #include "master.h"
 
@@ -122,62 +124,4 @@ trace_sched_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
     }
     trace_state(m, state, sizeof(state));
     log_trace("%-52s %s", what, state);
-}
-
-void
-trace_record(void *arg, const struct chan_msg *msgs, size_t n, size_t nfds)
-{
-    const struct mworker *w = arg;
-    char list[160];
-    size_t i, len = 0;
-    int rc;
-
-    list[0] = '\0';
-    for (i = 0; i < n && len < sizeof(list); i++) {
-        if (i == 4) {
-            snprintf(list + len, sizeof(list) - len, ", ...");
-            break;
-        }
-        if (msgs[i].type == CHAN_CONN) {
-            rc = snprintf(list + len, sizeof(list) - len, "%sCONN C%llu",
-                          i ? ", " : "", (unsigned long long) msgs[i].conn_id);
-        } else {
-            rc = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
-                          chan_type_name(msgs[i].type));
-        }
-        len += rc > 0 ? (size_t) rc : 0;
-    }
-    log_trace("sendmsg  -> W%u: %zu message%s, %zu fd%s (%s)", w->sw.id, n,
-              n == 1 ? "" : "s", nfds, nfds == 1 ? "" : "s", list);
-}
-
-void
-trace_load(const struct mworker *w, const struct chan_load *l)
-{
-    log_trace("load     W%u: %u open, %u in flight, %llu served, lag %.1f ms, "
-              "rss %u KiB",
-              w->sw.id, l->open_conns, l->in_flight,
-              (unsigned long long) l->served, l->lag_us / 1000.0, l->rss_kib);
-}
-
-/* A line of Node's IPC (--node), as written or read, cut to fit. */
-void
-trace_node_line(const struct mworker *w, bool out, const char *line, size_t len,
-                int fd)
-{
-    char fdnote[32] = "", shown[400];
-    size_t i, n = len > sizeof(shown) ? sizeof(shown) : len;
-
-    if (fd != -1) {
-        snprintf(fdnote, sizeof(fdnote), " + fd %d", fd);
-    }
-    /* A worker's line is shown before it is checked as JSON: a "\r" or
-     * an escape sequence in it must not reach the log as such. */
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) line[i];
-
-        shown[i] = c < 0x20 || c == 0x7f ? '?' : (char) c;
-    }
-    log_trace("ipc      %s W%u %.*s%s%s", out ? "->" : "<-", w->sw.id, (int) n,
-              shown, len > n ? "..." : "", fdnote);
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fdutil.h"
+#include "fleet/exec.h"
 #include "log.h"
 #include "master.h"
 
@@ -149,7 +150,7 @@ upgrade_start(struct master *m)
             (void) fd_set_cloexec(admin, 0);
             (void) putenv(env_admin);
         }
-        spawn_child_signals();
+        exec_child_signals();
         execv(m->self_path, m->argv);
         _exit(127);
     }
@@ -183,10 +184,10 @@ upgrade_maybe_ready(struct master *m)
     if (m->notify_parent_fd == -1) {
         return;
     }
-    for (i = 0; i < m->nslots; i++) {
-        ready += m->slots[i]->w != NULL && m->slots[i]->w->ready;
+    for (i = 0; i < m->fleet.nslots; i++) {
+        ready += m->fleet.slots[i]->w != NULL && m->fleet.slots[i]->w->ready;
     }
-    if (ready < m->nslots) {
+    if (ready < m->fleet.nslots) {
         return;
     }
     do {
