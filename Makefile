@@ -116,13 +116,16 @@ $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
-# handoffctl shares with the master where the control socket is.
-$(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o $(BUILD)/obj/common/ctlpath.o
+# handoffctl shares with the master where the control socket is, and the
+# table of its commands (master/ops/control_cmds.c, pure).
+$(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o $(BUILD)/obj/common/ctlpath.o \
+                     $(BUILD)/obj/common/numparse.o $(BUILD)/obj/master/ops/control_cmds.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
-# The master's files name each other's headers by folder ("sched/sched.h").
-$(BUILD)/obj/master/%.o: CFLAGS_OURS += -Imaster
+# The master's files name each other's headers by folder ("sched/sched.h"),
+# as handoffctl names the command table's.
+$(BUILD)/obj/master/%.o $(BUILD)/obj/tools/handoffctl.o: CFLAGS_OURS += -Imaster
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

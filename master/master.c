@@ -20,6 +20,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "accept/acceptor.h"
+#include "accept/inherit.h"
+#include "accept/listener.h"
+#include "accept/mconn.h"
 #include "fdutil.h"
 #include "fleet/fleet.h"
 #include "fleet/link.h"
@@ -29,6 +33,9 @@
 #include "log.h"
 #include "master.h"
 #include "node/node.h"
+#include "ops/admin.h"
+#include "ops/control.h"
+#include "ops/trace.h"
 #include "sched/policy.h"
 
 /* The scheduler hands <sc> to <sw>: its link queues it, fd attached. */
@@ -50,6 +57,31 @@ master_sink_release(void *ctx, struct sched_conn *sc)
 
     fd_close(c->fd);
     mconn_free(&m->acc.pool, c);
+}
+
+/* --trace: every step of the scheduler. */
+static void
+master_sink_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
+                  const struct sched_worker *w)
+{
+    struct master *m = ctx;
+
+    trace_sched_event(&m->sched, ev, c, w);
+}
+
+/* --trace, switched at run time (handoffctl trace) in the master and
+ * every worker. */
+static void
+master_set_trace(void *ctx, bool on)
+{
+    struct master *m = ctx;
+
+    if (m->opt.trace == on) {
+        return;
+    }
+    m->opt.trace = on;
+    m->sched.sink.event = on ? master_sink_event : NULL;
+    mworker_notify_all(&m->fleet, CHAN_TRACE, on);
 }
 
 /*
@@ -106,7 +138,7 @@ master_close_listeners(struct master *m)
 }
 
 /* Starts a graceful stop (SIGTERM, or a successful upgrade). */
-void
+static void
 master_stop(struct master *m, const char *why)
 {
     if (m->stopping) {
@@ -144,11 +176,33 @@ master_give_up(void *ctx, int status)
     ev_break(m->loop, EVBREAK_ALL);
 }
 
-/* Every slot's worker is READY. */
+/* Every slot's worker is READY: as a new master, tell the old one. */
 static void
 master_all_ready(void *ctx)
 {
-    upgrade_maybe_ready(ctx);
+    struct master *m = ctx;
+
+    upgrade_ready(&m->up);
+}
+
+/* The new master of an upgrade is ready: this one steps down. */
+static void
+master_step_down(void *ctx)
+{
+    master_stop(ctx, "upgraded");
+}
+
+/* The new master of an upgrade has exited. */
+static void
+master_successor_gone(void *ctx)
+{
+    struct master *m = ctx;
+
+    if (!m->stopping) {
+        /* It did not take over: the control socket's path is ours again
+         * (it bound it as it started). */
+        control_reclaim();
+    }
 }
 
 static void
@@ -173,7 +227,7 @@ master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
         mworker_notify_all(&m->fleet, CHAN_REOPEN, 0);
         return;
     case SIGUSR2:
-        upgrade_start(m);
+        upgrade_start(&m->up, m->stopping);
         return;
     default:
         break;
@@ -212,9 +266,9 @@ master_cleanup(struct master *m)
     fleet_fini(&m->fleet);
     sched_drop_queue(&m->sched, master_sink_release, m);
     master_close_listeners(m);
-    admin_close(m);
-    control_close(m);
-    upgrade_fini(m);
+    admin_close();
+    control_close();
+    upgrade_fini(&m->up);
     sched_fini(&m->sched);
     acceptor_fini(&m->acc);
 }
@@ -233,7 +287,7 @@ master_watch_signal(struct master *m, ev_signal *w, int signum)
  * Returns 0, or -1 after a line on stderr.
  */
 static int
-master_setup(struct master *m)
+master_setup(struct master *m, char **argv)
 {
     struct fleet_hooks hooks = {
         .ctx = m,
@@ -243,7 +297,6 @@ master_setup(struct master *m)
     /* The one place that knows every kind of worker. */
     const struct link_ops *kind =
         m->opt.node_script != NULL ? &node_link_ops : &native_link_ops;
-    ssize_t n;
 
     signal(SIGPIPE, SIG_IGN);
     master_raise_nofile();
@@ -265,10 +318,10 @@ master_setup(struct master *m)
     if (inherit_init() == -1) {
         return -1;
     }
-    m->notify_parent_fd = inherit_take_upgrade();
-    m->upgrade_fd = -1;
-    n = readlink("/proc/self/exe", m->self_path, sizeof(m->self_path) - 1);
-    m->self_path[n > 0 ? n : 0] = '\0';
+    upgrade_init(&m->up, m->loop, &m->lis, argv);
+    m->up.ctx = m;
+    m->up.step_down = master_step_down;
+    m->up.successor_gone = master_successor_gone;
     fleet_init(&m->fleet, m->loop, &m->opt, &m->sched, &m->lis, kind, &hooks);
     acceptor_init(&m->acc, m->loop, &m->opt, &m->sched, &m->lis);
     return kind->resolve(&m->fleet);
@@ -285,7 +338,7 @@ master_open(struct master *m, char *where, size_t wlen)
         .ctx = m,
         .send = master_sink_send,
         .release = master_sink_release,
-        .event = m->opt.trace ? trace_sched_event : NULL,
+        .event = m->opt.trace ? master_sink_event : NULL,
     };
 
     if (sched_init(&m->sched, m->opt.policy, &sink) == -1
@@ -301,14 +354,25 @@ master_open(struct master *m, char *where, size_t wlen)
         fleet_fini(&m->fleet);
         return -1;
     }
-    m->started = ev_now(m->loop);
+    m->env = (struct ops_env){
+        .loop = m->loop,
+        .opt = &m->opt,
+        .sched = &m->sched,
+        .lis = &m->lis,
+        .acc = &m->acc,
+        .fleet = &m->fleet,
+        .up = &m->up,
+        .started = ev_now(m->loop),
+        .ctx = m,
+        .set_trace = master_set_trace,
+    };
     ev_init(&m->grace_w, master_grace_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
-    if ((m->opt.admin != NULL && admin_open(m) == -1)
-        || control_open(m) == -1) {
-        admin_close(m);
+    if ((m->opt.admin != NULL && admin_open(&m->env) == -1)
+        || control_open(&m->env) == -1) {
+        admin_close();
         master_close_listeners(m);
         sched_fini(&m->sched);
         fleet_fini(&m->fleet);
@@ -334,12 +398,14 @@ master_announce(const struct master *m, const char *where)
     }
 }
 
+/* Runs the master started with <argv>; its exit status. */
 int
-master_run(struct master *m)
+master_run(struct master *m, char **argv)
 {
     char where[128];
 
-    if (master_setup(m) == -1 || master_open(m, where, sizeof(where)) == -1) {
+    if (master_setup(m, argv) == -1
+        || master_open(m, where, sizeof(where)) == -1) {
         return 1;
     }
     master_announce(m, where);

@@ -12,9 +12,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept/inherit.h"
+#include "accept/listener.h"
+#include "conf/options.h"
 #include "fdutil.h"
 #include "log.h"
-#include "master.h"
+#include "ops/admin.h"
+#include "ops/dashboard.h"
+#include "ops/oneshot.h"
+#include "ops/ops-t.h"
+#include "ops/stats.h"
+#include "strlit.h"
+#include "version.h"
 
 #define ADMIN_BACKLOG 64
 
@@ -48,8 +57,38 @@ admin_respond(struct sbuf *out, int status, const char *ctype, const char *body,
 static bool
 admin_complete(const char *in, size_t len)
 {
-    return memmem(in, len, "\n\r\n", 3) != NULL
-           || memmem(in, len, "\n\n", 2) != NULL;
+    return memmem(in, len, "\n\r\n", STRLEN_LIT("\n\r\n")) != NULL
+           || memmem(in, len, "\n\n", STRLEN_LIT("\n\n")) != NULL;
+}
+
+/* A fixed text answer. */
+static void
+admin_text(struct sbuf *out, int status, const char *text, bool head)
+{
+    admin_respond(out, status, "text/plain", text, strlen(text), head);
+}
+
+/* /stats or /metrics: the figures, taken once, in one format. */
+static void
+admin_stats(struct oneshot *srv, bool prometheus, bool head, struct sbuf *out)
+{
+    struct stats_snapshot snap;
+    struct sbuf body = {0};
+
+    if (stats_take(&snap, srv->ctx) == -1) {
+        out->failed = true;
+        return;
+    }
+    if (prometheus) {
+        stats_prometheus(&snap, &body);
+        admin_respond(out, 200, "text/plain; version=0.0.4; charset=utf-8",
+                      body.data, body.len, head);
+    } else {
+        stats_json(&snap, &body);
+        admin_respond(out, 200, "application/json", body.data, body.len, head);
+    }
+    stats_release(&snap);
+    sbuf_free(&body);
 }
 
 static void
@@ -58,13 +97,12 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
 {
     char method[8], target[256];
     const char *sp1, *sp2, *eol;
-    struct sbuf body = {0};
     size_t mlen, tlen;
     bool head;
 
     if (!admin_complete(in, inlen)) {
-        admin_respond(out, inlen == ONESHOT_IN_MAX ? 431 : 400, "text/plain",
-                      "bad request\n", 12, false);
+        admin_text(out, inlen == ONESHOT_IN_MAX ? 431 : 400, "bad request\n",
+                   false);
         return;
     }
     eol = memchr(in, '\n', inlen);
@@ -77,8 +115,8 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
     if (eol == NULL || sp1 == NULL || sp2 == NULL || sp2 > eol || sp1 == in
         || (size_t) (sp1 - in) >= sizeof(method)
         || (size_t) (sp2 - sp1 - 1) >= sizeof(target)
-        || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-        admin_respond(out, 400, "text/plain", "bad request\n", 12, false);
+        || strncmp(sp2 + 1, "HTTP/1.", STRLEN_LIT("HTTP/1.")) != 0) {
+        admin_text(out, 400, "bad request\n", false);
         return;
     }
     mlen = (size_t) (sp1 - in);
@@ -90,23 +128,19 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
     target[strcspn(target, "?")] = '\0';
     head = strcmp(method, "HEAD") == 0;
     if (!head && strcmp(method, "GET") != 0) {
-        admin_respond(out, 405, "text/plain", "GET or HEAD only\n", 17, false);
+        admin_text(out, 405, "GET or HEAD only\n", false);
         return;
     }
     if (strcmp(target, "/stats") == 0) {
-        stats_json(srv->m, &body);
-        admin_respond(out, 200, "application/json", body.data, body.len, head);
+        admin_stats(srv, false, head, out);
     } else if (strcmp(target, "/metrics") == 0) {
-        stats_prometheus(srv->m, &body);
-        admin_respond(out, 200, "text/plain; version=0.0.4; charset=utf-8",
-                      body.data, body.len, head);
+        admin_stats(srv, true, head, out);
     } else if (strcmp(target, "/") == 0) {
         admin_respond(out, 200, "text/html; charset=utf-8", dashboard_html,
                       strlen(dashboard_html), head);
     } else {
-        admin_respond(out, 404, "text/plain", "not found\n", 10, head);
+        admin_text(out, 404, "not found\n", head);
     }
-    sbuf_free(&body);
 }
 
 /*
@@ -114,8 +148,9 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
  * or -1 with a line on stderr (the address cannot be bound).
  */
 int
-admin_open(struct master *m)
+admin_open(struct ops_env *env)
 {
+    const struct master_options *o = env->opt;
     char desc[160];
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -132,14 +167,14 @@ admin_open(struct master *m)
         }
     }
     if (fd == -1) {
-        fd = listener_open(m->opt.admin_host, m->opt.admin_port, ADMIN_BACKLOG,
-                           false, &ss, &sslen, desc, sizeof(desc));
+        fd = listener_open(o->admin_host, o->admin_port, ADMIN_BACKLOG, false,
+                           &ss, &sslen, desc, sizeof(desc));
     }
     if (fd == -1) {
         fprintf(stderr, "handoff: --admin: %s\n", desc);
         return -1;
     }
-    oneshot_start(&admin_srv, m, fd, admin_complete, admin_handle);
+    oneshot_start(&admin_srv, env->loop, env, fd, admin_complete, admin_handle);
     log_info("admin listening on http://%s/ (/stats, /metrics)", desc);
     return 0;
 }
@@ -151,8 +186,7 @@ admin_fd(void)
 }
 
 void
-admin_close(struct master *m)
+admin_close(void)
 {
-    (void) m;
     oneshot_stop(&admin_srv);
 }

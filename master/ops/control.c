@@ -6,13 +6,16 @@
  * answer:
  *
  *   stats          the /stats JSON
- *   workers N      scale to N workers (1..1024), as SIGTTIN/SIGTTOU do
+ *   workers N      scale to N workers (1..HANDOFF_MAX_WORKERS), as
+ *                  SIGTTIN/SIGTTOU do
  *   reload         rolling restart, as SIGHUP
  *   trace on|off   --trace, in the master and every worker, from now on
  *   trace          follow the trace: "ok: ..." and then the master's trace
  *                  lines as they are logged, until the client closes
  *
- * Answers are a line starting "ok:" or "error:" (stats: the JSON).
+ * Answers are a line starting "ok:" or "error:" (stats: the JSON). The
+ * commands are the rows of control_cmds.h, each with its handler here
+ * (control_do_NAME); handoffctl checks a command against the same rows.
  *
  * While at least one client follows, tracing is on as with `trace on`
  * (workers included: their lines go to the log, only the master's are
@@ -29,32 +32,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "accept/accept-t.h"
+#include "conf/options.h"
 #include "ctlpath.h"
 #include "fdutil.h"
 #include "fleet/fleet.h"
-#include "fleet/mworker.h"
 #include "fleet/spawn.h"
 #include "log.h"
-#include "master.h"
-#include "numparse.h"
+#include "ops/control.h"
+#include "ops/control_cmds.h"
+#include "ops/oneshot.h"
+#include "ops/ops-t.h"
+#include "ops/stats.h"
+#include "ops/upgrade.h"
 
 static struct oneshot control_srv = {.fd = -1};
 static char control_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 static ino_t control_ino;
 /* What --trace and `trace on|off` asked for; followers add to it. */
 static bool control_trace_asked;
-
-/* --trace, switched at run time in the master and every worker. */
-static void
-control_trace(struct master *m, bool on)
-{
-    if (m->opt.trace == on) {
-        return;
-    }
-    m->opt.trace = on;
-    m->sched.sink.event = on ? trace_sched_event : NULL;
-    mworker_notify_all(&m->fleet, CHAN_TRACE, on);
-}
 
 static void
 control_trace_tap(const char *line, size_t len)
@@ -64,18 +60,19 @@ control_trace_tap(const char *line, size_t len)
 
 /* Tracing is on while it was asked for or somebody follows it. */
 static void
-control_trace_apply(struct master *m)
+control_trace_apply(const struct ops_env *env)
 {
     log_set_trace_tap(control_srv.nstreams > 0 ? control_trace_tap : NULL);
     if (control_srv.fd != -1) { /* not while the server closes */
-        control_trace(m, control_trace_asked || control_srv.nstreams > 0);
+        env->set_trace(env->ctx,
+                       control_trace_asked || control_srv.nstreams > 0);
     }
 }
 
 static void
 control_streams_changed(struct oneshot *srv)
 {
-    control_trace_apply(srv->m);
+    control_trace_apply(srv->ctx);
 }
 
 /* One line (or whatever came before the client's half-close). */
@@ -85,13 +82,105 @@ control_complete(const char *in, size_t len)
     return memchr(in, '\n', len) != NULL;
 }
 
+/* The handlers, one per row of control_cmds.h: <arg> has been checked
+ * (ctl_cmd_arg()), a count is in <n>. */
+
+static void
+control_do_stats(struct oneshot *srv, const char *arg, uint64_t n,
+                 struct sbuf *out)
+{
+    struct stats_snapshot snap;
+
+    (void) arg;
+    (void) n;
+    if (stats_take(&snap, srv->ctx) == -1) {
+        out->failed = true;
+        return;
+    }
+    stats_json(&snap, out);
+    stats_release(&snap);
+}
+
+static void
+control_do_workers(struct oneshot *srv, const char *arg, uint64_t n,
+                   struct sbuf *out)
+{
+    struct fleet *fl = ((const struct ops_env *) srv->ctx)->fleet;
+    unsigned was = fl->nslots;
+
+    (void) arg;
+    if (fl->stopping) {
+        sbuf_printf(out, "error: stopping\n");
+        return;
+    }
+    while (fl->nslots < n) {
+        unsigned before = fl->nslots;
+
+        fleet_scale(fl, +1);
+        if (fl->nslots == before) {
+            break;
+        }
+    }
+    while (fl->nslots > n) {
+        fleet_scale(fl, -1);
+    }
+    sbuf_printf(out, "ok: %u workers (were %u)\n", fl->nslots, was);
+}
+
+static void
+control_do_reload(struct oneshot *srv, const char *arg, uint64_t n,
+                  struct sbuf *out)
+{
+    struct fleet *fl = ((const struct ops_env *) srv->ctx)->fleet;
+
+    (void) arg;
+    (void) n;
+    if (fl->stopping) {
+        sbuf_printf(out, "error: stopping\n");
+        return;
+    }
+    spawn_reload(fl);
+    sbuf_printf(out, "ok: rolling restart of %u workers\n", fl->nslots);
+}
+
+static void
+control_do_trace(struct oneshot *srv, const char *arg, uint64_t n,
+                 struct sbuf *out)
+{
+    (void) n;
+    if (arg == NULL) {
+        if (!oneshot_stream(srv)) {
+            sbuf_printf(out, "error: too many trace followers\n");
+            return;
+        }
+        /* Tracing goes on when the stream starts, after this answer. */
+        sbuf_printf(out, "ok: following the master's trace\n");
+        return;
+    }
+    control_trace_asked = strcmp(arg, "on") == 0;
+    control_trace_apply(srv->ctx);
+    if (!control_trace_asked && srv->nstreams > 0) {
+        sbuf_printf(out, "ok: trace off once %u follower%s leave%s\n",
+                    srv->nstreams, srv->nstreams == 1 ? "" : "s",
+                    srv->nstreams == 1 ? "s" : "");
+    } else {
+        sbuf_printf(out, "ok: trace %s\n", arg);
+    }
+}
+
+#define CONTROL_HANDLER(name, arg, follows, help) control_do_##name,
+
+static void (*const control_handlers[])(struct oneshot *, const char *,
+                                        uint64_t, struct sbuf *) = {
+    CTL_COMMANDS(CONTROL_HANDLER)};
+
 static void
 control_handle(struct oneshot *srv, const char *in, size_t len,
                struct sbuf *out)
 {
-    struct master *m = srv->m;
-    char cmd[128], *arg;
-    uint64_t n;
+    const struct ctl_cmd *c;
+    char cmd[128], why[160], *arg;
+    uint64_t n = 0;
 
     while (len > 0 && (in[len - 1] == '\n' || in[len - 1] == '\r')) {
         len--;
@@ -106,68 +195,14 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
     if (arg != NULL) {
         *arg++ = '\0';
     }
-    if (strcmp(cmd, "stats") == 0 && arg == NULL) {
-        stats_json(m, out);
-    } else if (strcmp(cmd, "reload") == 0 && arg == NULL) {
-        if (m->stopping) {
-            sbuf_printf(out, "error: stopping\n");
-            return;
-        }
-        spawn_reload(&m->fleet);
-        sbuf_printf(out, "ok: rolling restart of %u workers\n",
-                    m->fleet.nslots);
-    } else if (strcmp(cmd, "workers") == 0 && arg != NULL) {
-        unsigned was = m->fleet.nslots;
-
-        if (!num_parse_cstr(arg, 1, 1024, &n)) {
-            sbuf_printf(out, "error: workers takes a number from 1 to 1024\n");
-            return;
-        }
-        if (m->stopping) {
-            sbuf_printf(out, "error: stopping\n");
-            return;
-        }
-        while (m->fleet.nslots < n) {
-            unsigned before = m->fleet.nslots;
-
-            fleet_scale(&m->fleet, +1);
-            if (m->fleet.nslots == before) {
-                break;
-            }
-        }
-        while (m->fleet.nslots > n) {
-            fleet_scale(&m->fleet, -1);
-        }
-        sbuf_printf(out, "ok: %u workers (were %u)\n", m->fleet.nslots, was);
-    } else if (strcmp(cmd, "trace") == 0 && arg != NULL
-               && (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0)) {
-        control_trace_asked = strcmp(arg, "on") == 0;
-        control_trace_apply(m);
-        if (!control_trace_asked && srv->nstreams > 0) {
-            sbuf_printf(out, "ok: trace off once %u follower%s leave%s\n",
-                        srv->nstreams, srv->nstreams == 1 ? "" : "s",
-                        srv->nstreams == 1 ? "s" : "");
-        } else {
-            sbuf_printf(out, "ok: trace %s\n", arg);
-        }
-    } else if (strcmp(cmd, "trace") == 0 && arg == NULL) {
-        if (!oneshot_stream(srv)) {
-            sbuf_printf(out, "error: too many trace followers\n");
-            return;
-        }
-        /* Tracing goes on when the stream starts, after this answer. */
-        sbuf_printf(out, "ok: following the master's trace\n");
-    } else if (strcmp(cmd, "trace") == 0) {
-        sbuf_printf(out, "error: trace takes on, off or nothing\n");
-    } else if (strcmp(cmd, "workers") == 0) {
-        sbuf_printf(out, "error: workers takes a number from 1 to 1024\n");
-    } else if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "reload") == 0) {
-        sbuf_printf(out, "error: %s takes no argument\n", cmd);
+    c = ctl_cmd_find(cmd);
+    if (c == NULL) {
+        ctl_cmd_forms(why, sizeof(why));
+        sbuf_printf(out, "error: unknown command '%s' (%s)\n", cmd, why);
+    } else if (!ctl_cmd_arg(c, arg, &n, why, sizeof(why))) {
+        sbuf_printf(out, "error: %s\n", why);
     } else {
-        sbuf_printf(out,
-                    "error: unknown command '%s' (stats, workers N, "
-                    "reload, trace, trace on|off)\n",
-                    cmd);
+        control_handlers[c - ctl_cmds](srv, arg, n, out);
     }
 }
 
@@ -242,25 +277,27 @@ control_answers(void)
  * except in a binary upgrade, where the old master hands the path over.
  */
 int
-control_open(struct master *m)
+control_open(struct ops_env *env)
 {
+    const struct master_options *o = env->opt;
+    const struct sockaddr_storage *addr = &env->lis->addr;
     struct stat st;
     unsigned port = 0;
     int fd, rc;
 
-    if (m->opt.control != NULL && strcmp(m->opt.control, "none") == 0) {
+    if (o->control != NULL && strcmp(o->control, "none") == 0) {
         return 0;
     }
-    if (m->lis.addr.ss_family == AF_INET) {
-        port = ntohs(((struct sockaddr_in *) &m->lis.addr)->sin_port);
-    } else if (m->lis.addr.ss_family == AF_INET6) {
-        port = ntohs(((struct sockaddr_in6 *) &m->lis.addr)->sin6_port);
+    if (addr->ss_family == AF_INET) {
+        port = ntohs(((const struct sockaddr_in *) addr)->sin_port);
+    } else if (addr->ss_family == AF_INET6) {
+        port = ntohs(((const struct sockaddr_in6 *) addr)->sin6_port);
     }
-    if (m->opt.control != NULL) {
-        rc = snprintf(control_path, sizeof(control_path), "%s", m->opt.control);
+    if (o->control != NULL) {
+        rc = snprintf(control_path, sizeof(control_path), "%s", o->control);
         if (rc < 0 || (size_t) rc >= sizeof(control_path)) {
             fprintf(stderr, "handoff: --control %s: path too long\n",
-                    m->opt.control);
+                    o->control);
             return -1;
         }
     } else if (ctlpath_default(control_path, sizeof(control_path), port)
@@ -277,7 +314,7 @@ control_open(struct master *m)
                     control_path);
             return -1;
         }
-        if (m->notify_parent_fd == -1) { /* not an upgrade */
+        if (!upgrade_successor(env->up)) { /* not an upgrade */
             rc = control_answers();
             if (rc == 1) {
                 fprintf(stderr,
@@ -301,9 +338,10 @@ control_open(struct master *m)
                 strerror(errno));
         return -1;
     }
-    control_trace_asked = m->opt.trace;
+    control_trace_asked = o->trace;
     control_srv.streams_changed = control_streams_changed;
-    oneshot_start(&control_srv, m, fd, control_complete, control_handle);
+    oneshot_start(&control_srv, env->loop, env, fd, control_complete,
+                  control_handle);
     log_info("control socket %s (handoffctl)", control_path);
     return 0;
 }
@@ -315,12 +353,11 @@ control_open(struct master *m)
  * already open (followers) go on.
  */
 void
-control_reclaim(struct master *m)
+control_reclaim(void)
 {
     struct stat st;
     int fd;
 
-    (void) m;
     if (control_srv.fd == -1) {
         return; /* --control none, or closing */
     }
@@ -346,12 +383,11 @@ control_reclaim(struct master *m)
 }
 
 void
-control_close(struct master *m)
+control_close(void)
 {
     struct stat st;
 
-    (void) m;
-    if (control_srv.m == NULL) {
+    if (control_srv.loop == NULL) {
         return;
     }
     oneshot_stop(&control_srv); /* ends the streams, and the tap */

@@ -4,7 +4,7 @@
  * connections it holds, and the connections dealt to it in the last
  * second (the bar), so the scheduling policy can be watched at work.
  */
-#include "master.h"
+#include "ops/dashboard.h"
 
 const char dashboard_html[] =
     "<!doctype html>\n"

@@ -22,8 +22,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "container_of.h"
 #include "fdutil.h"
-#include "master.h"
+#include "ops/oneshot.h"
 
 #define ONESHOT_CONNS 32
 #define ONESHOT_TIMEOUT_S 5.0
@@ -58,7 +59,7 @@ static void
 oneshot_free(struct oneshot_conn *c)
 {
     struct oneshot *srv = c->srv;
-    struct ev_loop *loop = srv->m->loop;
+    struct ev_loop *loop = srv->loop;
 
     ev_io_stop(loop, &c->io);
     ev_timer_stop(loop, &c->timer);
@@ -86,7 +87,7 @@ oneshot_free(struct oneshot_conn *c)
 static void
 oneshot_stream_arm(struct oneshot_conn *c)
 {
-    struct ev_loop *loop = c->srv->m->loop;
+    struct ev_loop *loop = c->srv->loop;
     int want = EV_READ | (c->outoff < c->out.len ? EV_WRITE : 0);
 
     if ((c->io.events & (EV_READ | EV_WRITE)) != want) {
@@ -219,7 +220,7 @@ oneshot_stream_begin(struct oneshot_conn *c)
     }
     c->streaming = true;
     srv->nstreams++;
-    ev_timer_stop(srv->m->loop, &c->timer); /* a follower may idle */
+    ev_timer_stop(srv->loop, &c->timer); /* a follower may idle */
     if (srv->streams_changed != NULL) {
         srv->streams_changed(srv);
     }
@@ -270,7 +271,7 @@ oneshot_broadcast(struct oneshot *srv, const char *data, size_t len)
 static void
 oneshot_linger(struct oneshot_conn *c)
 {
-    struct ev_loop *loop = c->srv->m->loop;
+    struct ev_loop *loop = c->srv->loop;
 
     if (shutdown(c->fd, SHUT_WR) == -1) {
         oneshot_free(c);
@@ -403,26 +404,27 @@ oneshot_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 /* Serves listening socket <fd> (taken) with <complete> and <handle>. */
 void
-oneshot_start(struct oneshot *srv, struct master *m, int fd,
+oneshot_start(struct oneshot *srv, struct ev_loop *loop, void *ctx, int fd,
               bool (*complete)(const char *, size_t),
               void (*handle)(struct oneshot *, const char *, size_t,
                              struct sbuf *))
 {
-    srv->m = m;
+    srv->loop = loop;
+    srv->ctx = ctx;
     srv->fd = fd;
     srv->complete = complete;
     srv->handle = handle;
     TAILQ_INIT(&srv->conns);
     ev_io_init(&srv->accept_w, oneshot_accept_cb, fd, EV_READ);
     ev_set_priority(&srv->accept_w, EV_MINPRI);
-    ev_io_start(m->loop, &srv->accept_w);
+    ev_io_start(loop, &srv->accept_w);
 }
 
 /* Listens on <fd> (taken) instead; the connections open go on. */
 void
 oneshot_relisten(struct oneshot *srv, int fd)
 {
-    struct ev_loop *loop = srv->m->loop;
+    struct ev_loop *loop = srv->loop;
 
     ev_io_stop(loop, &srv->accept_w);
     fd_close(srv->fd);
@@ -438,11 +440,11 @@ oneshot_stop(struct oneshot *srv)
 {
     struct oneshot_conn *c;
 
-    if (srv->m == NULL) {
+    if (srv->loop == NULL) {
         return;
     }
     if (srv->fd != -1) {
-        ev_io_stop(srv->m->loop, &srv->accept_w);
+        ev_io_stop(srv->loop, &srv->accept_w);
         fd_close(srv->fd);
         srv->fd = -1;
     }

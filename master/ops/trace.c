@@ -15,7 +15,7 @@
 #include "accept/accept-t.h"
 #include "fleet/fleet-t.h"
 #include "log.h"
-#include "master.h"
+#include "ops/trace.h"
 
 #define TRACE_QUEUE_SHOWN 8
 
@@ -35,7 +35,7 @@ trace_peer(const struct chan_peer *p, char *buf, size_t len)
 }
 
 static void
-trace_state(const struct master *m, char *buf, size_t len)
+trace_state(const struct sched *s, char *buf, size_t len)
 {
     const struct sched_conn *c;
     size_t n = 0, shown = 0;
@@ -43,12 +43,12 @@ trace_state(const struct master *m, char *buf, size_t len)
 
     rc = snprintf(buf, len, "queue=[");
     n += rc > 0 ? (size_t) rc : 0;
-    TAILQ_FOREACH(c, &m->sched.queue, link) {
+    TAILQ_FOREACH(c, &s->queue, link) {
         if (n >= len) {
             break;
         }
         if (shown == TRACE_QUEUE_SHOWN) {
-            rc = snprintf(buf + n, len - n, ",+%zu", m->sched.nqueued - shown);
+            rc = snprintf(buf + n, len - n, ",+%zu", s->nqueued - shown);
             n += rc > 0 ? (size_t) rc : 0;
             break;
         }
@@ -62,15 +62,15 @@ trace_state(const struct master *m, char *buf, size_t len)
         n += rc > 0 ? (size_t) rc : 0;
     }
     if (n < len) {
-        sched_describe(&m->sched, buf + n, len - n);
+        sched_describe(s, buf + n, len - n);
     }
 }
 
+/* One step of scheduler <s>, after the step. */
 void
-trace_sched_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
-                  const struct sched_worker *w)
+trace_sched_event(const struct sched *s, enum sched_event ev,
+                  const struct sched_conn *c, const struct sched_worker *w)
 {
-    const struct master *m = ctx;
     char what[160], state[256], peer[64];
     unsigned long long cid = c != NULL ? (unsigned long long) c->id : 0;
     unsigned wid = w != NULL ? w->id : 0;
@@ -82,8 +82,8 @@ trace_sched_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
                  trace_peer(&mconn_of(c)->peer, peer, sizeof(peer)));
         break;
     case SCHED_EV_HANDOFF:
-        snprintf(what, sizeof(what), "handoff  C%llu -> W%u (pid %ld)", cid,
-                 wid, (long) mworker_of(w)->pid);
+        snprintf(what, sizeof(what), "handoff  C%llu -> " MW_FMT, cid,
+                 MW_ARGS(mworker_of(w)));
         break;
     case SCHED_EV_ACCEPTED:
         snprintf(what, sizeof(what),
@@ -111,17 +111,17 @@ trace_sched_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
         snprintf(what, sizeof(what), "free     W%u", wid);
         break;
     case SCHED_EV_UP:
-        snprintf(what, sizeof(what), "up       W%u (pid %ld) joins", wid,
-                 (long) mworker_of(w)->pid);
+        snprintf(what, sizeof(what), "up       " MW_FMT " joins",
+                 MW_ARGS(mworker_of(w)));
         break;
     case SCHED_EV_DOWN:
-        snprintf(what, sizeof(what), "down     W%u (pid %ld) leaves", wid,
-                 (long) mworker_of(w)->pid);
+        snprintf(what, sizeof(what), "down     " MW_FMT " leaves",
+                 MW_ARGS(mworker_of(w)));
         break;
     default:
         snprintf(what, sizeof(what), "event %d", (int) ev);
         break;
     }
-    trace_state(m, state, sizeof(state));
+    trace_state(s, state, sizeof(state));
     log_trace("%-52s %s", what, state);
 }
