@@ -1,5 +1,7 @@
 /*
- * options.h: the master's command line.
+ * options.h: the master's options, struct master_options, which every
+ * part of the master reads its settings from, and how they are filled
+ * (options_table.c, options.c).
  */
 #ifndef HS_MASTER_OPTIONS_H
 #define HS_MASTER_OPTIONS_H
@@ -48,6 +50,26 @@ enum options_result {
     OPTIONS_EXIT, /* --help or --version was printed: exit 0 */
     OPTIONS_BAD,  /* one line on stderr said what is wrong: exit 2 */
 };
+
+/*
+ * Options being filled in from "name value" pairs: the command line's
+ * flags (options.c) or, later, a configuration file's lines, through the
+ * same table (options_table.c). A value is kept by reference where the
+ * option is a string: it must outlive the options.
+ */
+struct options_set {
+    struct master_options *o;
+    bool policy_given;
+    int demo_routes; /* -1 until given, then 0 or 1 */
+    /* The first flag given that only handoff's own workers read, as
+     * "--name", or "" */
+    char native_flag[64];
+};
+
+void options_begin(struct options_set *set, struct master_options *o);
+bool options_apply(struct options_set *set, const char *name, const char *value,
+                   char *err, size_t len);
+bool options_finish(struct options_set *set, char *err, size_t len);
 
 enum options_result options_parse(int argc, char **argv,
                                   struct master_options *o);
