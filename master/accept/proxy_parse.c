@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 
 #include "accept/proxy_parse.h"
+#include "strlit.h"
+
+#define PROXY_V1_SIG "PROXY "
 
 static const uint8_t proxy_v2_sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
                                          0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
@@ -137,16 +140,21 @@ proxy_parse_v2(const uint8_t *buf, size_t len, struct chan_peer *peer,
 int
 proxy_parse(const uint8_t *buf, size_t len, struct chan_peer *peer, bool *local)
 {
-    size_t k = len < 12 ? len : 12;
+    size_t k2 = len < sizeof(proxy_v2_sig) ? len : sizeof(proxy_v2_sig);
+    size_t k1 = len < STRLEN_LIT(PROXY_V1_SIG) ? len : STRLEN_LIT(PROXY_V1_SIG);
 
     if (len == 0) {
         return 0;
     }
-    if (memcmp(buf, proxy_v2_sig, k) == 0) {
-        return len < 12 ? 0 : proxy_parse_v2(buf, len, peer, local);
+    if (memcmp(buf, proxy_v2_sig, k2) == 0) {
+        return k2 < sizeof(proxy_v2_sig)
+                   ? 0
+                   : proxy_parse_v2(buf, len, peer, local);
     }
-    if (memcmp(buf, "PROXY ", len < 6 ? len : 6) == 0) {
-        return len < 6 ? 0 : proxy_parse_v1(buf, len, peer, local);
+    if (memcmp(buf, PROXY_V1_SIG, k1) == 0) {
+        return k1 < STRLEN_LIT(PROXY_V1_SIG)
+                   ? 0
+                   : proxy_parse_v1(buf, len, peer, local);
     }
     return -1;
 }

@@ -10,6 +10,7 @@
 
 #include "conf/options_table.h"
 #include "sched/policy.h"
+#include "strlit.h"
 
 static const char options_usage_head[] =
     "Usage: handoff [OPTION]... [--node SCRIPT [-- ARG...]]\n"
@@ -98,7 +99,7 @@ options_culprit(char **argv, int opt)
     static char shortopt[3];
     const char *arg = argv[optind - 1];
 
-    if (opt > 0 && opt < 128 && strncmp(arg, "--", 2) != 0) {
+    if (opt > 0 && opt < 128 && strncmp(arg, "--", STRLEN_LIT("--")) != 0) {
         snprintf(shortopt, sizeof(shortopt), "-%c", opt);
         return shortopt;
     }

@@ -37,6 +37,7 @@
 #include "ops/upgrade.h"
 
 #define UPGRADE_TIMEOUT_S 30.0
+#define UPGRADE_READY 'R' /* the new master's word on the pipe */
 
 /* What the new master is handed. */
 struct upgrade_handover {
@@ -94,7 +95,7 @@ upgrade_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     upgrade_end(up);
-    if (n == 1 && c == 'R') {
+    if (n == 1 && c == UPGRADE_READY) {
         log_info("upgrade: the new master (pid %ld) is ready; this one steps "
                  "down",
                  (long) up->pid);
@@ -251,7 +252,7 @@ upgrade_ready(struct upgrade *up)
         return;
     }
     do {
-        n = write(up->parent_fd, "R", 1);
+        n = write(up->parent_fd, &(char){UPGRADE_READY}, 1);
     } while (n == -1 && errno == EINTR);
     fd_close(up->parent_fd);
     up->parent_fd = -1;
