@@ -157,6 +157,12 @@ $(BUILD)/tests/test_policies: $(BUILD)/obj/tests/unit/test_policies.o $(SCHED_OB
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+# The restart backoff alone: pure, no loop, no clock.
+$(BUILD)/tests/test_backoff: $(BUILD)/obj/tests/unit/test_backoff.o $(BUILD)/obj/master/fleet/backoff.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
