@@ -14,6 +14,7 @@
     X(p2c)                                                                     \
     X(random)                                                                  \
     X(ip_hash)                                                                 \
+    X(fewest_served)                                                           \
     X(none)                                                                    \
     X(reuseport)
 
