@@ -45,7 +45,6 @@
 #include "ops/ops-t.h"
 #include "ops/stats.h"
 #include "ops/upgrade.h"
-#include "version.h"
 
 static struct oneshot control_srv = {.fd = -1};
 static char control_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
@@ -167,16 +166,6 @@ control_do_trace(struct oneshot *srv, const char *arg, uint64_t n,
     } else {
         sbuf_printf(out, "ok: trace %s\n", arg);
     }
-}
-
-static void
-control_do_version(struct oneshot *srv, const char *arg, uint64_t n,
-                   struct sbuf *out)
-{
-    (void) srv;
-    (void) arg;
-    (void) n;
-    sbuf_printf(out, "ok: handoff %s\n", HANDOFF_VERSION);
 }
 
 #define CONTROL_HANDLER(name, arg, follows, help) control_do_##name,

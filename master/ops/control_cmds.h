@@ -35,7 +35,6 @@ enum ctl_arg {
           HANDOFF_MAX_WORKERS) ")\n")                                          \
     X(reload, CTL_ARG_NONE, false,                                             \
       "  reload        rolling restart of the workers (as SIGHUP)\n")          \
-    X(version, CTL_ARG_NONE, false, "  version       the master's version\n")  \
     X(trace, CTL_ARG_ONOFF, true,                                              \
       "  trace on|off  switch --trace in the master and workers\n"             \
       "  trace         follow the master's trace until Ctrl-C\n")
