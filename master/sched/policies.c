@@ -14,7 +14,6 @@
     X(p2c)                                                                     \
     X(random)                                                                  \
     X(ip_hash)                                                                 \
-    X(fewest_served)                                                           \
     X(none)                                                                    \
     X(reuseport)
 
