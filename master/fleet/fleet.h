@@ -1,6 +1,5 @@
 /*
- * fleet.h: the set of workers as the master drives it (fleet.c), and
- * the other modules' entry points the master and ops/ use.
+ * fleet.h: the set of workers as the master drives it (fleet.c).
  */
 #ifndef HS_MASTER_FLEET_H
 #define HS_MASTER_FLEET_H
