@@ -37,6 +37,7 @@
 #include "ops/control.h"
 #include "ops/trace.h"
 #include "sched/policy.h"
+#include "version.h"
 
 /* The scheduler hands <sc> to <sw>: its link queues it, fd attached. */
 static void

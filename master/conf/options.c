@@ -11,6 +11,7 @@
 #include "conf/options_table.h"
 #include "sched/policy.h"
 #include "strlit.h"
+#include "version.h"
 
 static const char options_usage_head[] =
     "Usage: handoff [OPTION]... [--node SCRIPT [-- ARG...]]\n"

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "http_limits.h"
-#include "version.h"
 
 struct sched_policy;
 
