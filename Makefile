@@ -83,7 +83,7 @@ LDLIBS = -lev
 WORKER_LDLIBS = $(LDLIBS) -pthread
 
 COMMON_SRC = $(wildcard common/*.c)
-MASTER_SRC = $(wildcard master/*.c)
+MASTER_SRC = $(sort $(shell find master -name '*.c'))
 # worker/: the top, the HTTP engine (http/) and the application (app/);
 # their files include each other's headers by folder: "http/http.h".
 WORKER_SRC = $(wildcard worker/*.c worker/*/*.c)
@@ -97,7 +97,7 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 
 # Unit tests: tests/unit/test_<x>.c, each linked with what it exercises.
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,master/sched.c $(wildcard master/polic*.c))
+SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard master/sched/*.c))
 
 .PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
 
@@ -119,12 +119,17 @@ $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
-# handoffctl shares with the master where the control socket is.
-$(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o $(BUILD)/obj/common/ctlpath.o
+# handoffctl shares with the master where the control socket is, and the
+# table of its commands (master/ops/control_cmds.c, pure).
+$(BUILD)/handoffctl: $(BUILD)/obj/tools/handoffctl.o $(BUILD)/obj/common/ctlpath.o \
+                     $(BUILD)/obj/common/numparse.o $(BUILD)/obj/master/ops/control_cmds.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
 $(BUILD)/obj/worker/%.o: CFLAGS_OURS += -Iworker
+# The master's files name each other's headers by folder ("sched/sched.h"),
+# as handoffctl names the command table's.
+$(BUILD)/obj/master/%.o $(BUILD)/obj/tools/handoffctl.o: CFLAGS_OURS += -Imaster
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -156,6 +161,12 @@ $(BUILD)/tests/test_policies: $(BUILD)/obj/tests/unit/test_policies.o $(SCHED_OB
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+# The restart backoff alone: pure, no loop, no clock.
+$(BUILD)/tests/test_backoff: $(BUILD)/obj/tests/unit/test_backoff.o $(BUILD)/obj/master/fleet/backoff.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -181,7 +192,7 @@ $(BUILD)/tests/test_chunk: $(BUILD)/obj/tests/unit/test_chunk.o $(BUILD)/obj/wor
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
-$(BUILD)/tests/test_proxy_parse: $(BUILD)/obj/tests/unit/test_proxy_parse.o $(BUILD)/obj/master/proxy_parse.o $(COMMON_OBJ)
+$(BUILD)/tests/test_proxy_parse: $(BUILD)/obj/tests/unit/test_proxy_parse.o $(BUILD)/obj/master/accept/proxy_parse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
@@ -216,7 +227,7 @@ $(BUILD)/fuzz_json: $(BUILD)/obj/tests/fuzz/fuzz_json.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
-$(BUILD)/fuzz_proxy: $(BUILD)/obj/tests/fuzz/fuzz_proxy.o $(BUILD)/obj/master/proxy_parse.o $(COMMON_OBJ)
+$(BUILD)/fuzz_proxy: $(BUILD)/obj/tests/fuzz/fuzz_proxy.o $(BUILD)/obj/master/accept/proxy_parse.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
 
@@ -276,11 +287,13 @@ experiment: all
 demo: all
 	@tools/demo --build $(BUILD) $(DEMO)
 
+MASTER_FILES = $(sort $(shell find master -name '*.[ch]'))
+
 format:
-	clang-format -i common/*.[ch] master/*.[ch] $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	clang-format -i common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 check-format:
-	@clang-format --dry-run --Werror common/*.[ch] master/*.[ch] $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	@clang-format --dry-run --Werror common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
 
 clean:
 	rm -rf $(BUILD)

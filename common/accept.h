@@ -1,6 +1,6 @@
 /*
  * accept.h: one accept4() with its errors sorted, for the two loops that
- * accept: the master's (master/acceptor.c) and a worker's own under the
+ * accept: the master's (master/accept/acceptor.c) and a worker's own under the
  * kernel-balanced policies (worker/listen.c). Both must treat every errno
  * the same way; this is the one place that says how.
  */

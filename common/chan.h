@@ -21,6 +21,9 @@
 
 #define CHAN_VERSION 1
 #define CHAN_BATCH_MAX 64 /* messages, and so fds, per record */
+/* After a send that failed for want of kernel memory (ENOBUFS, ENOMEM,
+ * ETOOMANYREFS), which never makes the socket writable: the retry. */
+#define CHAN_RETRY_S 0.05
 
 enum chan_type {
     CHAN_CONN = 1,     /* master->worker: a connection; its fd rides along */

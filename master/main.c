@@ -20,6 +20,5 @@ main(int argc, char **argv)
         break;
     }
     log_init("master");
-    m.argv = argv;
-    return master_run(&m);
+    return master_run(&m, argv);
 }

@@ -1,47 +1,52 @@
 /*
  * master.c: the master process: start-up, signals, graceful stop, and the
- * sink through which the scheduler's decisions become channel messages and
- * closed descriptors.
+ * sink through which the scheduler's decisions become handoffs on a
+ * worker's link and closed descriptors. It is the one place that knows
+ * every part: it picks the kind of worker, wires the parts together and
+ * gives each the hooks it calls back through.
  *
  * Signals, as nginx and gunicorn operators know them:
  *   SIGTERM, SIGINT, SIGQUIT  graceful stop (a second SIGTERM/SIGINT: now)
- *   SIGHUP                    rolling restart of the workers (workers.c)
+ *   SIGHUP                    rolling restart of the workers (spawn.c)
  *   SIGTTIN, SIGTTOU          one worker more, one fewer
  *   SIGUSR1                   workers reopen the access log
  *   SIGUSR2                   binary upgrade (upgrade.c)
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "accept/acceptor.h"
+#include "accept/inherit.h"
+#include "accept/listener.h"
+#include "accept/mconn.h"
 #include "fdutil.h"
+#include "fleet/fleet.h"
+#include "fleet/link.h"
+#include "fleet/mworker.h"
+#include "fleet/spawn.h"
+#include "fleet/workers.h"
 #include "log.h"
 #include "master.h"
-#include "policy.h"
+#include "node/node.h"
+#include "ops/admin.h"
+#include "ops/control.h"
+#include "ops/trace.h"
+#include "sched/policy.h"
+#include "version.h"
 
-/* The scheduler hands <sc> to <sw>: queue a CONN with the fd attached. */
+/* The scheduler hands <sc> to <sw>: its link queues it, fd attached. */
 static void
 master_sink_send(void *ctx, struct sched_conn *sc, struct sched_worker *sw)
 {
-    struct mconn *c = mconn_of(sc);
-    struct chan_msg msg;
+    struct mworker *w = mworker_of(sw);
 
     (void) ctx;
-    if (mworker_of(sw)->node != NULL) {
-        node_cluster_newconn(mworker_of(sw), c);
-        return;
-    }
-    chan_msg_init(&msg, CHAN_CONN, sw->id);
-    msg.conn_id = sc->id;
-    msg.u.peer = c->peer;
-    link_send(mworker_of(sw), &msg, c->fd);
+    w->link->handoff(w, mconn_of(sc));
 }
 
 /* The worker acknowledged <sc>: only now does the master let go of it. */
@@ -52,67 +57,51 @@ master_sink_release(void *ctx, struct sched_conn *sc)
     struct mconn *c = mconn_of(sc);
 
     fd_close(c->fd);
-    mconn_free(&m->pool, c);
+    mconn_free(&m->acc.pool, c);
 }
 
-void
-master_worker_gone(struct master *m, struct mworker *w)
+/* --trace: every step of the scheduler. */
+static void
+master_sink_event(void *ctx, enum sched_event ev, const struct sched_conn *c,
+                  const struct sched_worker *w)
 {
-    sched_worker_gone(&m->sched, &w->sw);
+    struct master *m = ctx;
+
+    trace_sched_event(&m->sched, ev, c, w);
 }
 
-/* Sends <type> to every worker that can still hear it. */
-void
-master_broadcast(struct master *m, enum chan_type type, uint32_t arg)
+/* --trace, switched at run time (handoffctl trace) in the master and
+ * every worker. */
+static void
+master_set_trace(void *ctx, bool on)
 {
-    struct mworker *w;
+    struct master *m = ctx;
 
-    TAILQ_FOREACH(w, &m->all, all_link) {
-        struct chan_msg msg;
-
-        if (w->chan_fd == -1 || w->exited) {
-            continue;
-        }
-        chan_msg_init(&msg, type, w->sw.id);
-        msg.u.trace.on = arg;
-        link_send(w, &msg, -1);
+    if (m->opt.trace == on) {
+        return;
     }
+    m->opt.trace = on;
+    m->sched.sink.event = on ? master_sink_event : NULL;
+    mworker_notify_all(&m->fleet, CHAN_TRACE, on);
 }
 
 /*
- * Moves a graceful stop along: while connections wait in the queue every
- * worker keeps taking them; then each ready worker with no handoff left
- * unanswered leaves the rotation and is told to finish and exit. A worker
- * that never answers holds back only itself, until --grace runs out.
+ * Moves a graceful stop along, once per loop turn (the prepare watcher)
+ * and when it starts: while accepted connections wait to be handed out
+ * every worker keeps taking them; then each worker with no handoff left
+ * unanswered is told to finish and exit (workers.c). The loop ends when
+ * the last worker has exited.
  */
-void
+static void
 master_stop_progress(struct master *m)
 {
-    struct mworker *w;
-
     if (!m->stopping) {
         return;
     }
-    TAILQ_FOREACH(w, &m->all, all_link) {
-        struct chan_msg msg;
-
-        /* Accepted connections still to be handed out (queued, or
-         * reading their PROXY header) need the workers. */
-        if (m->sched.nqueued > 0 || m->proxy_waiting > 0) {
-            break;
-        }
-        /* A Node worker that has not listened yet can be told at once:
-         * Node's disconnect works at any point. */
-        if ((!w->ready && w->node == NULL) || w->shutdown_sent
-            || w->chan_fd == -1 || w->sw.ninflight > 0) {
-            continue;
-        }
-        sched_worker_leave(&m->sched, &w->sw);
-        chan_msg_init(&msg, CHAN_SHUTDOWN, w->sw.id);
-        link_send(w, &msg, -1);
-        w->shutdown_sent = true;
+    if (acceptor_pending(&m->acc) == 0) {
+        workers_shutdown_idle(&m->fleet);
     }
-    if (m->nalive == 0) {
+    if (m->fleet.nalive == 0) {
         ev_break(m->loop, EVBREAK_ALL);
     }
 }
@@ -125,8 +114,8 @@ master_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     (void) loop;
     (void) revents;
     master_stop_progress(m);
-    link_flush_dirty(m);
-    acceptor_update(m);
+    mworker_flush_dirty(&m->fleet);
+    acceptor_update(&m->acc);
 }
 
 static void
@@ -136,46 +125,85 @@ master_grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
     (void) loop;
     (void) revents;
-    log_warn(0, "grace period over; killing %u remaining worker%s", m->nalive,
-             m->nalive == 1 ? "" : "s");
-    spawn_kill_all(m, SIGKILL);
+    log_warn(0, "grace period over; killing %u remaining worker%s",
+             m->fleet.nalive, m->fleet.nalive == 1 ? "" : "s");
+    mworker_kill_all(&m->fleet, SIGKILL);
+}
+
+/* No more connections: accepting stops and the listening sockets close. */
+static void
+master_close_listeners(struct master *m)
+{
+    acceptor_stop(&m->acc);
+    listeners_close(&m->lis);
 }
 
 /* Starts a graceful stop (SIGTERM, or a successful upgrade). */
-void
+static void
 master_stop(struct master *m, const char *why)
 {
     if (m->stopping) {
         return;
     }
     m->stopping = true;
-    inherit_notify(m, "STOPPING=1");
+    fleet_stop(&m->fleet);
+    inherit_notify("STOPPING=1");
     /* A LISTEN still in an outbox refers to a listener about to close. */
-    link_flush_dirty(m);
+    mworker_flush_dirty(&m->fleet);
     master_close_listeners(m);
     /* Said once the listener is closed, so nobody reading this line can
      * still connect. */
     log_info("%s: stopping gracefully (up to %.1f s)", why,
              (double) m->opt.grace_ms / 1000.);
-    workers_stop_respawns(m);
     ev_timer_set(&m->grace_w, (double) m->opt.grace_ms / 1000., 0.);
     ev_timer_start(m->loop, &m->grace_w);
     master_stop_progress(m);
 }
 
 /*
- * Ends the master at once with exit status <status>, when it has nothing
- * to serve with (no worker ever booted): the loop stops, and what is left
- * is killed and freed as after any stop.
+ * The fleet gives up (no worker ever booted): the master ends at once
+ * with exit status <status>; what is left is killed and freed as after
+ * any stop.
  */
-void
-master_exit(struct master *m, int status)
+static void
+master_give_up(void *ctx, int status)
 {
+    struct master *m = ctx;
+
     m->exit_status = status;
     m->stopping = true;
-    inherit_notify(m, "STOPPING=1");
-    workers_stop_respawns(m);
+    fleet_stop(&m->fleet);
+    inherit_notify("STOPPING=1");
     ev_break(m->loop, EVBREAK_ALL);
+}
+
+/* Every slot's worker is READY: as a new master, tell the old one. */
+static void
+master_all_ready(void *ctx)
+{
+    struct master *m = ctx;
+
+    upgrade_ready(&m->up);
+}
+
+/* The new master of an upgrade is ready: this one steps down. */
+static void
+master_step_down(void *ctx)
+{
+    master_stop(ctx, "upgraded");
+}
+
+/* The new master of an upgrade has exited. */
+static void
+master_successor_gone(void *ctx)
+{
+    struct master *m = ctx;
+
+    if (!m->stopping) {
+        /* It did not take over: the control socket's path is ours again
+         * (it bound it as it started). */
+        control_reclaim();
+    }
 }
 
 static void
@@ -187,20 +215,20 @@ master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     (void) revents;
     switch (sig->signum) {
     case SIGHUP:
-        workers_reload(m);
+        spawn_reload(&m->fleet);
         return;
     case SIGTTIN:
-        workers_scale(m, +1);
+        fleet_scale(&m->fleet, +1);
         return;
     case SIGTTOU:
-        workers_scale(m, -1);
+        fleet_scale(&m->fleet, -1);
         return;
     case SIGUSR1:
         log_info("SIGUSR1: workers reopen the access log");
-        master_broadcast(m, CHAN_REOPEN, 0);
+        mworker_notify_all(&m->fleet, CHAN_REOPEN, 0);
         return;
     case SIGUSR2:
-        upgrade_start(m);
+        upgrade_start(&m->up, m->stopping);
         return;
     default:
         break;
@@ -209,7 +237,7 @@ master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
         if (sig->signum != SIGQUIT) {
             log_info("signal %d during a graceful stop: stopping now",
                      sig->signum);
-            spawn_kill_all(m, SIGKILL);
+            mworker_kill_all(&m->fleet, SIGKILL);
             ev_break(loop, EVBREAK_ALL);
         }
         return;
@@ -232,97 +260,18 @@ master_raise_nofile(void)
     }
 }
 
-/* Checks --root and makes it absolute: workers may not share our cwd. */
-static int
-master_resolve_root(struct master *m)
-{
-    struct stat st;
-
-    if (realpath(m->opt.root, m->root) == NULL) {
-        fprintf(stderr, "handoff: --root %s: %s\n", m->opt.root,
-                strerror(errno));
-        return -1;
-    }
-    if (stat(m->root, &st) == -1 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "handoff: --root %s: not a directory\n", m->opt.root);
-        return -1;
-    }
-    if (access(m->root, R_OK | X_OK) == -1) {
-        fprintf(stderr, "handoff: --root %s: %s\n", m->opt.root,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/*
- * Checks that --access-log can be written (workers open it themselves)
- * and makes the path absolute for them.
- */
-static int
-master_resolve_access_log(struct master *m)
-{
-    const char *path = m->opt.access_log;
-    int fd;
-
-    if (strcmp(path, "-") == 0) {
-        snprintf(m->access_log, sizeof(m->access_log), "-");
-        return 0;
-    }
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd == -1) {
-        fprintf(stderr, "handoff: --access-log %s: %s\n", path,
-                strerror(errno));
-        return -1;
-    }
-    fd_close(fd);
-    if (realpath(path, m->access_log) == NULL) {
-        fprintf(stderr, "handoff: --access-log %s: %s\n", path,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void
-master_close_conn(void *arg, struct sched_conn *sc)
-{
-    master_sink_release(arg, sc);
-}
-
 /* After the loop: reap what is left and free everything (for LSan too). */
 static void
 master_cleanup(struct master *m)
 {
-    struct mworker *w;
-
-    workers_stop_respawns(m);
-    while ((w = TAILQ_FIRST(&m->all)) != NULL) {
-        if (!w->exited) {
-            int status;
-
-            (void) kill(w->pid, SIGKILL);
-            while (waitpid(w->pid, &status, 0) == -1 && errno == EINTR) {
-            }
-            ev_child_stop(m->loop, &w->child_w);
-        }
-        link_close(w);
-        sched_worker_gone(&m->sched, &w->sw);
-        TAILQ_REMOVE(&m->all, w, all_link);
-        chan_outbox_free(&w->out);
-        node_link_free(w);
-        free(w);
-    }
-    sched_drop_queue(&m->sched, master_close_conn, m);
+    fleet_fini(&m->fleet);
+    sched_drop_queue(&m->sched, master_sink_release, m);
     master_close_listeners(m);
-    admin_close(m);
-    control_close(m);
-    upgrade_fini(m);
+    admin_close();
+    control_close();
+    upgrade_fini(&m->up);
     sched_fini(&m->sched);
-    mconn_pool_fini(&m->pool);
-    workers_fini(m);
-    free(m->node_data);
-    m->node_data = NULL;
+    acceptor_fini(&m->acc);
 }
 
 static void
@@ -333,26 +282,30 @@ master_watch_signal(struct master *m, ev_signal *w, int signum)
     ev_signal_start(m->loop, w);
 }
 
-int
-master_run(struct master *m)
+/*
+ * The loop, its signals (watched from the start, so an early SIGTERM is a
+ * graceful stop too), what was handed over, and the workers' program.
+ * Returns 0, or -1 after a line on stderr.
+ */
+static int
+master_setup(struct master *m, char **argv)
 {
-    struct sched_sink sink = {
+    struct fleet_hooks hooks = {
         .ctx = m,
-        .send = master_sink_send,
-        .release = master_sink_release,
-        .event = m->opt.trace ? trace_sched_event : NULL,
+        .all_ready = master_all_ready,
+        .give_up = master_give_up,
     };
-    char where[128];
+    /* The one place that knows every kind of worker. */
+    const struct link_ops *kind =
+        m->opt.node_script != NULL ? &node_link_ops : &native_link_ops;
 
     signal(SIGPIPE, SIG_IGN);
     master_raise_nofile();
-    m->listen_fd = -1;
-    /* Signals are watched from the start, so an early SIGTERM is a
-     * graceful stop too. */
+    listeners_init(&m->lis);
     m->loop = ev_default_loop(EVFLAG_AUTO);
     if (m->loop == NULL) {
         fprintf(stderr, "handoff: cannot create the event loop\n");
-        return 1;
+        return -1;
     }
     master_watch_signal(m, &m->sig_int, SIGINT);
     master_watch_signal(m, &m->sig_term, SIGTERM);
@@ -363,77 +316,108 @@ master_run(struct master *m)
     master_watch_signal(m, &m->sig_ttin, SIGTTIN);
     master_watch_signal(m, &m->sig_ttou, SIGTTOU);
 
-    if (inherit_init(m) == -1) {
-        return 1;
+    if (inherit_init() == -1) {
+        return -1;
     }
-    if (m->opt.root != NULL && master_resolve_root(m) == -1) {
-        return 1;
-    }
-    if (m->opt.access_log != NULL && master_resolve_access_log(m) == -1) {
-        return 1;
-    }
-    {
-        ssize_t n =
-            readlink("/proc/self/exe", m->self_path, sizeof(m->self_path) - 1);
+    upgrade_init(&m->up, m->loop, &m->lis, argv);
+    m->up.ctx = m;
+    m->up.step_down = master_step_down;
+    m->up.successor_gone = master_successor_gone;
+    fleet_init(&m->fleet, m->loop, &m->opt, &m->sched, &m->lis, kind, &hooks);
+    acceptor_init(&m->acc, m->loop, &m->opt, &m->sched, &m->lis);
+    return kind->resolve(&m->fleet);
+}
 
-        m->self_path[n > 0 ? n : 0] = '\0';
-    }
-    if (m->opt.node_script != NULL) {
-        if (node_spawn_resolve(m) == -1) {
-            return 1;
-        }
-    } else if (spawn_resolve_worker_bin(m) == -1) {
-        fprintf(stderr, "handoff: worker program %s: %s\n", m->worker_bin,
-                strerror(errno));
-        return 1;
-    }
-    TAILQ_INIT(&m->dirty);
+/*
+ * The scheduler, the slots, the listening sockets and the side doors.
+ * Returns 0, or -1 after a line on stderr (all is closed again).
+ */
+static int
+master_open(struct master *m, char *where, size_t wlen)
+{
+    struct sched_sink sink = {
+        .ctx = m,
+        .send = master_sink_send,
+        .release = master_sink_release,
+        .event = m->opt.trace ? master_sink_event : NULL,
+    };
+
     if (sched_init(&m->sched, m->opt.policy, &sink) == -1
-        || workers_init(m) == -1) {
+        || fleet_open(&m->fleet) == -1) {
         fprintf(stderr, "handoff: out of memory\n");
-        workers_fini(m);
-        return 1;
+        fleet_fini(&m->fleet);
+        return -1;
     }
-    if (master_open_listeners(m, where, sizeof(where)) == -1) {
+    if (listeners_open(&m->lis, &m->opt, m->fleet.nslots, where, wlen) == -1) {
         fprintf(stderr, "handoff: %s\n", where);
         master_close_listeners(m);
         sched_fini(&m->sched);
-        workers_fini(m);
-        return 1;
+        fleet_fini(&m->fleet);
+        return -1;
     }
-    m->started = ev_now(m->loop);
+    m->env = (struct ops_env){
+        .loop = m->loop,
+        .opt = &m->opt,
+        .sched = &m->sched,
+        .lis = &m->lis,
+        .acc = &m->acc,
+        .fleet = &m->fleet,
+        .up = &m->up,
+        .started = ev_now(m->loop),
+        .ctx = m,
+        .set_trace = master_set_trace,
+    };
     ev_init(&m->grace_w, master_grace_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
-    if ((m->opt.admin != NULL && admin_open(m) == -1)
-        || control_open(m) == -1) {
-        admin_close(m);
+    if ((m->opt.admin != NULL && admin_open(&m->env) == -1)
+        || control_open(&m->env) == -1) {
+        admin_close();
         master_close_listeners(m);
         sched_fini(&m->sched);
-        workers_fini(m);
-        return 1;
+        fleet_fini(&m->fleet);
+        return -1;
     }
+    return 0;
+}
+
+static void
+master_announce(const struct master *m, const char *where)
+{
     log_info("handoff %s listening on %s with %u worker%s (policy %s)",
              HANDOFF_VERSION, where, m->opt.workers,
              m->opt.workers == 1 ? "" : "s", m->opt.policy->name);
     if (m->opt.window != 0) {
         log_info("window: %u unanswered handoffs per worker", m->opt.window);
     }
-    if (m->opt.node_script != NULL) {
-        log_info("workers are Node: %s %s", m->node_bin, m->opt.node_script);
+    if (m->fleet.kind->announce != NULL) {
+        m->fleet.kind->announce(&m->fleet);
     }
     if (m->opt.policy_note[0] != '\0') {
         log_warn(0, "%s", m->opt.policy_note);
     }
+}
+
+/* Runs the master started with <argv>; its exit status. */
+int
+master_run(struct master *m, char **argv)
+{
+    char where[128];
+
+    if (master_setup(m, argv) == -1
+        || master_open(m, where, sizeof(where)) == -1) {
+        return 1;
+    }
+    master_announce(m, where);
     sched_seed(&m->sched, (uint64_t) getpid() << 32 ^ (uint64_t) ev_time());
     if (m->opt.window != 0) {
         m->sched.window = m->opt.window;
     }
     if (m->opt.policy->accept == POLICY_MASTER_ACCEPTS) {
-        acceptor_start(m);
+        acceptor_start(&m->acc);
     }
-    workers_start(m);
+    fleet_start(&m->fleet);
 
     ev_run(m->loop, 0);
 

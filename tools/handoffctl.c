@@ -6,7 +6,8 @@
  * COMMAND is stats, workers N, reload, trace on|off, or trace: follow
  * the master's trace, printing its lines as they happen until Ctrl-C or
  * the master goes away (the "ok:" line that starts it goes to stderr, so
- * stdout is the trace alone). Commands are checked here, so bad usage
+ * stdout is the trace alone). Commands are checked here, against the
+ * master's own table of them (master/ops/control_cmds.h), so bad usage
  * never reaches the master.
  *
  * The socket is PATH, or $HANDOFF_CONTROL, or the first that exists of
@@ -29,8 +30,8 @@
 #include <unistd.h>
 
 #include "ctlpath.h"
-
-#define CTL_MAX_WORKERS 1024 /* as the master's --workers */
+#include "ops/control_cmds.h"
+#include "strlit.h"
 
 static int
 ctl_write_all(FILE *f, const char *p, size_t len)
@@ -75,7 +76,8 @@ ctl_relay(int fd, bool follow)
                 continue;
             }
             first = false;
-            failed = len >= 6 && strncmp(buf, "error:", 6) == 0;
+            failed = len >= STRLEN_LIT("error:")
+                     && strncmp(buf, "error:", STRLEN_LIT("error:")) == 0;
             head = eol != NULL ? (size_t) (eol - buf) + 1 : len;
             if (follow || failed) {
                 if (ctl_write_all(follow ? stderr : stdout, buf, head) == -1) {
@@ -96,20 +98,26 @@ ctl_relay(int fd, bool follow)
     }
 }
 
-static const char ctl_usage[] =
-    "Usage: handoffctl [--socket PATH | --port PORT] "
-    "stats | workers N | reload | trace [on|off]\n";
+/* "Usage: handoffctl [--socket PATH | --port PORT] stats | ...\n" */
+static void
+ctl_usage(FILE *f)
+{
+    char cmds[256];
+
+    ctl_cmd_usage(cmds, sizeof(cmds));
+    fprintf(f, "Usage: handoffctl [--socket PATH | --port PORT] %s\n", cmds);
+}
 
 static void
 usage(FILE *f)
 {
-    fputs(ctl_usage, f);
-    fputs("  stats         the master's figures (the /stats JSON)\n"
-          "  workers N     scale to N workers (1 to 1024)\n"
-          "  reload        rolling restart of the workers (as SIGHUP)\n"
-          "  trace on|off  switch --trace in the master and workers\n"
-          "  trace         follow the master's trace until Ctrl-C\n"
-          "The socket: PATH, $HANDOFF_CONTROL, or the first that exists of\n"
+    size_t i;
+
+    ctl_usage(f);
+    for (i = 0; i < ctl_ncmds; i++) {
+        fputs(ctl_cmds[i].help, f);
+    }
+    fputs("The socket: PATH, $HANDOFF_CONTROL, or the first that exists of\n"
           "$RUNTIME_DIRECTORY/handoff-PORT.sock, " CTLPATH_RUN_DIR
           "/handoff-PORT.sock\n"
           "and /tmp/handoff-UID-PORT.sock (PORT 8080 unless given).\n",
@@ -126,45 +134,21 @@ static int __attribute__((format(printf, 1, 2))) ctl_bad(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputs("\n", stderr);
-    fputs(ctl_usage, stderr);
+    ctl_usage(stderr);
     return 2;
 }
 
-/* Checks COMMAND [ARG] as the master would; 0, or 2 after saying why. */
+/* Checks COMMAND [ARG] as the master would; 0, or 2 after saying why.
+ * <follow>: the answer is a stream to follow. */
 static int
-ctl_check(int argc, char **argv)
+ctl_check(int argc, char **argv, bool *follow)
 {
-    const char *cmd = argv[0];
-    long n;
-    char *end;
+    char why[192];
 
-    if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "reload") == 0) {
-        return argc == 1 ? 0 : ctl_bad("%s takes no argument", cmd);
+    if (!ctl_cmd_check(argc, argv, follow, why, sizeof(why))) {
+        return ctl_bad("%s", why);
     }
-    if (strcmp(cmd, "workers") == 0) {
-        if (argc != 2) {
-            return ctl_bad("%s takes one number, from 1 to 1024", cmd);
-        }
-        errno = 0;
-        n = strtol(argv[1], &end, 10);
-        if (argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' || errno != 0
-            || n < 1 || n > CTL_MAX_WORKERS) {
-            return ctl_bad("workers: '%s' is not a number from 1 to 1024",
-                           argv[1]);
-        }
-        return 0;
-    }
-    if (strcmp(cmd, "trace") == 0) {
-        if (argc == 1
-            || (argc == 2
-                && (strcmp(argv[1], "on") == 0
-                    || strcmp(argv[1], "off") == 0))) {
-            return 0;
-        }
-        return argc == 2 ? ctl_bad("trace: '%s' is neither on nor off", argv[1])
-                         : ctl_bad("trace takes on, off or nothing");
-    }
-    return ctl_bad("unknown command '%s'", cmd);
+    return 0;
 }
 
 /*
@@ -254,7 +238,7 @@ main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            fputs(ctl_usage, stderr);
+            ctl_usage(stderr);
             return 2;
         }
     }
@@ -262,7 +246,7 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    rc = ctl_check(argc - optind, argv + optind);
+    rc = ctl_check(argc - optind, argv + optind, &follow);
     if (rc != 0) {
         return rc;
     }
@@ -276,7 +260,6 @@ main(int argc, char **argv)
         }
         len += (size_t) w;
     }
-    follow = strcmp(cmd, "trace") == 0;
     cmd[len++] = '\n';
     if (path == NULL) {
         if (ctl_find(def, sizeof(def), (unsigned) port) == -1) {

@@ -19,7 +19,6 @@
 #include "worker.h"
 
 #define CHANNEL_READ_BATCH 8 /* recvmmsg batches per loop turn */
-#define CHANNEL_RETRY_S 0.05
 
 static struct chan_batch channel_batch;
 
@@ -244,7 +243,7 @@ channel_flush(void)
         break;
     default:
         if (errno == ENOBUFS || errno == ENOMEM) {
-            ev_timer_set(&worker.chan_retry, CHANNEL_RETRY_S, 0.);
+            ev_timer_set(&worker.chan_retry, CHAN_RETRY_S, 0.);
             ev_timer_start(engine.loop, &worker.chan_retry);
         } else {
             channel_master_gone("sendmsg() failed");

@@ -1,7 +1,7 @@
 /*
  * fuzz_proxy.c: libFuzzer target for the PROXY protocol header parser
- * (master/proxy_parse.c), which reads the first bytes a client sends. The
- * input is a header as it arrived; the parser must stay inside it (an
+ * (master/accept/proxy_parse.c), which reads the first bytes a client sends.
+ * The input is a header as it arrived; the parser must stay inside it (an
  * exact-size copy lets ASan see overreads), give a length no longer than
  * the input, and keep its promise on prefixes: once complete or invalid,
  * the bytes after do not change the verdict, and a complete header parses
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "proxy_parse.h"
+#include "accept/proxy_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,8 +2,8 @@
  * test_policies.c: each scheduling policy's decisions, driven with
  * synthetic events and load states.
  */
-#include "policy.h"
-#include "sched.h"
+#include "sched/policy.h"
+#include "sched/sched.h"
 #include "test.h"
 
 #define NW 8

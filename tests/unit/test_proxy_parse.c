@@ -6,7 +6,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
-#include "proxy_parse.h"
+#include "accept/proxy_parse.h"
 #include "test.h"
 
 static int

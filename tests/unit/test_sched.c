@@ -5,8 +5,8 @@
  * RoundRobinHandle with W1, W2, W3 and a burst C1-C5, then C6) and checks
  * every assignment and the free list after each step.
  */
-#include "policy.h"
-#include "sched.h"
+#include "sched/policy.h"
+#include "sched/sched.h"
 #include "test.h"
 
 #define MAXLOG 64

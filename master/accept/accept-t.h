@@ -1,0 +1,85 @@
+/*
+ * accept-t.h: the types of accept/: the service's listening sockets, the
+ * accept loop, and the master's records of the connections it accepted.
+ *
+ * A connection's record is the master's until a worker acknowledges it:
+ * the scheduler sees it through the embedded struct sched_conn, a
+ * worker's link through the whole of it (its fd and peer go out with the
+ * handoff).
+ */
+#ifndef HS_MASTER_ACCEPT_T_H
+#define HS_MASTER_ACCEPT_T_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bounds.h"
+#include "chan.h"
+#include "container_of.h"
+#include "sched/sched.h"
+
+struct master_options;
+
+/* An accepted connection, owned by the master until acknowledged. */
+struct mconn {
+    struct sched_conn sc; /* embedded: the scheduler's view */
+    int fd;               /* owned */
+    struct chan_peer peer;
+    struct mconn *next_free; /* in the pool's free list */
+    ev_io pio;               /* --proxy-protocol: waiting for the header */
+    ev_timer ptimer;
+    uint8_t *pbuf; /* owned: the header's bytes so far, or NULL */
+    size_t plen;
+    /* What the link that carries it numbers the handoff by, for the
+     * answer that names it (Node: the seq of its newconn). */
+    uint64_t link_tag;
+};
+
+struct mconn_pool {
+    struct mconn *free;
+    void **chunks; /* owned allocations */
+    size_t nchunks;
+    size_t live; /* records in use */
+};
+
+/* The service's listening sockets, every one owned. */
+struct listeners {
+    int fd; /* the master's: it accepts on it, or shares it (none); -1 */
+    /* reuseport: each slot's own SO_REUSEPORT socket, by slot, or -1 */
+    int slot_fd[HANDOFF_MAX_WORKERS];
+    struct sockaddr_storage addr; /* where they are bound */
+    socklen_t addrlen;
+    unsigned backlog;
+};
+
+/* The master's accept loop and what it has accepted. */
+struct acceptor {
+    struct ev_loop *loop;
+    const struct master_options *opt;
+    struct sched *sched;
+    struct listeners *lis;
+    struct mconn_pool pool;
+    ev_io accept_w;
+    ev_timer accept_pause; /* after EMFILE and friends */
+    bool error_pause;
+    ev_tstamp error_logged;
+    bool queue_pause;
+    bool workers_full;
+    bool no_worker; /* no worker in the rotation: not accepting */
+    bool no_worker_logged;
+    bool worker_seen; /* a worker has been in the rotation since the start */
+    uint64_t next_conn_id;
+    uint64_t accepted;
+    unsigned proxy_waiting; /* accepted, PROXY header not yet read */
+};
+
+static inline struct mconn *
+mconn_of(const struct sched_conn *sc)
+{
+    return container_of(sc, struct mconn, sc);
+}
+
+#endif

@@ -1,0 +1,527 @@
+/*
+ * options_table.c: the master's options, one row per flag (name, short
+ * letter, value, field, bounds, native-only, help), in the order --help
+ * lists them, and what applies a "name value" pair to the options: the
+ * command line's flags now (options.c), a configuration file's lines
+ * later. Every refusal is one line naming the option, so a typo in a unit
+ * file is obvious. The HTTP limits (common/http_limits.h) are options
+ * too, from their own table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "conf/options_table.h"
+#include "numparse.h"
+#include "sched/policy.h"
+
+#define FIELD(f) offsetof(struct master_options, f)
+
+static bool options_host(struct options_set *set, const char *v, char *err,
+                         size_t len);
+static bool options_admin(struct options_set *set, const char *v, char *err,
+                          size_t len);
+static bool options_policy(struct options_set *set, const char *v, char *err,
+                           size_t len);
+static bool options_demo(struct options_set *set, const char *v, char *err,
+                         size_t len);
+
+const struct opt_def options_table[] = {
+    {.name = "port",
+     .letter = 'p',
+     .arg = "PORT",
+     .kind = OPT_UINT,
+     .offset = FIELD(port),
+     .max = 65535,
+     .help = "TCP port to listen on (default 8080; 0 picks one)"},
+    {.name = "host",
+     .letter = 'H',
+     .arg = "ADDR",
+     .kind = OPT_CUSTOM,
+     .set = options_host,
+     .help = "address to bind (default 0.0.0.0; IPv6 such as ::1\n"
+             "or [::1] works)"},
+    {.name = "workers",
+     .letter = 'w',
+     .arg = "N",
+     .kind = OPT_UINT,
+     .offset = FIELD(workers),
+     .min = 1,
+     .max = HANDOFF_MAX_WORKERS,
+     .help = "worker processes (default: online CPUs)"},
+    {.name = "backlog",
+     .arg = "N",
+     .kind = OPT_UINT,
+     .offset = FIELD(backlog),
+     .min = 1,
+     .max = 65535,
+     .help = "listen(2) backlog (default 511, as Node)"},
+    {.name = "max-queue",
+     .arg = "N",
+     .kind = OPT_UINT,
+     .offset = FIELD(max_queue),
+     .min = 1,
+     .max = 1000000,
+     .help = "accepted connections that may wait for a worker;\n"
+             "at this bound the master stops accepting (default 4096)"},
+    {.name = "window",
+     .arg = "N",
+     .kind = OPT_UINT,
+     .offset = FIELD(window),
+     .min = 1,
+     .max = 1024,
+     .help = "unanswered handoffs a worker may hold (default\n"
+             "1 for rr, as Node; 64 for the other policies)"},
+    {.name = "grace",
+     .arg = "DURATION",
+     .kind = OPT_MS,
+     .offset = FIELD(grace_ms),
+     .max = 3600 * 1000,
+     .expect = "a duration such as 10s or 500ms, at most 1h",
+     .help = "graceful-stop limit, e.g. 10s or 500ms (default 10s)"},
+    {.name = "policy",
+     .arg = "NAME",
+     .kind = OPT_CUSTOM,
+     .set = options_policy,
+     .help = "how the master picks a worker (default rr, or\n"
+             "NODE_CLUSTER_SCHED_POLICY=rr|none); see below"},
+    {.name = "trace",
+     .kind = OPT_FLAG,
+     .offset = FIELD(trace),
+     .help = "print every step of every handoff to stderr"},
+    {.name = "worker-bin",
+     .arg = "PATH",
+     .kind = OPT_PATH,
+     .offset = FIELD(worker_bin),
+     .need = "a path",
+     .native = true,
+     .help = "worker program (default: handoff-worker beside handoff,\n"
+             "else ../lib/handoff/handoff-worker from it)"},
+    {.name = "root",
+     .arg = "DIR",
+     .kind = OPT_PATH,
+     .offset = FIELD(root),
+     .need = "a directory",
+     .native = true,
+     .help = "serve the files under DIR, / included"},
+    {.name = "demo-routes",
+     .arg = "on|off",
+     .kind = OPT_CUSTOM,
+     .set = options_demo,
+     .native = true,
+     .help = "answer / (Hello from worker) and /cpu (a busy\n"
+             "loop) as the demo does (default: on without\n"
+             "--root, off with it)"},
+    {.name = "access-log",
+     .arg = "FILE",
+     .kind = OPT_PATH,
+     .offset = FIELD(access_log),
+     .need = "a file, or - for stderr",
+     .native = true,
+     .help = "log requests (Apache combined format) to FILE,\n"
+             "or - for stderr; SIGUSR1 reopens it"},
+    {.name = "proxy-protocol",
+     .kind = OPT_FLAG,
+     .offset = FIELD(proxy_protocol),
+     .native = true,
+     .help = "expect a PROXY v1 or v2 header on each connection\n"
+             "(HAProxy's send-proxy[-v2]); the real client\n"
+             "address is logged and used by ip-hash"},
+    {.name = "admin",
+     .arg = "[HOST:]PORT",
+     .kind = OPT_CUSTOM,
+     .set = options_admin,
+     .help = "serve /stats, /metrics and a dashboard at /\n"
+             "(off by default; HOST defaults to 127.0.0.1)"},
+    {.name = "control",
+     .arg = "PATH",
+     .kind = OPT_PATH,
+     .offset = FIELD(control),
+     .need = "a path, or none",
+     .help = "the control socket for handoffctl (default\n"
+             "/tmp/handoff-UID-PORT.sock, or under systemd\n"
+             "$RUNTIME_DIRECTORY/handoff-PORT.sock; none: no socket)"},
+    {.name = "worker-timeout",
+     .arg = "TIME",
+     .kind = OPT_MS,
+     .offset = FIELD(worker_timeout_ms),
+     .min = 1000,
+     .max = 3600 * 1000,
+     .expect = "0 or a duration from 1s to 1h",
+     .help = "kill a worker silent this long (default 30s;\n"
+             "0 disables the watchdog)"},
+    {.name = "max-requests",
+     .arg = "N",
+     .kind = OPT_U64,
+     .offset = FIELD(max_requests),
+     .max = UINT32_MAX,
+     .native = true,
+     .help = "replace a worker after N requests (default 0: never)"},
+    {.name = "max-requests-jitter",
+     .arg = "N",
+     .kind = OPT_U64,
+     .offset = FIELD(max_requests_jitter),
+     .max = UINT32_MAX,
+     .native = true,
+     .help = "add 0..N to --max-requests per worker"},
+    {.name = "max-rss",
+     .arg = "MB",
+     .kind = OPT_U64,
+     .offset = FIELD(max_rss_mb),
+     .max = 1024 * 1024,
+     .native = true,
+     .help = "replace a worker whose RSS exceeds MB (default 0: never)"},
+    {.name = "node",
+     .arg = "SCRIPT",
+     .kind = OPT_PATH,
+     .offset = FIELD(node_script),
+     .need = "a script",
+     .help = "workers are `node SCRIPT [ARG...]`, an unmodified\n"
+             "Node cluster program: the master speaks Node's\n"
+             "cluster IPC to it (see docs/node-workers.md)"},
+    {.name = "node-bin",
+     .arg = "PATH",
+     .kind = OPT_PATH,
+     .offset = FIELD(node_bin),
+     .need = "a path",
+     .help = "the node program (default: node on PATH)"},
+    {.name = "help",
+     .letter = 'h',
+     .kind = OPT_ACTION,
+     .help = "show this help and exit"},
+    {.name = "version",
+     .letter = 'V',
+     .kind = OPT_ACTION,
+     .help = "show the version and exit"},
+};
+
+const size_t options_nrows = sizeof(options_table) / sizeof(options_table[0]);
+
+_Static_assert(sizeof(options_table) / sizeof(options_table[0])
+                   <= OPTIONS_ROWS_MAX,
+               "more rows than OPTIONS_ROWS_MAX");
+
+const struct opt_def *
+options_row(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < options_nrows; i++) {
+        if (strcmp(options_table[i].name, name) == 0) {
+            return &options_table[i];
+        }
+    }
+    return NULL;
+}
+
+static bool
+options_host(struct options_set *set, const char *v, char *err, size_t len)
+{
+    struct master_options *o = set->o;
+    const char *arg = v;
+    size_t n = strlen(arg);
+
+    if (n >= 2 && arg[0] == '[' && arg[n - 1] == ']') {
+        arg++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(o->host) || memchr(arg, '[', n) != NULL
+        || memchr(arg, ']', n) != NULL) {
+        snprintf(err, len,
+                 "invalid value '%s' for --host (expected an IPv4 or IPv6 "
+                 "address or a host name)",
+                 v);
+        return false;
+    }
+    memcpy(o->host, arg, n);
+    o->host[n] = '\0';
+    return true;
+}
+
+/* --admin: "PORT" (on 127.0.0.1), "HOST:PORT" or "[V6]:PORT". */
+static bool
+options_admin(struct options_set *set, const char *v, char *err, size_t len)
+{
+    struct master_options *o = set->o;
+    const char *colon = strrchr(v, ':'), *host = v;
+    size_t hl = colon != NULL ? (size_t) (colon - v) : 0;
+    uint64_t port;
+
+    if (colon != NULL && hl >= 2 && v[0] == '[' && v[hl - 1] == ']') {
+        host++;
+        hl -= 2;
+    }
+    if ((colon != NULL
+         && (hl == 0 || hl >= sizeof(o->admin_host)
+             || memchr(host, '[', hl) != NULL || memchr(host, ']', hl) != NULL))
+        || !num_parse_cstr(colon != NULL ? colon + 1 : v, 0, 65535, &port)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --admin (expected PORT or "
+                 "HOST:PORT, PORT from 0 to 65535)",
+                 v);
+        return false;
+    }
+    if (colon != NULL) {
+        memcpy(o->admin_host, host, hl);
+        o->admin_host[hl] = '\0';
+    } else {
+        snprintf(o->admin_host, sizeof(o->admin_host), "127.0.0.1");
+    }
+    o->admin_port = (unsigned) port;
+    o->admin = v;
+    return true;
+}
+
+/* "unknown policy 'x' for WHERE (choose from rr, ...)". */
+static void
+options_bad_policy(const char *where, const char *name, char *err, size_t len)
+{
+    char names[256];
+    size_t i, n = 0;
+
+    names[0] = '\0';
+    for (i = 0; policy_all[i] != NULL && n < sizeof(names); i++) {
+        int rc = snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+                          policy_all[i]->name);
+
+        n += rc > 0 ? (size_t) rc : 0;
+    }
+    snprintf(err, len, "unknown policy '%s' for %s (choose from %s)", name,
+             where, names);
+}
+
+static bool
+options_policy(struct options_set *set, const char *v, char *err, size_t len)
+{
+    set->o->policy = policy_find(v);
+    set->policy_given = true;
+    if (set->o->policy == NULL) {
+        options_bad_policy("--policy", v, err, len);
+        return false;
+    }
+    return true;
+}
+
+static bool
+options_demo(struct options_set *set, const char *v, char *err, size_t len)
+{
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+        snprintf(err, len,
+                 "invalid value '%s' for --demo-routes (expected on or off)",
+                 v);
+        return false;
+    }
+    set->demo_routes = strcmp(v, "on") == 0;
+    return true;
+}
+
+/* An HTTP limit, by its own table. */
+static bool
+options_limit(struct options_set *set, enum limit_id id, const char *v,
+              char *err, size_t len)
+{
+    static const char *const expect[] = {
+        [LIMIT_COUNT] = "an integer",
+        [LIMIT_BYTES] = "a size such as 512, 16k or 1m",
+        [LIMIT_MS] = "a duration such as 10s or 500ms",
+    };
+    const struct limit_def *d = &limit_defs[id];
+    char lo[24], hi[24];
+
+    if (limits_parse(id, v, &set->o->limits.v[id])) {
+        return true;
+    }
+    limits_format(id, d->min, lo, sizeof(lo));
+    limits_format(id, d->max, hi, sizeof(hi));
+    snprintf(err, len,
+             "invalid value '%s' for --%s (expected %s, from %s to %s)", v,
+             d->name, expect[d->kind], lo, hi);
+    return false;
+}
+
+static bool
+options_number(const struct opt_def *r, const char *v, void *field, char *err,
+               size_t len)
+{
+    uint64_t n;
+
+    if (!num_parse_cstr(v, r->min, r->max, &n)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --%s (expected an integer from %llu "
+                 "to %llu)",
+                 v, r->name, (unsigned long long) r->min,
+                 (unsigned long long) r->max);
+        return false;
+    }
+    if (r->kind == OPT_UINT) {
+        *(unsigned *) field = (unsigned) n;
+    } else {
+        *(uint64_t *) field = n;
+    }
+    return true;
+}
+
+/* 0, or a duration from r->min to r->max ms. */
+static bool
+options_duration(const struct opt_def *r, const char *v, uint64_t *field,
+                 char *err, size_t len)
+{
+    uint64_t ms;
+
+    if (!num_parse_duration_ms(v, 0, r->max, &ms) || (ms > 0 && ms < r->min)) {
+        snprintf(err, len, "invalid value '%s' for --%s (expected %s)", v,
+                 r->name, r->expect);
+        return false;
+    }
+    *field = ms;
+    return true;
+}
+
+/* Row <r>'s value <v> (NULL for a flag) into the options. */
+static bool
+options_set_row(struct options_set *set, const struct opt_def *r, const char *v,
+                char *err, size_t len)
+{
+    void *field = (char *) set->o + r->offset;
+
+    switch (r->kind) {
+    case OPT_FLAG:
+        *(bool *) field = true;
+        return true;
+    case OPT_UINT:
+    case OPT_U64:
+        return options_number(r, v, field, err, len);
+    case OPT_MS:
+        return options_duration(r, v, field, err, len);
+    case OPT_PATH:
+        *(const char **) field = v;
+        if (v[0] == '\0') {
+            snprintf(err, len, "--%s needs %s", r->name, r->need);
+            return false;
+        }
+        return true;
+    case OPT_CUSTOM:
+        return r->set(set, v, err, len);
+    default:
+        snprintf(err, len, "--%s is not a setting", r->name);
+        return false;
+    }
+}
+
+/* The defaults, before any option. */
+void
+options_begin(struct options_set *set, struct master_options *o)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(set, 0, sizeof(*set));
+    set->o = o;
+    set->demo_routes = -1;
+    memset(o, 0, sizeof(*o));
+    snprintf(o->host, sizeof(o->host), "0.0.0.0");
+    o->port = 8080;
+    o->workers = cpus < 1                     ? 1
+                 : cpus > HANDOFF_MAX_WORKERS ? HANDOFF_MAX_WORKERS
+                                              : (unsigned) cpus;
+    o->backlog = 511;
+    o->max_queue = 4096;
+    o->grace_ms = 10000;
+    o->policy = &policy_rr;
+    limits_default(&o->limits);
+    o->worker_timeout_ms = 30000; /* gunicorn's default */
+}
+
+/*
+ * Applies option <name> (without "--") with <value> (NULL for one that
+ * takes none). Returns true, or false with one line in <err>.
+ */
+bool
+options_apply(struct options_set *set, const char *name, const char *value,
+              char *err, size_t len)
+{
+    const struct opt_def *r = options_row(name);
+    int i;
+
+    if (r != NULL) {
+        if (r->native && set->native_flag[0] == '\0') {
+            snprintf(set->native_flag, sizeof(set->native_flag), "--%s",
+                     r->name);
+        }
+        return options_set_row(set, r, value, err, len);
+    }
+    for (i = 0; i < LIM_COUNT; i++) {
+        if (strcmp(limit_defs[i].name, name) == 0) {
+            if (set->native_flag[0] == '\0') {
+                snprintf(set->native_flag, sizeof(set->native_flag), "--%s",
+                         name);
+            }
+            return options_limit(set, (enum limit_id) i, value, err, len);
+        }
+    }
+    snprintf(err, len, "unknown option '--%s'", name);
+    return false;
+}
+
+/*
+ * Without --policy, Node's variable chooses, read as Node reads it: "none"
+ * and "rr" are honoured and any other value means the default, rr.
+ */
+static void
+options_node_policy(struct master_options *o)
+{
+    const char *env = getenv("NODE_CLUSTER_SCHED_POLICY");
+
+    if (env == NULL || env[0] == '\0') {
+        return;
+    }
+    if (strcmp(env, "none") == 0) {
+        o->policy = &policy_none;
+    } else if (strcmp(env, "rr") == 0) {
+        o->policy = &policy_rr;
+    } else {
+        snprintf(o->policy_note, sizeof(o->policy_note),
+                 "NODE_CLUSTER_SCHED_POLICY=%.64s is neither rr nor none; "
+                 "using rr, as Node does",
+                 env);
+    }
+}
+
+/*
+ * Once every option is applied: what follows from several of them, and
+ * what they may not ask for together. Returns true, or false with one
+ * line in <err>.
+ */
+bool
+options_finish(struct options_set *set, char *err, size_t len)
+{
+    struct master_options *o = set->o;
+
+    if (!set->policy_given) {
+        options_node_policy(o);
+    }
+    /* A site's / is its home page, and /cpu burns a worker's CPU for
+     * anyone: with --root, the demo is asked for, not given. */
+    o->demo_routes =
+        set->demo_routes == -1 ? o->root == NULL : set->demo_routes == 1;
+    if (o->proxy_protocol && o->policy->accept != POLICY_MASTER_ACCEPTS) {
+        snprintf(err, len,
+                 "--proxy-protocol needs a policy where the master accepts "
+                 "(not %s)",
+                 o->policy->name);
+        return false;
+    }
+    if (o->node_script != NULL && set->native_flag[0] != '\0') {
+        snprintf(err, len,
+                 "%s configures handoff's own workers; a Node worker "
+                 "(--node) would ignore it",
+                 set->native_flag);
+        return false;
+    }
+    if (o->node_script == NULL && o->node_bin != NULL) {
+        snprintf(err, len, "--node-bin needs --node SCRIPT");
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,192 @@
+/*
+ * admin.c: the admin listener (--admin, off by default, loopback unless
+ * an address is given): GET /stats (JSON), /metrics (Prometheus text) and
+ * / (a live dashboard). A deliberately small HTTP/1.1 server: one request
+ * per connection, answered and closed (oneshot.c).
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "accept/inherit.h"
+#include "accept/listener.h"
+#include "conf/options.h"
+#include "fdutil.h"
+#include "log.h"
+#include "ops/admin.h"
+#include "ops/dashboard.h"
+#include "ops/oneshot.h"
+#include "ops/ops-t.h"
+#include "ops/stats.h"
+#include "strlit.h"
+#include "version.h"
+
+#define ADMIN_BACKLOG 64
+
+static struct oneshot admin_srv = {.fd = -1};
+
+static void
+admin_respond(struct sbuf *out, int status, const char *ctype, const char *body,
+              size_t len, bool head)
+{
+    const char *reason = status == 200   ? "OK"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                         : status == 431 ? "Request Header Fields Too Large"
+                                         : "Bad Request";
+    struct sbuf b = {0};
+
+    sbuf_printf(&b,
+                "HTTP/1.1 %d %s\r\nServer: handoff/%s (admin)\r\n"
+                "Content-Type: %s\r\nContent-Length: %zu\r\n"
+                "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
+                status, reason, HANDOFF_VERSION, ctype, len,
+                status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (!head && len > 0 && !b.failed) {
+        /* Bodies are text; a NUL-free copy through the formatter. */
+        sbuf_printf(&b, "%.*s", (int) len, body);
+    }
+    *out = b;
+}
+
+/* A request head ends with an empty line (CRLF or, leniently, LF). */
+static bool
+admin_complete(const char *in, size_t len)
+{
+    return memmem(in, len, "\n\r\n", STRLEN_LIT("\n\r\n")) != NULL
+           || memmem(in, len, "\n\n", STRLEN_LIT("\n\n")) != NULL;
+}
+
+/* A fixed text answer. */
+static void
+admin_text(struct sbuf *out, int status, const char *text, bool head)
+{
+    admin_respond(out, status, "text/plain", text, strlen(text), head);
+}
+
+/* /stats or /metrics: the figures, taken once, in one format. */
+static void
+admin_stats(struct oneshot *srv, bool prometheus, bool head, struct sbuf *out)
+{
+    struct stats_snapshot snap;
+    struct sbuf body = {0};
+
+    if (stats_take(&snap, srv->ctx) == -1) {
+        out->failed = true;
+        return;
+    }
+    if (prometheus) {
+        stats_prometheus(&snap, &body);
+        admin_respond(out, 200, "text/plain; version=0.0.4; charset=utf-8",
+                      body.data, body.len, head);
+    } else {
+        stats_json(&snap, &body);
+        admin_respond(out, 200, "application/json", body.data, body.len, head);
+    }
+    stats_release(&snap);
+    sbuf_free(&body);
+}
+
+static void
+admin_handle(struct oneshot *srv, const char *in, size_t inlen,
+             struct sbuf *out)
+{
+    char method[8], target[256];
+    const char *sp1, *sp2, *eol;
+    size_t mlen, tlen;
+    bool head;
+
+    if (!admin_complete(in, inlen)) {
+        admin_text(out, inlen == ONESHOT_IN_MAX ? 431 : 400, "bad request\n",
+                   false);
+        return;
+    }
+    eol = memchr(in, '\n', inlen);
+    if (eol != NULL && eol > in && eol[-1] == '\r') {
+        eol--;
+    }
+    sp1 = memchr(in, ' ', inlen);
+    sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t) (in + inlen - sp1 - 1))
+                      : NULL;
+    if (eol == NULL || sp1 == NULL || sp2 == NULL || sp2 > eol || sp1 == in
+        || (size_t) (sp1 - in) >= sizeof(method)
+        || (size_t) (sp2 - sp1 - 1) >= sizeof(target)
+        || strncmp(sp2 + 1, "HTTP/1.", STRLEN_LIT("HTTP/1.")) != 0) {
+        admin_text(out, 400, "bad request\n", false);
+        return;
+    }
+    mlen = (size_t) (sp1 - in);
+    memcpy(method, in, mlen);
+    method[mlen] = '\0';
+    tlen = (size_t) (sp2 - sp1 - 1);
+    memcpy(target, sp1 + 1, tlen);
+    target[tlen] = '\0';
+    target[strcspn(target, "?")] = '\0';
+    head = strcmp(method, "HEAD") == 0;
+    if (!head && strcmp(method, "GET") != 0) {
+        admin_text(out, 405, "GET or HEAD only\n", false);
+        return;
+    }
+    if (strcmp(target, "/stats") == 0) {
+        admin_stats(srv, false, head, out);
+    } else if (strcmp(target, "/metrics") == 0) {
+        admin_stats(srv, true, head, out);
+    } else if (strcmp(target, "/") == 0) {
+        admin_respond(out, 200, "text/html; charset=utf-8", dashboard_html,
+                      strlen(dashboard_html), head);
+    } else {
+        admin_text(out, 404, "not found\n", head);
+    }
+}
+
+/*
+ * Opens --admin, whose HOST and PORT options.c has checked. Returns 0,
+ * or -1 with a line on stderr (the address cannot be bound).
+ */
+int
+admin_open(struct ops_env *env)
+{
+    const struct master_options *o = env->opt;
+    char desc[160];
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd;
+
+    fd = inherit_take_admin();
+    if (fd != -1) {
+        sslen = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *) &ss, &sslen) == -1) {
+            fd_close(fd);
+            fd = -1;
+        } else {
+            listener_describe((struct sockaddr *) &ss, desc, sizeof(desc));
+        }
+    }
+    if (fd == -1) {
+        fd = listener_open(o->admin_host, o->admin_port, ADMIN_BACKLOG, false,
+                           &ss, &sslen, desc, sizeof(desc));
+    }
+    if (fd == -1) {
+        fprintf(stderr, "handoff: --admin: %s\n", desc);
+        return -1;
+    }
+    oneshot_start(&admin_srv, env->loop, env, fd, admin_complete, admin_handle);
+    log_info("admin listening on http://%s/ (/stats, /metrics)", desc);
+    return 0;
+}
+
+int
+admin_fd(void)
+{
+    return admin_srv.fd;
+}
+
+void
+admin_close(void)
+{
+    oneshot_stop(&admin_srv);
+}

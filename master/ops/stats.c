@@ -1,0 +1,379 @@
+/*
+ * stats.c: the master's figures, taken once into a snapshot
+ * (stats_take()) and rendered from it, as JSON (/stats, handoffctl stats)
+ * and in Prometheus's text exposition format (/metrics): both show the
+ * same figures, computed once.
+ *
+ * Totals never go backwards across worker restarts: what an exited worker
+ * served is kept in the fleet (and per slot), and added to what the live
+ * workers report.
+ */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accept/acceptor.h"
+#include "accept/listener.h"
+#include "conf/options.h"
+#include "fleet/fleet-t.h"
+#include "fleet/link.h"
+#include "ops/ops-t.h"
+#include "ops/stats.h"
+#include "sched/policy.h"
+#include "version.h"
+
+/* The kernel's accept queue on the listener (TCP_INFO on a listening
+ * socket: tcpi_unacked is the queue, tcpi_sacked its limit). */
+static void
+stats_accept_queue(const struct listeners *lis, unsigned *len, unsigned *max)
+{
+    struct tcp_info ti;
+    socklen_t tl = sizeof(ti);
+    int fd = listeners_any_fd(lis);
+
+    *len = *max = 0;
+    if (fd != -1 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0) {
+        *len = ti.tcpi_unacked;
+        *max = ti.tcpi_sacked;
+    }
+}
+
+static const char *
+stats_state(const struct mworker *w)
+{
+    if (w->retiring || w->shutdown_sent) {
+        return "draining";
+    }
+    if (!w->ready) {
+        return "starting";
+    }
+    return w->sw.full ? "full" : "ready";
+}
+
+/* <w>'s figures from its link, if its kind reports them. */
+static bool
+stats_load(const struct mworker *w, struct chan_load *l)
+{
+    memset(l, 0, sizeof(*l));
+    return w->link->load != NULL && w->link->load(w, l);
+}
+
+/* The master's own figures and the totals. */
+static void
+stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
+{
+    const struct fleet *fl = env->fleet;
+    const struct sched *sc = env->sched;
+    const struct mworker *w;
+
+    s->pid = (long) getpid();
+    s->uptime_s = ev_now(env->loop) - env->started;
+    s->policy = env->opt->policy->name;
+    s->accepted = env->acc->accepted;
+    s->queued = sc->nqueued;
+    s->handoffs = sc->handoffs;
+    s->acks = sc->acks;
+    s->refusals = sc->refusals;
+    s->reclaims = sc->reclaims;
+    stats_accept_queue(env->lis, &s->accept_queue, &s->accept_queue_max);
+    s->paused = acceptor_paused(env->acc);
+    s->accepting = env->lis->fd != -1 && s->paused == NULL;
+    s->stopping = fl->stopping;
+    s->worker_exits = fl->exits;
+    s->nslots = fl->nslots;
+    s->workers_ready = sc->nworkers;
+    s->reports = fl->kind->load != NULL;
+    s->served_total = fl->served_gone;
+    s->handed_total = fl->handed_gone;
+    s->nworkers = 0;
+    TAILQ_FOREACH(w, &fl->all, all_link) {
+        s->served_total += w->sw.load.served;
+        s->handed_total += w->sw.handed;
+        s->nworkers++;
+    }
+}
+
+static void
+stats_take_workers(struct stats_snapshot *s, const struct fleet *fl)
+{
+    const struct mworker *w;
+    size_t i = 0;
+
+    TAILQ_FOREACH(w, &fl->all, all_link) {
+        struct stats_worker *o = &s->workers[i++];
+
+        o->id = w->sw.id;
+        o->pid = (long) w->pid;
+        o->kind = w->link->kind;
+        o->slot = w->slot != NULL ? (int) w->slot->index : -1;
+        o->state = stats_state(w);
+        o->reports = stats_load(w, &o->load);
+        o->handed = w->sw.handed;
+        o->unanswered = w->sw.ninflight;
+        o->restarts = w->slot != NULL ? w->slot->restarts : 0;
+    }
+}
+
+/* A slot's totals: its workers past and present; its current worker. */
+static void
+stats_take_slots(struct stats_snapshot *s, const struct fleet *fl)
+{
+    unsigned i;
+
+    for (i = 0; i < fl->nslots; i++) {
+        const struct slot *sl = fl->slots[i];
+        struct stats_slot *o = &s->slots[i];
+
+        o->served = sl->served_before;
+        o->handed = sl->handed_before;
+        if (sl->w != NULL) {
+            o->served += sl->w->sw.load.served;
+            o->handed += sl->w->sw.handed;
+        }
+        if (sl->old != NULL) {
+            o->served += sl->old->sw.load.served;
+            o->handed += sl->old->sw.handed;
+        }
+        o->restarts = sl->restarts;
+        o->has_worker = sl->w != NULL;
+        o->reports = o->has_worker && stats_load(sl->w, &o->load);
+        o->pid = o->has_worker ? (long) sl->w->pid : 0;
+    }
+}
+
+/* Fills <s> from the master as it is now; 0, or -1 on ENOMEM. */
+int
+stats_take(struct stats_snapshot *s, const struct ops_env *env)
+{
+    memset(s, 0, sizeof(*s));
+    stats_take_master(s, env);
+    s->workers = calloc(s->nworkers + 1, sizeof(*s->workers));
+    s->slots = calloc(s->nslots + 1, sizeof(*s->slots));
+    if (s->workers == NULL || s->slots == NULL) {
+        stats_release(s);
+        return -1;
+    }
+    stats_take_workers(s, env->fleet);
+    stats_take_slots(s, env->fleet);
+    return 0;
+}
+
+void
+stats_release(struct stats_snapshot *s)
+{
+    free(s->workers);
+    free(s->slots);
+    s->workers = NULL;
+    s->slots = NULL;
+}
+
+static void
+stats_json_worker(const struct stats_worker *w, bool first, struct sbuf *b)
+{
+    sbuf_printf(b,
+                "%s{\"id\":%u,\"pid\":%ld,\"kind\":\"%s\",\"slot\":%d,"
+                "\"state\":\"%s\",",
+                first ? "" : ",", w->id, w->pid, w->kind, w->slot, w->state);
+    if (!w->reports) {
+        sbuf_printf(b, "\"open_connections\":null,"
+                       "\"requests_in_flight\":null,"
+                       "\"requests_served\":null,\"loop_lag_ms\":null,"
+                       "\"rss_kib\":null,");
+    } else {
+        sbuf_printf(b,
+                    "\"open_connections\":%u,\"requests_in_flight\":%u,"
+                    "\"requests_served\":%llu,\"loop_lag_ms\":%.3f,"
+                    "\"rss_kib\":%u,",
+                    w->load.open_conns, w->load.in_flight,
+                    (unsigned long long) w->load.served, w->load.lag_us / 1000.,
+                    w->load.rss_kib);
+    }
+    sbuf_printf(b,
+                "\"connections_handed\":%llu,\"unanswered_handoffs\":%u,"
+                "\"restarts\":%u}",
+                (unsigned long long) w->handed, w->unanswered, w->restarts);
+}
+
+void
+stats_json(const struct stats_snapshot *s, struct sbuf *b)
+{
+    size_t i;
+
+    sbuf_printf(
+        b,
+        "{\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%.1f,"
+        "\"policy\":\"%s\",\"master\":{\"accepted\":%llu,"
+        "\"queued\":%zu,\"handoffs\":%llu,\"acknowledged\":%llu,"
+        "\"refusals\":%llu,\"reclaimed\":%llu,"
+        "\"redistributions\":%llu,\"accept_queue\":%u,"
+        "\"accept_queue_max\":%u,\"accepting\":%s,"
+        "\"accept_paused\":%s%s%s,\"stopping\":%s,"
+        "\"worker_exits\":%llu,\"workers\":%u,"
+        "\"workers_ready\":%zu},",
+        HANDOFF_VERSION, s->pid, s->uptime_s, s->policy,
+        (unsigned long long) s->accepted, s->queued,
+        (unsigned long long) s->handoffs, (unsigned long long) s->acks,
+        (unsigned long long) s->refusals, (unsigned long long) s->reclaims,
+        (unsigned long long) (s->refusals + s->reclaims), s->accept_queue,
+        s->accept_queue_max, s->accepting ? "true" : "false",
+        s->paused != NULL ? "\"" : "", s->paused != NULL ? s->paused : "null",
+        s->paused != NULL ? "\"" : "", s->stopping ? "true" : "false",
+        (unsigned long long) s->worker_exits, s->nslots, s->workers_ready);
+    /* Node workers (--node) send no load reports: what only a report
+     * tells is unknown for them, and says so (null), rather than 0. */
+    if (!s->reports) {
+        sbuf_printf(b,
+                    "\"totals\":{\"requests_served\":null,"
+                    "\"connections_handed\":%llu},\"workers\":[",
+                    (unsigned long long) s->handed_total);
+    } else {
+        sbuf_printf(b,
+                    "\"totals\":{\"requests_served\":%llu,"
+                    "\"connections_handed\":%llu},\"workers\":[",
+                    (unsigned long long) s->served_total,
+                    (unsigned long long) s->handed_total);
+    }
+    for (i = 0; i < s->nworkers; i++) {
+        stats_json_worker(&s->workers[i], i == 0, b);
+    }
+    sbuf_printf(b, "]}\n");
+}
+
+static void
+stats_metric(struct sbuf *b, const char *name, const char *type,
+             const char *help)
+{
+    sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+stats_counter(struct sbuf *b, const char *name, const char *help, uint64_t v)
+{
+    stats_metric(b, name, "counter", help);
+    sbuf_printf(b, "%s %llu\n", name, (unsigned long long) v);
+}
+
+/* The master's series. */
+static void
+stats_prometheus_master(const struct stats_snapshot *s, struct sbuf *b)
+{
+#define GAUGE(n, h, fmt, v)                                                    \
+    do {                                                                       \
+        stats_metric(b, n, "gauge", h);                                        \
+        sbuf_printf(b, "%s " fmt "\n", n, v);                                  \
+    } while (0)
+    stats_counter(b, "handoff_connections_accepted_total",
+                  "Connections the master accepted.", s->accepted);
+    stats_counter(
+        b, "handoff_handoffs_total",
+        "Connections handed to a worker (a refused one counts again).",
+        s->handoffs);
+    stats_counter(b, "handoff_refusals_total",
+                  "Handoffs a worker refused; the connection went to another.",
+                  s->refusals);
+    stats_counter(b, "handoff_reclaims_total",
+                  "Handoffs to a worker that died first, handed to another.",
+                  s->reclaims);
+    if (s->reports) { /* Node workers do not report it */
+        stats_counter(b, "handoff_requests_total",
+                      "Requests served by all workers, past and present.",
+                      s->served_total);
+    }
+    stats_counter(b, "handoff_worker_exits_total",
+                  "Worker processes that exited.", s->worker_exits);
+    GAUGE("handoff_queue_length", "Accepted connections waiting for a worker.",
+          "%zu", s->queued);
+    GAUGE("handoff_accept_queue_length",
+          "Connections in the kernel's accept queue of the listener.", "%u",
+          s->accept_queue);
+    GAUGE("handoff_workers", "Worker slots.", "%u", s->nslots);
+    GAUGE("handoff_workers_ready",
+          "Workers ready and in the rotation; at 0 the master does not "
+          "accept.",
+          "%zu", s->workers_ready);
+    GAUGE("handoff_accepting",
+          "1 while the master accepts connections, 0 while accepting is "
+          "paused (no worker ready, every worker full, the queue full, an "
+          "accept error).",
+          "%d", s->accepting);
+    GAUGE("handoff_uptime_seconds", "Seconds since the master started.", "%.1f",
+          s->uptime_s);
+#undef GAUGE
+}
+
+/* Each slot's counters. */
+static void
+stats_prometheus_slot_totals(const struct stats_snapshot *s, struct sbuf *b)
+{
+    unsigned i;
+
+    if (s->reports) { /* Node workers do not report it */
+        stats_metric(
+            b, "handoff_slot_requests_total", "counter",
+            "Requests served by the workers of a slot, past and present.");
+        for (i = 0; i < s->nslots; i++) {
+            sbuf_printf(b, "handoff_slot_requests_total{slot=\"%u\"} %llu\n", i,
+                        (unsigned long long) s->slots[i].served);
+        }
+    }
+    stats_metric(b, "handoff_slot_connections_handed_total", "counter",
+                 "Connections handed to the workers of a slot.");
+    for (i = 0; i < s->nslots; i++) {
+        sbuf_printf(b,
+                    "handoff_slot_connections_handed_total{slot=\"%u\"} %llu\n",
+                    i, (unsigned long long) s->slots[i].handed);
+    }
+    stats_metric(b, "handoff_slot_restarts_total", "counter",
+                 "Times a slot's worker exited and was restarted.");
+    for (i = 0; i < s->nslots; i++) {
+        sbuf_printf(b, "handoff_slot_restarts_total{slot=\"%u\"} %u\n", i,
+                    s->slots[i].restarts);
+    }
+}
+
+/* Each slot's current worker. */
+static void
+stats_prometheus_slot_gauges(const struct stats_snapshot *s, struct sbuf *b)
+{
+    unsigned i;
+
+/* <reported>: the figure comes from load reports, which Node workers
+ * (--node) do not send; their series are left out. */
+#define SLOT_GAUGE(n, h, reported, fmt, expr)                                  \
+    do {                                                                       \
+        stats_metric(b, n, "gauge", h);                                        \
+        for (i = 0; i < s->nslots; i++) {                                      \
+            const struct stats_slot *sl = &s->slots[i];                        \
+                                                                               \
+            if (sl->has_worker && (sl->reports || !reported)) {                \
+                sbuf_printf(b, "%s{slot=\"%u\"} " fmt "\n", n, i, expr);       \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+    SLOT_GAUGE("handoff_slot_open_connections",
+               "Connections the slot's worker holds.", true, "%u",
+               sl->load.open_conns);
+    SLOT_GAUGE("handoff_slot_requests_in_flight",
+               "Requests the slot's worker is answering.", true, "%u",
+               sl->load.in_flight);
+    SLOT_GAUGE("handoff_slot_loop_lag_seconds",
+               "How late the slot's worker's heartbeat timer last fired.", true,
+               "%.6f", sl->load.lag_us / 1e6);
+    SLOT_GAUGE("handoff_slot_rss_bytes",
+               "Resident memory of the slot's worker.", true, "%llu",
+               (unsigned long long) sl->load.rss_kib * 1024);
+    SLOT_GAUGE("handoff_slot_worker_pid", "The slot's worker's pid.", false,
+               "%ld", sl->pid);
+#undef SLOT_GAUGE
+}
+
+void
+stats_prometheus(const struct stats_snapshot *s, struct sbuf *b)
+{
+    stats_prometheus_master(s, b);
+    stats_prometheus_slot_totals(s, b);
+    stats_prometheus_slot_gauges(s, b);
+}

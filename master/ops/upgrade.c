@@ -1,0 +1,271 @@
+/*
+ * upgrade.c: binary upgrade on SIGUSR2, as nginx does it.
+ *
+ * The master forks and executes its binary again, as found on disk now
+ * (possibly a new build), with the same arguments, handing it its
+ * listening socket(s) (HANDOFF_LISTEN_FDS), its --admin socket
+ * (HANDOFF_ADMIN_FD) and the write end of a pipe (HANDOFF_UPGRADE_FD). Both
+ * masters accept on the same socket meanwhile. When the new master's workers
+ * are all READY it writes "R" to the pipe; the old master then stops
+ * gracefully: its workers finish their requests and it exits, and the listening
+ * socket lives on in the new master. If the new master dies first, or is not
+ * ready within UPGRADE_TIMEOUT_S, the old master says so and goes on serving as
+ * before; once the new master has exited it takes the control socket's path
+ * back (control_reclaim(), from master.c's successor_gone hook).
+ *
+ * The new master's environment is built before fork and given to execve,
+ * so that between fork and exec the child runs only async-signal-safe
+ * calls (it clears close-on-exec on what it hands over, resets its
+ * signals and execs).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "accept/accept-t.h"
+#include "accept/inherit.h"
+#include "accept/listener.h"
+#include "fdutil.h"
+#include "fleet/exec.h"
+#include "log.h"
+#include "ops/admin.h"
+#include "ops/upgrade.h"
+
+#define UPGRADE_TIMEOUT_S 30.0
+#define UPGRADE_READY 'R' /* the new master's word on the pipe */
+
+/* What the new master is handed. */
+struct upgrade_handover {
+    int fds[INHERIT_MAX]; /* the listening sockets */
+    size_t nfds;
+    int admin;   /* the --admin socket, or -1 */
+    int pipe[2]; /* [1] is the new master's "ready" pipe */
+    char **envp; /* owned */
+};
+
+void
+upgrade_init(struct upgrade *up, struct ev_loop *loop,
+             const struct listeners *lis, char **argv)
+{
+    ssize_t n;
+
+    up->loop = loop;
+    up->lis = lis;
+    up->argv = argv;
+    up->fd = -1;
+    up->parent_fd = inherit_take_upgrade();
+    n = readlink("/proc/self/exe", up->self_path, sizeof(up->self_path) - 1);
+    up->self_path[n > 0 ? n : 0] = '\0';
+}
+
+/* True in a new master that an old one started (HANDOFF_UPGRADE_FD). */
+bool
+upgrade_successor(const struct upgrade *up)
+{
+    return up->parent_fd != -1;
+}
+
+static void
+upgrade_end(struct upgrade *up)
+{
+    ev_io_stop(up->loop, &up->ready_r);
+    ev_timer_stop(up->loop, &up->timer);
+    fd_close(up->fd);
+    up->fd = -1;
+}
+
+static void
+upgrade_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct upgrade *up = container_of(io, struct upgrade, ready_r);
+    char c;
+    ssize_t n;
+
+    (void) loop;
+    (void) revents;
+    do {
+        n = read(up->fd, &c, 1);
+    } while (n == -1 && errno == EINTR);
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+    }
+    upgrade_end(up);
+    if (n == 1 && c == UPGRADE_READY) {
+        log_info("upgrade: the new master (pid %ld) is ready; this one steps "
+                 "down",
+                 (long) up->pid);
+        up->step_down(up->ctx);
+    } else {
+        log_error(0,
+                  "upgrade failed: the new master (pid %ld) exited before "
+                  "it was ready; this master goes on serving",
+                  (long) up->pid);
+    }
+}
+
+static void
+upgrade_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct upgrade *up = container_of(t, struct upgrade, timer);
+
+    (void) loop;
+    (void) revents;
+    log_error(0,
+              "upgrade failed: the new master (pid %ld) was not ready "
+              "after %.0f s; stopping it, this master goes on serving",
+              (long) up->pid, UPGRADE_TIMEOUT_S);
+    (void) kill(up->pid, SIGTERM);
+    upgrade_end(up);
+}
+
+static void
+upgrade_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
+{
+    struct upgrade *up = container_of(cw, struct upgrade, child);
+
+    (void) revents;
+    ev_child_stop(loop, cw);
+    log_info("the new master (pid %ld) exited with status %d", (long) cw->rpid,
+             WIFEXITED(cw->rstatus) ? WEXITSTATUS(cw->rstatus)
+                                    : 128 + WTERMSIG(cw->rstatus));
+    up->pid = 0;
+    up->successor_gone(up->ctx);
+}
+
+/* The environment that hands <h>'s descriptors over; false on ENOMEM. */
+static bool
+upgrade_env(struct upgrade_handover *h)
+{
+    char env_fds[256], env_pipe[48], env_admin[48], *p;
+    char *set[] = {env_fds, env_pipe, env_admin};
+    size_t i;
+
+    p = env_fds;
+    p += snprintf(p, sizeof(env_fds), "HANDOFF_LISTEN_FDS=");
+    for (i = 0; i < h->nfds && p < env_fds + sizeof(env_fds) - 12; i++) {
+        p += snprintf(p, (size_t) (env_fds + sizeof(env_fds) - p), "%s%d",
+                      i ? "," : "", h->fds[i]);
+    }
+    snprintf(env_pipe, sizeof(env_pipe), "HANDOFF_UPGRADE_FD=%d", h->pipe[1]);
+    snprintf(env_admin, sizeof(env_admin), "HANDOFF_ADMIN_FD=%d", h->admin);
+    /* The admin port moves over too, or the new master could not bind it
+     * while this one holds it. */
+    h->envp = exec_env(set, h->admin != -1 ? 3 : 2);
+    return h->envp != NULL;
+}
+
+/* In the child, until exec: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+upgrade_exec(const struct upgrade *up, const struct upgrade_handover *h)
+{
+    size_t i;
+
+    for (i = 0; i < h->nfds; i++) {
+        (void) fd_set_cloexec(h->fds[i], 0);
+    }
+    (void) fd_set_cloexec(h->pipe[1], 0);
+    if (h->admin != -1) {
+        (void) fd_set_cloexec(h->admin, 0);
+    }
+    exec_child_signals();
+    execve(up->self_path, up->argv, h->envp);
+    _exit(127);
+}
+
+/* The new master runs: wait for its "ready", its exit, or the timeout. */
+static void
+upgrade_watch(struct upgrade *up, pid_t pid, int ready_fd)
+{
+    up->pid = pid;
+    up->fd = ready_fd;
+    ev_io_init(&up->ready_r, upgrade_read_cb, up->fd, EV_READ);
+    ev_io_start(up->loop, &up->ready_r);
+    ev_timer_init(&up->timer, upgrade_timeout_cb, UPGRADE_TIMEOUT_S, 0.);
+    ev_timer_start(up->loop, &up->timer);
+    ev_child_init(&up->child, upgrade_child_cb, pid, 0);
+    ev_child_start(up->loop, &up->child);
+}
+
+/* SIGUSR2: starts the new master, unless one runs or <stopping>. */
+void
+upgrade_start(struct upgrade *up, bool stopping)
+{
+    struct upgrade_handover h = {.admin = admin_fd()};
+    sigset_t all, old;
+    pid_t pid;
+    int err;
+
+    if (stopping || up->fd != -1 || up->pid != 0) {
+        log_warn(0, "SIGUSR2: an upgrade or a stop is already under way");
+        return;
+    }
+    h.nfds = listeners_fds(up->lis, h.fds, INHERIT_MAX);
+    if (h.nfds == 0) {
+        log_warn(0, "SIGUSR2: no listening socket to hand over");
+        return;
+    }
+    if (pipe2(h.pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+        log_error(errno, "SIGUSR2: pipe2() failed; no upgrade");
+        return;
+    }
+    if (!upgrade_env(&h)) {
+        log_error(ENOMEM, "SIGUSR2: no upgrade");
+        fd_close(h.pipe[0]);
+        fd_close(h.pipe[1]);
+        return;
+    }
+    log_info("SIGUSR2: starting a new master from %s", up->self_path);
+
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        upgrade_exec(up, &h);
+    }
+    err = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    fd_close(h.pipe[1]);
+    exec_vec_free(h.envp);
+    if (pid == -1) {
+        log_error(err, "SIGUSR2: fork() failed; no upgrade");
+        fd_close(h.pipe[0]);
+        return;
+    }
+    upgrade_watch(up, pid, h.pipe[0]);
+}
+
+/*
+ * In a new master, once every worker is READY: tell the old master it can
+ * step down (HANDOFF_UPGRADE_FD, read at start-up).
+ */
+void
+upgrade_ready(struct upgrade *up)
+{
+    ssize_t n;
+
+    if (up->parent_fd == -1) {
+        return;
+    }
+    do {
+        n = write(up->parent_fd, &(char){UPGRADE_READY}, 1);
+    } while (n == -1 && errno == EINTR);
+    fd_close(up->parent_fd);
+    up->parent_fd = -1;
+    log_info("upgrade: all workers ready; told the old master");
+}
+
+void
+upgrade_fini(struct upgrade *up)
+{
+    if (up->fd != -1) {
+        upgrade_end(up);
+    }
+    ev_child_stop(up->loop, &up->child);
+    fd_close(up->parent_fd);
+    up->parent_fd = -1;
+}

@@ -1,0 +1,39 @@
+/*
+ * upgrade.h: binary upgrade on SIGUSR2 (upgrade.c).
+ */
+#ifndef HS_MASTER_UPGRADE_H
+#define HS_MASTER_UPGRADE_H
+
+#include <ev.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct listeners;
+
+struct upgrade {
+    struct ev_loop *loop;
+    const struct listeners *lis; /* what the new master takes over */
+    char self_path[PATH_MAX];    /* this binary */
+    char **argv;                 /* as started */
+    pid_t pid;                   /* the new master, while it runs */
+    int fd;                      /* its "ready" pipe, or -1 */
+    ev_io ready_r;
+    ev_timer timer;
+    ev_child child;
+    int parent_fd; /* as a new master: the old one's pipe, or -1 */
+    /* The core's: the new master is ready, this one stops; the new
+     * master has exited. */
+    void *ctx;
+    void (*step_down)(void *ctx);
+    void (*successor_gone)(void *ctx);
+};
+
+void upgrade_init(struct upgrade *up, struct ev_loop *loop,
+                  const struct listeners *lis, char **argv);
+void upgrade_start(struct upgrade *up, bool stopping);
+bool upgrade_successor(const struct upgrade *up);
+void upgrade_ready(struct upgrade *up);
+void upgrade_fini(struct upgrade *up);
+
+#endif
