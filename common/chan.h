@@ -24,6 +24,9 @@
 /* After a send that failed for want of kernel memory (ENOBUFS, ENOMEM,
  * ETOOMANYREFS), which never makes the socket writable: the retry. */
 #define CHAN_RETRY_S 0.05
+/* Batches of records read from a channel per loop turn at most (each up
+ * to CHAN_RECV_BATCH records), so one busy peer cannot starve the rest. */
+#define CHAN_READ_BATCHES 8
 
 enum chan_type {
     CHAN_CONN = 1,     /* master->worker: a connection; its fd rides along */

@@ -18,7 +18,6 @@
 #include "log.h"
 #include "worker.h"
 
-#define CHANNEL_READ_BATCH 8 /* recvmmsg batches per loop turn */
 
 static struct chan_batch channel_batch;
 
@@ -146,7 +145,7 @@ channel_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     (void) loop;
     (void) io;
     (void) revents;
-    for (i = 0; i < CHANNEL_READ_BATCH && !worker.master_gone; i++) {
+    for (i = 0; i < CHAN_READ_BATCHES && !worker.master_gone; i++) {
         enum chan_status st = chan_recv_batch(worker.chan_fd, &channel_batch);
 
         if (st == CHAN_AGAIN) {

@@ -23,7 +23,6 @@
 #include "fleet/workers.h"
 #include "log.h"
 
-#define LINK_READ_BATCH 8 /* recvmmsg batches per loop turn */
 
 static struct chan_batch link_batch; /* one process, one loop: shared */
 
@@ -334,7 +333,7 @@ link_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
     (void) loop;
     (void) revents;
-    if (link_read(w, LINK_READ_BATCH) == LINK_CLOSED) {
+    if (link_read(w, CHAN_READ_BATCHES) == LINK_CLOSED) {
         /* The worker closed its end: it is exiting or has exited. Its
          * unacknowledged connections go to others now, not at reaping. */
         mworker_lost(w);
@@ -345,7 +344,7 @@ link_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void
 link_drain(struct mworker *w)
 {
-    while (link_read(w, LINK_READ_BATCH) == LINK_MORE) {
+    while (link_read(w, CHAN_READ_BATCHES) == LINK_MORE) {
     }
 }
 
