@@ -206,6 +206,17 @@ control_handle(struct oneshot *srv, const char *in, size_t len,
     }
 }
 
+/* A non-blocking UNIX stream socket, and control_path's address in <sa>.
+ * Returns the socket, or -1 with errno set. */
+static int
+control_socket(struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    memcpy(sa->sun_path, control_path, strlen(control_path));
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
 /*
  * Binds and listens on control_path (which must be free) and notes its
  * inode. Returns the socket, or -1 with errno set.
@@ -218,13 +229,10 @@ control_listen(void)
     mode_t old_umask;
     int fd, rc, err;
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = control_socket(&sa);
     if (fd == -1) {
         return -1;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, control_path, strlen(control_path));
     old_umask = umask(077); /* owner only, from the moment it exists */
     rc = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
     umask(old_umask);
@@ -248,13 +256,10 @@ control_answers(void)
     struct sockaddr_un sa;
     int fd, rc, err;
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = control_socket(&sa);
     if (fd == -1) {
         return -1;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, control_path, strlen(control_path));
     do {
         rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
     } while (rc == -1 && errno == EINTR);
