@@ -48,7 +48,9 @@ SCENARIOS = {
     "static-1m": ("/static/1m.bin", 32, []),
 }
 STATIC_FILES = {"4k.bin": 4096, "1m.bin": 1024 * 1024}
-# Also accepted: handoff-<policy>-w<N>, i.e. with --window N.
+# Also accepted: handoff-<policy>-w<N>, i.e. with --window N; and with
+# --baseline DIR, any handoff peer with "@base" after its name runs the
+# binaries in DIR (an older build), to compare two builds in one run.
 
 
 def free_port():
@@ -120,6 +122,7 @@ def make_site(tmp):
 
 
 def serves_files(name):
+    name = name.split("@")[0]
     return name.startswith("nginx") or (name.startswith("handoff") and name != "handoff-node")
 
 
@@ -130,6 +133,10 @@ class Peer:
         env = dict(os.environ)
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
+        if "@" in name:
+            name, build = name.split("@")[0], build[1]
+        elif isinstance(build, tuple):
+            build = build[0]
         if name == "handoff-node":
             # Node's workers, unmodified, with handoff's master as primary.
             cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
@@ -230,12 +237,16 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--baseline", help="a directory with an older handoff and "
+                    "handoff-worker, run by the peers named NAME@base")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="which of " + ", ".join(SCENARIOS))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     args = ap.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     for p in peers:
+        if p.endswith("@base") and p.startswith("handoff") and args.baseline:
+            p = p[:-len("@base")]
         if p not in PEERS and not re.match(r"handoff-[a-z-]+-w\d+$", p):
             raise SystemExit(f"bench: unknown peer {p} (choose from {', '.join(PEERS)})")
     scenarios = [x for x in args.scenarios.split(",") if x]
@@ -252,7 +263,7 @@ def main():
     try:
         site = make_site(tmp)
         for p in peers:
-            running[p] = Peer(p, args.workers, args.build, tmp, site)
+            running[p] = Peer(p, args.workers, (args.build, args.baseline), tmp, site)
         idle_rss = {p: [rss_kib(x) for x in running[p].pids()] for p in peers}
         for p in peers:  # warm up (Node's JIT, connection pools)
             subprocess.run(["wrk", "-t1", "-c16", "-d1s", f"http://127.0.0.1:{running[p].port}/"],
