@@ -30,6 +30,7 @@ struct master_options {
     uint64_t max_requests;      /* recycle a worker after this; 0 off */
     uint64_t max_requests_jitter;
     uint64_t max_rss_mb;     /* recycle a worker above this; 0 off */
+    bool worker_batch;       /* --worker-sched batch: workers in SCHED_BATCH */
     const char *root;        /* --root: serve files from here, or NULL */
     bool demo_routes;        /* --demo-routes; by default on without root */
     const char *access_log;  /* --access-log FILE, "-" for stderr, or NULL */

@@ -27,6 +27,8 @@ static bool options_policy(struct options_set *set, const char *v, char *err,
                            size_t len);
 static bool options_demo(struct options_set *set, const char *v, char *err,
                          size_t len);
+static bool options_worker_sched(struct options_set *set, const char *v,
+                                 char *err, size_t len);
 
 const struct opt_def options_table[] = {
     {.name = "port",
@@ -114,6 +116,14 @@ const struct opt_def options_table[] = {
      .help = "answer / (Hello from worker) and /cpu (a busy\n"
              "loop) as the demo does (default: on without\n"
              "--root, off with it)"},
+    {.name = "worker-sched",
+     .arg = "batch|normal",
+     .kind = OPT_CUSTOM,
+     .set = options_worker_sched,
+     .help = "workers' scheduling class (default\n"
+             "batch: SCHED_BATCH, so that a worker woken by a\n"
+             "handoff does not preempt the master; normal:\n"
+             "SCHED_OTHER)"},
     {.name = "access-log",
      .arg = "FILE",
      .kind = OPT_PATH,
@@ -317,6 +327,21 @@ options_demo(struct options_set *set, const char *v, char *err, size_t len)
     return true;
 }
 
+static bool
+options_worker_sched(struct options_set *set, const char *v, char *err,
+                     size_t len)
+{
+    if (strcmp(v, "batch") != 0 && strcmp(v, "normal") != 0) {
+        snprintf(err, len,
+                 "invalid value '%s' for --worker-sched (expected batch or "
+                 "normal)",
+                 v);
+        return false;
+    }
+    set->o->worker_batch = strcmp(v, "batch") == 0;
+    return true;
+}
+
 /* An HTTP limit, by its own table. */
 static bool
 options_limit(struct options_set *set, enum limit_id id, const char *v,
@@ -428,6 +453,7 @@ options_begin(struct options_set *set, struct master_options *o)
     o->backlog = 511;
     o->max_queue = 4096;
     o->grace_ms = 10000;
+    o->worker_batch = true;
     o->policy = &policy_rr;
     limits_default(&o->limits);
     o->worker_timeout_ms = 30000; /* gunicorn's default */

@@ -9,6 +9,7 @@
  * calls.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -48,6 +49,13 @@ exec_child(const struct exec_cmd *cmd, int chan_fd)
     static const char msg[] = "handoff: cannot exec the worker program\n";
 
     exec_child_signals();
+    /* A SCHED_BATCH task woken up does not preempt the one running: a
+     * worker woken by its CONN lets the master finish its turn (accept,
+     * hand out, close) instead of switching to it and back for each
+     * connection. Refused only by a kernel without it: run as we are. */
+    if (cmd->batch) {
+        (void) sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0});
+    }
 
     if (chan_fd == EXEC_CHANNEL_FD) {
         if (fd_set_cloexec(chan_fd, 0) == -1) {

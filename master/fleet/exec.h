@@ -16,6 +16,7 @@ struct exec_cmd {
     const char *path; /* not owned */
     char **argv;      /* owned, NULL-terminated */
     char **envp;      /* owned, or NULL: this process's environment */
+    bool batch;       /* run in SCHED_BATCH */
 };
 
 void exec_child_signals(void);

@@ -81,6 +81,7 @@ spawn_process(struct mworker *w, int chan)
         exec_cmd_free(&cmd);
         return -1;
     }
+    cmd.batch = w->fl->opt->worker_batch;
     w->pid = exec_worker(&cmd, chan);
     err = errno;
     exec_cmd_free(&cmd);

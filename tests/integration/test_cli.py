@@ -38,6 +38,8 @@ def test_bad_flags_exit_2():
         (["--admin", "99999"], "--admin"),
         (["--admin", "[::1]"], "--admin"),
         (["--admin", "127.0.0.1:"], "--admin"),
+        (["--worker-sched", "fifo"], "--worker-sched"),
+        (["--worker-sched", ""], "--worker-sched"),
         (["--admin", "[::1:9090"], "--admin"),
     ]
     for args, needle in cases:

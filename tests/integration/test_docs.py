@@ -32,6 +32,7 @@ REPO_DIRS = ("master", "worker", "common", "tests", "tools", "docs")
 NOT_OURS = {
     "accept", "accept4", "bind", "close", "dup2", "execv", "execve", "fork", "kill",
     "listen", "openat2", "recvmmsg", "recvmsg", "sendmsg", "socketpair", "waitpid",
+    "fstat", "fstatat", "sendfile", "shutdown",
     "ev_async_send",
 }
 

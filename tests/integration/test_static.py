@@ -7,6 +7,7 @@ import email.utils
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,88 @@ def test_nothing_outside_the_root(s, site):
     # the FIFO did not block a worker
     for _ in range(4):
         h.check(get(s, "/a.css").status == 200)
+
+
+def data_segments_in(sock):
+    """Data segments <sock> has received (TCP_INFO's tcpi_data_segs_in)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return struct.unpack_from("I", info, 152)[0]
+
+
+@with_site
+def test_head_and_body_in_one_segment(s, site):
+    """A file's head leaves with the start of its body (MSG_MORE, as
+    nginx's tcp_nopush), not in a packet of its own that every response
+    pays an extra round of ACKs for."""
+    body = ROOT_FILES["index.html"]
+    for path in ("/index.html", "/a.css"):
+        with h.connect(s.port) as c:
+            c.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            r = h.Reader(c).read_response()
+            h.check(r.status == 200 and len(r.body) > 0, r)
+            n = data_segments_in(c)
+            h.check(n == 1, f"{path}: head and body came in {n} data segments")
+    h.check(body, "no index.html")
+
+
+@with_own_site
+def test_file_cache_follows_the_disk(s, site):
+    """Files are kept open between requests (bounded), and a change on
+    disk is seen at the next request: a file replaced (rename over it),
+    rewritten, deleted, or a symlink turned to point out of the root."""
+    def fetch(path):
+        return get(s, path)
+
+    # replaced by a rename, as editors and deploys do: the new inode
+    h.check(fetch("/a.css").body == ROOT_FILES["a.css"])
+    tmp = os.path.join(site.root, "a.css.new")
+    with open(tmp, "wb") as f:
+        f.write(b"replaced\n")
+    os.rename(tmp, os.path.join(site.root, "a.css"))
+    r = fetch("/a.css")
+    h.check(r.status == 200 and r.body == b"replaced\n", r)
+    # rewritten in place with the same length: a new modification time
+    path = os.path.join(site.root, "data.json")
+    h.check(fetch("/data.json").body == ROOT_FILES["data.json"])
+    with open(path, "r+b") as f:
+        f.write(b'{"a": 2}\n')
+    os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    r = fetch("/data.json")
+    h.check(r.body == b'{"a": 2}\n', r)
+    # deleted
+    os.unlink(path)
+    h.check(fetch("/data.json").status == 404)
+    # a symlink inside the root, served, then pointed outside it
+    link = os.path.join(site.root, "alias2.css")
+    os.symlink("a.css", link)
+    h.check(fetch("/alias2.css").body == b"replaced\n")
+    os.unlink(link)
+    os.symlink(os.path.join(site.tmp, "secret.txt"), link)
+    r = fetch("/alias2.css")
+    h.check(r.status == 404 and b"SECRET" not in r.body, r)
+
+
+@with_own_site
+def test_file_cache_is_bounded(s, site):
+    """However many files are asked for, a worker keeps at most
+    FILECACHE_MAX (256) of them open."""
+    many = os.path.join(site.root, "many")
+    os.makedirs(many)
+    for i in range(400):
+        with open(os.path.join(many, f"{i}.txt"), "w") as f:
+            f.write(f"{i}\n")
+    workers = s.worker_pids()
+    before = {p: h.fd_count(p) for p in workers}
+    for i in range(400):
+        r = get(s, f"/many/{i}.txt")
+        h.check(r.status == 200 and r.body == f"{i}\n".encode(), r)
+    for p in workers:
+        files = h.fd_count(p) - h.fd_count_outside(p, os.path.realpath(site.root))
+        h.check(0 < files <= 256, f"worker {p} holds {files} files of the root open")
+        h.check(h.fd_count(p) - before[p] <= 256 + 1, f"worker {p}: {before[p]} -> "
+                f"{h.fd_count(p)} descriptors")
+    # evicted ones are served again, opened afresh
+    h.check(get(s, "/many/0.txt").body == b"0\n")
 
 
 def test_root_must_be_a_directory():

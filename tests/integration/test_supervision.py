@@ -371,5 +371,26 @@ def test_connections_wait_for_a_worker():
             h.check(pid != victim)
 
 
+def test_workers_run_in_sched_batch():
+    """Workers are SCHED_BATCH by default (a worker woken by a handoff
+    does not preempt the master), and so are their replacements;
+    --worker-sched normal leaves them SCHED_OTHER."""
+    s = h.server(workers=2)
+    pids = s.worker_pids()
+    h.check(all(os.sched_getscheduler(p) == os.SCHED_BATCH for p in pids),
+            f"policies {[os.sched_getscheduler(p) for p in pids]}")
+    h.check(os.sched_getscheduler(s.pid) == os.SCHED_OTHER, "the master changed class")
+    mark = s.mark()
+    os.kill(pids[0], signal.SIGKILL)
+    s.wait_ready(1, start=mark)
+    new = [p for p in s.worker_pids() if p not in pids]
+    h.check(len(new) == 1 and os.sched_getscheduler(new[0]) == os.SCHED_BATCH,
+            f"replacement {new}")
+    h.hello_pid(h.request(s.port, "/"))
+    n = h.server("--worker-sched", "normal", workers=1)
+    h.check(all(os.sched_getscheduler(p) == os.SCHED_OTHER for p in n.worker_pids()))
+    h.hello_pid(h.request(n.port, "/"))
+
+
 if __name__ == "__main__":
     h.main(globals())

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/filecache.h"
 #include "fdutil.h"
 #include "log.h"
 #include "numparse.h"
@@ -44,6 +45,7 @@ static_enabled(void)
 void
 static_close_root(void)
 {
+    filecache_clear();
     fd_close(static_root_fd);
     static_root_fd = -1;
 }
@@ -125,15 +127,6 @@ static_decode(const char *path, size_t len, char *out, size_t outlen)
     }
     out[n] = '\0';
     return (ssize_t) n;
-}
-
-static void
-static_etag(const struct stat *st, char *buf, size_t len)
-{
-    snprintf(buf, len, "\"%llx-%llx\"",
-             (unsigned long long) st->st_mtim.tv_sec * 1000000000ULL
-                 + (unsigned long long) st->st_mtim.tv_nsec,
-             (unsigned long long) st->st_size);
 }
 
 /* RFC 9110 §13.1.2: If-None-Match matches with the weak comparison. */
@@ -327,22 +320,18 @@ static_redirect_dir(struct conn *c, const char *path, size_t plen)
 
 /*
  * Opens the regular file request path <path> names, or the index.html of
- * the directory it names (no listings). Fills <rel> (<relsz> bytes) with
- * its name beneath the root, <rlen> with that name's length and <st>.
- * Returns its descriptor, or -1 once the request has been answered.
+ * the directory it names (no listings). <rel> holds the path decoded, <n>
+ * bytes, with room for "/index.html" after them; it is extended to the
+ * file's name beneath the root, <rlen> bytes. Fills <st>. Returns the
+ * file's descriptor, or -1 once the request has been answered.
  */
 static int
 static_open_target(struct conn *c, const char *path, size_t plen, char *rel,
-                   size_t relsz, size_t *rlen, struct stat *st)
+                   size_t n, size_t *rlen, struct stat *st)
 {
-    ssize_t n = static_decode(path, plen, rel, relsz - 12);
     int fd;
 
-    if (n < 0) {
-        response_error(c, 400);
-        return -1;
-    }
-    *rlen = (size_t) n;
+    *rlen = n;
     fd = static_open_beneath(n > 0 ? rel : ".");
     if (fd == -1) {
         static_error(c, errno);
@@ -422,32 +411,66 @@ static_range(const struct conn *c, const struct stat *st, const char *etag,
     return static_parse_range(v, vlen, (uint64_t) st->st_size, first, last);
 }
 
+/*
+ * The cache's entry for the file request path <path> names, opened and
+ * cached if it is not there yet; NULL once the request has been answered
+ * (no such file, a redirect, an error).
+ */
+static struct file_entry *
+static_lookup(struct conn *c, const char *path, size_t plen)
+{
+    char rel[URL_MAX + 16];
+    ssize_t n = static_decode(path, plen, rel, sizeof(rel) - 12);
+    struct file_entry *e;
+    struct stat st;
+    size_t rlen;
+    int fd;
+
+    if (n < 0) {
+        response_error(c, 400);
+        return NULL;
+    }
+    e = filecache_get(rel, (size_t) n, static_root_fd);
+    if (e != NULL) {
+        return e;
+    }
+    /* The decoded path stays the key: opening only appends to it. */
+    fd = static_open_target(c, path, plen, rel, (size_t) n, &rlen, &st);
+    if (fd == -1) {
+        return NULL;
+    }
+    e = filecache_put(rel, (size_t) n, rel, rlen, fd, &st,
+                      mime_type(rel, rlen));
+    if (e == NULL) {
+        response_error(c, 503);
+    }
+    return e;
+}
+
 void
 static_serve(struct conn *c, const char *path, size_t plen)
 {
-    char rel[URL_MAX + 16], etag[48], lastmod[40], extra[256];
+    char extra[256];
     uint64_t size, first = 0, last = 0;
     enum range_result range = RANGE_NONE;
-    struct stat st;
-    size_t rlen;
-    int fd, n, status;
+    struct file_entry *e = static_lookup(c, path, plen);
+    const struct stat *st;
+    int n, status;
 
-    fd = static_open_target(c, path, plen, rel, sizeof(rel), &rlen, &st);
-    if (fd == -1) {
+    if (e == NULL) {
         return;
     }
-    size = (uint64_t) st.st_size;
-    static_etag(&st, etag, sizeof(etag));
-    response_http_date(st.st_mtim.tv_sec, lastmod, sizeof(lastmod));
-    status = static_condition(c, &st, etag);
+    st = &e->st;
+    size = (uint64_t) st->st_size;
+    status = static_condition(c, st, e->etag);
     if (status == 200) {
-        range = static_range(c, &st, etag, &first, &last);
+        range = static_range(c, st, e->etag, &first, &last);
     }
     if (status == 304) {
         n = snprintf(extra, sizeof(extra), "ETag: %s\r\nLast-Modified: %s\r\n",
-                     etag, lastmod);
+                     e->etag, e->lastmod);
         response_head(c, 304, NULL, 0, extra, (size_t) n);
-        fd_close(fd);
+        filecache_release(e);
         return;
     }
     if (range == RANGE_UNSATISFIABLE) {
@@ -455,7 +478,7 @@ static_serve(struct conn *c, const char *path, size_t plen)
                      "Content-Range: bytes */%llu\r\nAccept-Ranges: bytes\r\n",
                      (unsigned long long) size);
         response_head(c, 416, "text/plain", 0, extra, (size_t) n);
-        fd_close(fd);
+        filecache_release(e);
         return;
     }
     if (range == RANGE_OK) {
@@ -463,21 +486,21 @@ static_serve(struct conn *c, const char *path, size_t plen)
                      "Content-Range: bytes %llu-%llu/%llu\r\nETag: %s\r\n"
                      "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n",
                      (unsigned long long) first, (unsigned long long) last,
-                     (unsigned long long) size, etag, lastmod);
+                     (unsigned long long) size, e->etag, e->lastmod);
         status = 206;
     } else {
         n = snprintf(
             extra, sizeof(extra),
-            "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n", etag,
-            lastmod);
+            "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
+            e->etag, e->lastmod);
         first = 0;
         last = size - 1; /* wraps for an empty file; the length is 0 */
     }
     size = size == 0 ? 0 : last - first + 1;
-    response_head(c, status, mime_type(rel, rlen), size, extra, (size_t) n);
+    response_head(c, status, e->mime, size, extra, (size_t) n);
     if (c->parser.method == HTTP_HEAD || size == 0) {
-        fd_close(fd);
+        filecache_release(e);
         return;
     }
-    conn_out_file(c, fd, (off_t) first, size);
+    conn_out_file(c, e->fd, (off_t) first, size, filecache_release, e);
 }

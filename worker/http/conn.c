@@ -47,6 +47,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void conn_run(struct conn *c);
+static void conn_file_done(struct conn *c);
 
 static ev_tstamp
 conn_limit_s(enum limit_id id)
@@ -99,7 +100,7 @@ conn_free(struct conn *c)
     /* A job's result comes back to nobody: the application drops it. */
     engine.app->conn_closed(c);
     c->io->close(c);
-    fd_close(c->file_fd);
+    conn_file_done(c);
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->hvals);
@@ -219,18 +220,38 @@ conn_out(struct conn *c, const void *data, size_t len)
     }
 }
 
+/* The file being sent is done with: closed, or given back if lent. */
+static void
+conn_file_done(struct conn *c)
+{
+    if (c->file_release != NULL) {
+        c->file_release(c->file_arg);
+        c->file_release = NULL;
+    } else {
+        fd_close(c->file_fd);
+    }
+    c->file_fd = -1;
+    c->file_left = 0;
+}
+
 /*
  * Queues <len> bytes of file <fd> from <off>, after what is queued. Takes
- * <fd>. The parser stays paused until it is sent, so nothing can be
- * queued behind it.
+ * <fd>; or, with <release>, borrows it until it calls release(<arg>)
+ * (sendfile() with an offset of its own leaves the file's position
+ * alone, so a lent descriptor can serve several connections at once).
+ * The parser stays paused until it is sent, so nothing can be queued
+ * behind it.
  */
 void
-conn_out_file(struct conn *c, int fd, off_t off, uint64_t len)
+conn_out_file(struct conn *c, int fd, off_t off, uint64_t len,
+              void (*release)(void *arg), void *arg)
 {
-    fd_close(c->file_fd);
+    conn_file_done(c);
     c->file_fd = fd;
     c->file_off = off;
     c->file_left = len;
+    c->file_release = release;
+    c->file_arg = arg;
 }
 
 /* Parses input; keeps what the parser did not take while paused. */
@@ -258,7 +279,7 @@ conn_send(struct conn *c, const char *data, size_t len)
     size_t done = 0;
 
     while (done < len) {
-        ssize_t n = c->io->write(c, data + done, len - done);
+        ssize_t n = c->io->write(c, data + done, len - done, c->file_left > 0);
 
         if (n == -1) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -296,8 +317,7 @@ conn_send_file(struct conn *c)
         c->file_left -= (uint64_t) n;
         c->last_write = ev_now(engine.loop);
     }
-    fd_close(c->file_fd);
-    c->file_fd = -1;
+    conn_file_done(c);
     return true;
 }
 
@@ -350,6 +370,10 @@ static void
 conn_finish(struct conn *c)
 {
     if (!c->linger || c->read_eof) {
+        /* The FIN leaves from here: the worker that served the connection
+         * pays for its teardown, even when the master's copy, held until
+         * our ACK was read, is the last one closed. */
+        (void) c->io->shutdown(c);
         conn_free(c);
         return;
     }

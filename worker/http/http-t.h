@@ -97,7 +97,10 @@ struct request {
  */
 struct conn_io {
     ssize_t (*read)(struct conn *c, void *buf, size_t len);
-    ssize_t (*write)(struct conn *c, const void *buf, size_t len);
+    /* <more>: a file body follows at once, so the kernel may hold these
+     * bytes to send them with its first part (MSG_MORE): a head in a
+     * packet of its own costs a round of ACKs on every response. */
+    ssize_t (*write)(struct conn *c, const void *buf, size_t len, bool more);
     /* <len> bytes of file <fd> from *<off>, which moves on. */
     ssize_t (*sendfile)(struct conn *c, int fd, off_t *off, size_t len);
     /* Ends our side (after the last response); 0 or -1. */
@@ -132,9 +135,12 @@ struct conn {
     struct buf hvals; /* kept header values; reused */
     struct buf in;    /* unparsed input kept while paused */
     struct buf out;   /* unsent output */
-    int file_fd;      /* owned: a file being sent, or -1 */
+    int file_fd;      /* a file being sent, or -1: owned, unless... */
     off_t file_off;
     uint64_t file_left;
+    /* ...it is lent: then this gives it back, instead of a close(). */
+    void (*file_release)(void *arg);
+    void *file_arg;
     const char *feed_start; /* the chunk llhttp is parsing */
     const char *feed_end;
     const char *msg_begin; /* first byte of the request, if in this chunk */

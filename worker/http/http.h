@@ -45,7 +45,8 @@ void conn_drain_all(void);
 /* Parses <len> bytes received on <c>, answers, and moves on. May free. */
 void conn_feed(struct conn *c, const char *data, size_t len);
 void conn_out(struct conn *c, const void *data, size_t len);
-void conn_out_file(struct conn *c, int fd, off_t off, uint64_t len);
+void conn_out_file(struct conn *c, int fd, off_t off, uint64_t len,
+                   void (*release)(void *arg), void *arg);
 /* The application's job for <c> came back: unpins it; its response may
  * be queued now. Then conn_job_done(), which may free <c>. */
 void conn_job_resume(struct conn *c);

@@ -22,12 +22,13 @@ plain_io_read(struct conn *c, void *buf, size_t len)
 }
 
 static ssize_t
-plain_io_write(struct conn *c, const void *buf, size_t len)
+plain_io_write(struct conn *c, const void *buf, size_t len, bool more)
 {
+    int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
     ssize_t n;
 
     do {
-        n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        n = send(c->fd, buf, len, flags);
     } while (n == -1 && errno == EINTR);
     return n;
 }
