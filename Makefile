@@ -115,6 +115,16 @@ $(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(WORKER_LDLIBS)
 
+# The master's ceiling (tools/ceiling/): a worker that only acknowledges
+# and closes, and a client that only connects.
+$(BUILD)/handoff-closer: $(BUILD)/obj/tools/ceiling/closer.o $(COMMON_OBJ)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
+$(BUILD)/connflood: $(BUILD)/obj/tools/ceiling/connflood.o
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
@@ -273,8 +283,9 @@ asan: asan-build
 
 # handoff against Node's cluster and nginx: see tools/bench.py. Options in
 # BENCH="--rounds 5 --duration 10".
-bench: all $(BUILD)/fdpass-bench
+bench: all $(BUILD)/fdpass-bench $(BUILD)/handoff-closer $(BUILD)/connflood
 	@$(BUILD)/fdpass-bench
+	@tools/ceiling/run --build $(BUILD)
 	@tools/bench.py --build $(BUILD) $(BENCH)
 
 # Every policy under every workload; results and plots in build/experiment.
@@ -290,10 +301,10 @@ demo: all
 MASTER_FILES = $(sort $(shell find master -name '*.[ch]'))
 
 format:
-	clang-format -i common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	clang-format -i common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c tools/ceiling/*.c
 
 check-format:
-	@clang-format --dry-run --Werror common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c
+	@clang-format --dry-run --Werror common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c tools/ceiling/*.c
 
 clean:
 	rm -rf $(BUILD)
