@@ -19,6 +19,8 @@ main(int argc, char **argv)
     case OPTIONS_RUN:
         break;
     }
-    log_init("master");
+    log_init("master", 0);
+    log_configure(m.opt.log_level, m.opt.log_format);
+    log_nonblocking();
     return master_run(&m, argv);
 }

@@ -106,6 +106,27 @@ master_stop_progress(struct master *m)
     }
 }
 
+/* Log lines stderr did not take: written when it is writable again, so
+ * a reader that stalls never stalls the master (common/log.h). */
+static void
+master_log_flush(struct master *m)
+{
+    if (log_flush()) {
+        ev_io_stop(m->loop, &m->log_w);
+    } else if (!ev_is_active(&m->log_w)) {
+        ev_io_set(&m->log_w, log_fd(), EV_WRITE);
+        ev_io_start(m->loop, &m->log_w);
+    }
+}
+
+static void
+master_log_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) loop;
+    (void) revents;
+    master_log_flush(container_of(io, struct master, log_w));
+}
+
 static void
 master_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
@@ -116,6 +137,7 @@ master_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     master_stop_progress(m);
     mworker_flush_dirty(&m->fleet);
     acceptor_update(&m->acc);
+    master_log_flush(m);
 }
 
 static void
@@ -368,6 +390,7 @@ master_open(struct master *m, char *where, size_t wlen)
         .set_trace = master_set_trace,
     };
     ev_init(&m->grace_w, master_grace_cb);
+    ev_init(&m->log_w, master_log_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
@@ -423,5 +446,8 @@ master_run(struct master *m, char **argv)
 
     master_cleanup(m);
     log_info("stopped");
+    ev_io_stop(m->loop, &m->log_w);
+    /* The last lines: as much as stderr takes now. */
+    (void) log_flush();
     return m->exit_status;
 }

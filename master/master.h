@@ -40,6 +40,7 @@ struct master {
     struct ops_env env; /* what ops/ sees */
 
     ev_prepare prepare_w; /* once per loop turn: stop, flush, accept */
+    ev_io log_w;          /* stderr writable again: the log's backlog */
     ev_signal sig_int, sig_term, sig_quit, sig_hup, sig_usr1, sig_usr2,
         sig_ttin, sig_ttou;
     ev_timer grace_w;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "http_limits.h"
+#include "log.h"
 
 struct sched_policy;
 
@@ -42,6 +43,8 @@ struct master_options {
     const char *node_bin;    /* --node-bin PATH, or NULL: node on PATH */
     char **node_args;        /* arguments after SCRIPT (into argv) */
     int node_argc;
+    enum log_level log_level;   /* --log-level */
+    enum log_format log_format; /* --log-format */
 };
 
 enum options_result {

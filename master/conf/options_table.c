@@ -27,6 +27,10 @@ static bool options_policy(struct options_set *set, const char *v, char *err,
                            size_t len);
 static bool options_demo(struct options_set *set, const char *v, char *err,
                          size_t len);
+static bool options_log_level(struct options_set *set, const char *v, char *err,
+                              size_t len);
+static bool options_log_format(struct options_set *set, const char *v,
+                               char *err, size_t len);
 
 const struct opt_def options_table[] = {
     {.name = "port",
@@ -187,6 +191,18 @@ const struct opt_def options_table[] = {
      .offset = FIELD(node_bin),
      .need = "a path",
      .help = "the node program (default: node on PATH)"},
+    {.name = "log-level",
+     .arg = "LEVEL",
+     .kind = OPT_CUSTOM,
+     .set = options_log_level,
+     .help = "error, warn, info (the default) or debug: the\n"
+             "least severe lines written, by the master and workers"},
+    {.name = "log-format",
+     .arg = "FORMAT",
+     .kind = OPT_CUSTOM,
+     .set = options_log_format,
+     .help = "text (the default) or json: one object a line with\n"
+             "time, level, pid, role, worker and msg"},
     {.name = "help",
      .letter = 'h',
      .kind = OPT_ACTION,
@@ -317,6 +333,32 @@ options_demo(struct options_set *set, const char *v, char *err, size_t len)
     return true;
 }
 
+static bool
+options_log_level(struct options_set *set, const char *v, char *err, size_t len)
+{
+    if (!log_level_parse(v, &set->o->log_level)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --log-level (expected error, warn, "
+                 "info or debug)",
+                 v);
+        return false;
+    }
+    return true;
+}
+
+static bool
+options_log_format(struct options_set *set, const char *v, char *err,
+                   size_t len)
+{
+    if (!log_format_parse(v, &set->o->log_format)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --log-format (expected text or json)",
+                 v);
+        return false;
+    }
+    return true;
+}
+
 /* An HTTP limit, by its own table. */
 static bool
 options_limit(struct options_set *set, enum limit_id id, const char *v,
@@ -431,6 +473,8 @@ options_begin(struct options_set *set, struct master_options *o)
     o->policy = &policy_rr;
     limits_default(&o->limits);
     o->worker_timeout_ms = 30000; /* gunicorn's default */
+    o->log_level = LOG_LEVEL_INFO;
+    o->log_format = LOG_FORMAT_TEXT;
 }
 
 /*

@@ -49,6 +49,11 @@ exec_child(const struct exec_cmd *cmd, int chan_fd)
 
     exec_child_signals();
 
+    /* Before the channel: a pipe's end may be EXEC_CHANNEL_FD itself. */
+    if ((cmd->out_fd > 0 && dup2(cmd->out_fd, STDOUT_FILENO) == -1)
+        || (cmd->err_fd > 0 && dup2(cmd->err_fd, STDERR_FILENO) == -1)) {
+        _exit(127);
+    }
     if (chan_fd == EXEC_CHANNEL_FD) {
         if (fd_set_cloexec(chan_fd, 0) == -1) {
             _exit(127);

@@ -16,6 +16,8 @@ struct exec_cmd {
     const char *path; /* not owned */
     char **argv;      /* owned, NULL-terminated */
     char **envp;      /* owned, or NULL: this process's environment */
+    /* The child's stdout and stderr (not owned), or 0: the master's. */
+    int out_fd, err_fd;
 };
 
 void exec_child_signals(void);

@@ -25,6 +25,7 @@
 
 struct link_ops;
 struct listeners;
+struct output;
 struct master_options;
 
 /* A worker as log lines name it: "W3 (pid 4242)". */
@@ -44,6 +45,7 @@ struct mworker {
     ev_timer chan_retry;  /* after ENOBUFS-like send failures */
     ev_child child_w;
     struct chan_outbox out; /* the native link's (link.c) */
+    struct output *output;  /* owned: its stdout and stderr, or NULL */
     TAILQ_ENTRY(mworker) dirty_link;
     TAILQ_ENTRY(mworker) all_link; /* fl->all, until reaped */
     bool listed;                   /* in fl->all */

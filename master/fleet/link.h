@@ -32,6 +32,9 @@ struct link_ops {
     /* It may be told to stop before it is ready (Node's disconnect works
      * at any point); else a stop waits for its READY. */
     bool stop_before_ready;
+    /* Its program writes to stdout and stderr itself: the master reads
+     * them and logs each line as the worker's (output.c). */
+    bool capture_output;
 
     /* The kind, once at start-up: checks its program (one line on stderr
      * and -1 if it cannot run) and sets fl->program. */

@@ -15,6 +15,7 @@
 #include "fdutil.h"
 #include "fleet/link.h"
 #include "fleet/mworker.h"
+#include "fleet/output.h"
 #include "log.h"
 
 /* A record for the fleet's kind of worker, not yet started; NULL on
@@ -55,6 +56,7 @@ mworker_destroy(struct mworker *w)
         fl->handed_gone += w->sw.handed;
         TAILQ_REMOVE(&fl->all, w, all_link);
     }
+    output_close(w); /* its last lines */
     chan_outbox_free(&w->out);
     if (w->link->free != NULL) {
         w->link->free(w);

@@ -164,6 +164,11 @@ native_flags(const struct fleet *fl, char **argv, size_t *argc)
     if (o->trace) {
         ok = native_arg(argv, argc, "--trace");
     }
+    ok = ok
+         && native_arg(argv, argc, "--log-level=%s",
+                       log_level_name(o->log_level))
+         && native_arg(argv, argc, "--log-format=%s",
+                       log_format_name(o->log_format));
     for (i = 0; i < LIM_COUNT && ok; i++) {
         char v[32];
 
@@ -186,7 +191,7 @@ int
 native_command(const struct mworker *w, struct exec_cmd *cmd)
 {
     size_t argc = 0;
-    char **argv = calloc(14 + LIM_COUNT, sizeof(*argv));
+    char **argv = calloc(16 + LIM_COUNT, sizeof(*argv));
 
     if (argv == NULL) {
         return -1;

@@ -34,6 +34,7 @@
 #include "fleet/exec.h"
 #include "fleet/link.h"
 #include "fleet/mworker.h"
+#include "fleet/output.h"
 #include "fleet/spawn.h"
 #include "log.h"
 
@@ -74,16 +75,27 @@ static int
 spawn_process(struct mworker *w, int chan)
 {
     struct exec_cmd cmd = {0};
-    int err;
+    int err, out[2] = {-1, -1};
 
     if (w->link->command(w, &cmd) == -1) {
         log_error(ENOMEM, "cannot start a worker");
         exec_cmd_free(&cmd);
         return -1;
     }
+    if (w->link->capture_output) {
+        if (output_open(w, out) == -1) {
+            log_error(errno, "cannot start a worker: pipe2() failed");
+            exec_cmd_free(&cmd);
+            return -1;
+        }
+        cmd.out_fd = out[0];
+        cmd.err_fd = out[1];
+    }
     w->pid = exec_worker(&cmd, chan);
     err = errno;
     exec_cmd_free(&cmd);
+    fd_close(out[0]); /* the child's ends: it has its own copies */
+    fd_close(out[1]);
     if (w->pid == -1) {
         w->pid = 0;
         log_error(err, "fork() failed; cannot start a worker");
@@ -116,6 +128,7 @@ spawn_register(struct slot *s, struct mworker *w, int chan)
     s->w = w;
     ev_child_init(&w->child_w, spawn_child_cb, w->pid, 0);
     ev_child_start(fl->loop, &w->child_w);
+    output_start(w);
     w->link->start(w);
     log_info("%s " MW_FMT " started in slot %u", w->link->title, MW_ARGS(w),
              s->index);
