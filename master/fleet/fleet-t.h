@@ -28,6 +28,15 @@ struct listeners;
 struct output;
 struct master_options;
 
+/* Why a slot's worker was replaced, for /metrics. */
+enum restart_cause {
+    RESTART_CRASH,    /* it exited (or left) unasked */
+    RESTART_RECYCLE,  /* --max-requests, --max-rss */
+    RESTART_WATCHDOG, /* --worker-timeout killed it */
+    RESTART_RELOAD,   /* SIGHUP's rolling restart */
+    RESTART_CAUSES,
+};
+
 /* A worker as log lines name it: "W3 (pid 4242)". */
 #define MW_FMT "W%u (pid %ld)"
 #define MW_ARGS(w) (w)->sw.id, (long) (w)->pid
@@ -52,12 +61,14 @@ struct mworker {
     bool dirty;                    /* in fl->dirty: to flush this turn */
     bool ready;                    /* said READY */
     bool shutdown_sent;
-    bool retiring; /* left its slot: drains, not replaced */
-    bool exited;   /* reaped */
+    bool retiring;        /* left its slot: drains, not replaced */
+    bool exited;          /* reaped */
+    bool watchdog_killed; /* its exit is the watchdog's doing */
     ev_tstamp started;
     ev_tstamp ready_at;
-    ev_tstamp last_heard;   /* its latest message (watchdog) */
-    uint64_t recycle_after; /* requests before it is replaced; 0 never */
+    ev_tstamp last_heard;    /* its latest message (watchdog) */
+    uint64_t recycle_after;  /* requests before it is replaced; 0 never */
+    struct chan_stats stats; /* its counters, as last reported (STATS) */
 };
 
 TAILQ_HEAD(mworker_list, mworker);
@@ -115,6 +126,8 @@ struct fleet {
     uint64_t served_gone; /* requests served by workers that have exited */
     uint64_t handed_gone; /* connections handed to them */
     uint64_t exits;       /* worker exits, for any reason */
+    uint64_t restarts[RESTART_CAUSES];
+    struct chan_stats stats_gone; /* what exited workers counted */
 };
 
 static inline struct mworker *

@@ -251,6 +251,9 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
         log_info("worker " MW_FMT " is draining", MW_ARGS(w));
         sched_worker_leave(fl->sched, &w->sw);
         break;
+    case CHAN_STATS:
+        chan_stats_apply(&w->stats, msg); /* chan_decode checked it */
+        break;
     case CHAN_LOAD:
         if (fl->opt->trace) {
             link_trace_load(w, &msg->u.load);

@@ -54,6 +54,7 @@ mworker_destroy(struct mworker *w)
     if (w->listed) {
         fl->served_gone += w->sw.load.served;
         fl->handed_gone += w->sw.handed;
+        chan_stats_add(&fl->stats_gone, &w->stats);
         TAILQ_REMOVE(&fl->all, w, all_link);
     }
     output_close(w); /* its last lines */

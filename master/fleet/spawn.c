@@ -300,6 +300,7 @@ spawn_vacate(struct mworker *w, ev_tstamp lived)
         return;
     }
     s->restarts++;
+    fl->restarts[w->watchdog_killed ? RESTART_WATCHDOG : RESTART_CRASH]++;
     delay_ms = backoff_next(&s->backoff, lived);
     if (delay_ms > 0) {
         log_info("restarting slot %u in %llu ms", s->index,
@@ -310,9 +311,10 @@ spawn_vacate(struct mworker *w, ev_tstamp lived)
     spawn_reload_next(fl, s);
 }
 
-/* Starts a new worker for <s>; the current one goes once it is READY. */
+/* Starts a new worker for <s>; the current one goes once it is READY.
+ * <cause>: what /metrics counts it as. */
 void
-spawn_replace(struct slot *s, const char *why)
+spawn_replace(struct slot *s, enum restart_cause cause, const char *why)
 {
     struct mworker *old = s->w;
 
@@ -327,7 +329,9 @@ spawn_replace(struct slot *s, const char *why)
         /* Keep the old one; the slot retries as after an exit. */
         s->w = old;
         s->old = NULL;
+        return;
     }
+    s->fl->restarts[cause]++;
 }
 
 /* The rolling restart's next slot: each slot's worker is replaced in
@@ -339,7 +343,7 @@ spawn_reload_step(struct fleet *fl)
         struct slot *s = fl->slots[fl->reload_next];
 
         if (s->w != NULL && s->w->ready && s->old == NULL) {
-            spawn_replace(s, "rolling restart");
+            spawn_replace(s, RESTART_RELOAD, "rolling restart");
             if (s->old != NULL) {
                 return; /* continue when its successor is READY */
             }

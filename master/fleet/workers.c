@@ -165,7 +165,7 @@ workers_check_recycle(struct mworker *w)
     } else {
         return;
     }
-    spawn_replace(w->slot, why);
+    spawn_replace(w->slot, RESTART_RECYCLE, why);
 }
 
 /*
@@ -216,6 +216,7 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
                  "worker " MW_FMT " silent for %.1f s "
                  "(--worker-timeout); killing it",
                  MW_ARGS(w), silent);
+        w->watchdog_killed = true;
         if (kill(w->pid, SIGKILL) == -1 && errno != ESRCH) {
             log_warn(errno, "kill(W%u) failed", w->sw.id);
         }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "chan.h"
+#include "fleet/fleet-t.h"
 #include "sbuf.h"
 
 struct ops_env;
@@ -39,6 +40,21 @@ struct stats_slot {
     long pid;
 };
 
+/* The master process itself, as Prometheus's process_* series. */
+struct stats_process {
+    double cpu_s; /* user + system */
+    uint64_t rss_bytes, vsize_bytes;
+    int open_fds;
+    uint64_t max_fds;
+    double start_time; /* Unix time */
+};
+
+/* A listening address and what came in on it. */
+struct stats_listener {
+    char name[64];
+    uint64_t requests[CHAN_STATUS_CLASSES]; /* responses by status class */
+};
+
 struct stats_snapshot {
     long pid;
     double uptime_s;
@@ -58,6 +74,12 @@ struct stats_snapshot {
     struct stats_worker *workers; /* owned */
     size_t nworkers;
     struct stats_slot *slots; /* owned, nslots of them */
+    /* What the workers counted (reports only): exited ones and live. */
+    struct chan_stats counted;
+    uint64_t restarts[RESTART_CAUSES];
+    struct stats_listener listeners[CHAN_LISTENERS_MAX];
+    size_t nlisteners;
+    struct stats_process proc;
 };
 
 int stats_take(struct stats_snapshot *s, const struct ops_env *env);

@@ -115,8 +115,111 @@ def test_metrics_pass_promtool():
                        text=True, timeout=30)
     h.check(p.returncode == 0, f"promtool: {p.stdout}{p.stderr}")
     h.check(re.search(r"^handoff_connections_accepted_total 10$", text, re.M), text[:500])
+    for name in ("handoff_http_requests_total", "handoff_http_request_duration_seconds_bucket",
+                 "handoff_http_received_bytes_total", "handoff_worker_restarts_total",
+                 "handoff_build_info", "process_cpu_seconds_total", "process_open_fds"):
+        h.check(re.search(rf"^{name}\b", text, re.M), f"no {name}")
     slots = re.findall(r'^handoff_slot_requests_total\{slot="(\d)"\} (\d+)$', text, re.M)
     h.check(len(slots) == 2, slots)
+
+
+def metrics(base):
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def series(text, name):
+    """{labels: value} of the samples of <name> in <text>."""
+    out = {}
+    for m in re.finditer(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", text, re.M):
+        out[m.group(1) or ""] = float(m.group(2))
+    return out
+
+
+def test_metrics_count_what_was_sent():
+    # Status classes by listener, a latency histogram measured in the
+    # workers, bytes in and out: the counts match the requests sent.
+    s = h.server("--admin", "127.0.0.1:0", workers=2)
+    base = f"http://{admin_addr(s)}"
+    sent = received = 0
+    for path, n in (("/", 30), ("/missing", 5)):
+        for _ in range(n):
+            raw = f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+            with h.connect(s.port) as c:
+                c.sendall(raw)
+                sent += len(raw)
+                data = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                received += len(data)
+    text = h.wait_until(lambda: (lambda t: t if series(
+        t, "handoff_http_request_duration_seconds_count").get("") == 35 else None)(
+        metrics(base)), what="35 requests in the histogram")
+    codes = series(text, "handoff_http_requests_total")
+    lis = f"127.0.0.1:{s.port}"
+    h.check(codes == {f'{{listener="{lis}",code="{k}xx"}}': v for k, v in
+                      ((1, 0), (2, 30), (3, 0), (4, 5), (5, 0))}, codes)
+    buckets = series(text, "handoff_http_request_duration_seconds_bucket")
+    les = [float(k[5:-2]) if "Inf" not in k else float("inf") for k in buckets]
+    counts = list(buckets.values())
+    h.check(les == sorted(les) and les[-1] == float("inf") and len(les) == 16, buckets)
+    h.check(counts == sorted(counts) and counts[-1] == 35, buckets)
+    total = series(text, "handoff_http_request_duration_seconds_sum")[""]
+    h.check(0 < total < 35 * 1.0, f"sum {total}")
+    h.check(series(text, "handoff_http_received_bytes_total")[""] == sent,
+            (sent, series(text, "handoff_http_received_bytes_total")))
+    h.check(series(text, "handoff_http_sent_bytes_total")[""] == received,
+            (received, series(text, "handoff_http_sent_bytes_total")))
+    st = get_json(base + "/stats")
+    t = st["totals"]
+    h.check(t["responses"] == {"1xx": 0, "2xx": 30, "3xx": 0, "4xx": 5, "5xx": 0}, t)
+    h.check(sum(t["latency"]["counts"]) == 35 and len(t["latency"]["bounds_ms"]) == 15, t)
+    h.check(t["bytes_in"] == sent and t["bytes_out"] == received, t)
+    # a slow response lands in a higher bucket
+    h.request(s.port, "/cpu?n=30000000")
+    text = h.wait_until(lambda: (lambda t: t if series(
+        t, "handoff_http_request_duration_seconds_count").get("") == 36 else None)(
+        metrics(base)), what="the /cpu request in the histogram")
+    fast = series(text, "handoff_http_request_duration_seconds_bucket")['{le="0.0025"}']
+    h.check(fast <= 35, f"a 30M-iteration /cpu took under 2.5 ms? {fast}")
+
+
+def test_restarts_by_cause():
+    s = h.server("--admin", "127.0.0.1:0", "--worker-timeout", "1s", "--max-requests", "10",
+                 workers=2)
+    base = f"http://{admin_addr(s)}"
+
+    def causes():
+        return {k[8:-2]: v for k, v in series(metrics(base),
+                                                "handoff_worker_restarts_total").items()}
+
+    h.check(causes() == {"crash": 0, "recycle": 0, "watchdog": 0, "reload": 0}, causes())
+    victim = s.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    h.wait_until(lambda: causes()["crash"] == 1, what="a crash counted")
+    s.wait_ready(3)
+    stuck = s.worker_pids()[0]
+    os.kill(stuck, signal.SIGSTOP)
+    h.wait_until(lambda: causes()["watchdog"] == 1, what="a watchdog kill counted")
+    h.check(causes()["crash"] == 1, causes())
+    s.wait_ready(4)
+    for _ in range(30):
+        h.request(s.port, "/")
+    h.wait_until(lambda: causes()["recycle"] >= 1, what="a recycle counted")
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"rolling restart done", start=mark)
+    h.check(causes()["reload"] == 2, causes())
+    text = metrics(base)
+    h.check(series(text, "handoff_build_info") == {'{version="0.1.0"}': 1.0}
+            or re.search(r'^handoff_build_info\{version="[^"]+"\} 1$', text, re.M), text)
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                 "process_open_fds", "process_max_fds", "process_start_time_seconds"):
+        h.check(series(text, name).get("", 0) > 0, f"{name}: {series(text, name)}")
+    h.check(abs(series(text, "process_start_time_seconds")[""] - time.time()) < 120, text)
 
 
 class WebDriver:
