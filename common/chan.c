@@ -60,6 +60,8 @@ chan_type_name(unsigned type)
         return "LISTEN";
     case CHAN_STATS:
         return "STATS";
+    case CHAN_LISTENER:
+        return "LISTENER";
     case CHAN_REOPEN:
         return "REOPEN";
     case CHAN_TRACE:

@@ -29,19 +29,21 @@
 #define CHAN_READ_BATCHES 8
 
 enum chan_type {
-    CHAN_CONN = 1,     /* master->worker: a connection; its fd rides along */
-    CHAN_SHUTDOWN = 2, /* master->worker: finish in-flight work and exit */
-    CHAN_READY = 3,    /* worker->master: loop running, send connections */
-    CHAN_ACK = 4,      /* worker->master: CONN taken (accepted) or refused */
-    CHAN_LOAD = 5,     /* worker->master: load report */
-    CHAN_DRAINING = 6, /* worker->master: draining on its own; send no more */
-    CHAN_LISTEN = 7,   /* master->worker: accept on this socket yourself
-                          (policies none and reuseport); its fd rides along */
-    CHAN_REOPEN = 8,   /* master->worker: reopen the access log (SIGUSR1) */
-    CHAN_TRACE = 9,    /* master->worker: trace on (u.trace.on = 1) or off */
-    CHAN_STATS = 10,   /* worker->master: three of its counters (below) */
+    CHAN_CONN = 1,      /* master->worker: a connection; its fd rides along */
+    CHAN_SHUTDOWN = 2,  /* master->worker: finish in-flight work and exit */
+    CHAN_READY = 3,     /* worker->master: loop running, send connections */
+    CHAN_ACK = 4,       /* worker->master: CONN taken (accepted) or refused */
+    CHAN_LOAD = 5,      /* worker->master: load report */
+    CHAN_DRAINING = 6,  /* worker->master: draining on its own; send no more */
+    CHAN_LISTEN = 7,    /* master->worker: accept on this socket yourself
+                           (policies none and reuseport); its fd rides along */
+    CHAN_REOPEN = 8,    /* master->worker: reopen the access log (SIGUSR1) */
+    CHAN_TRACE = 9,     /* master->worker: trace on (u.trace.on = 1) or off */
+    CHAN_STATS = 10,    /* worker->master: three of its counters (below) */
+    CHAN_LISTENER = 11, /* master->worker: listener u.peer.listener is at
+                           u.peer (family 0: it closed); no fd */
 };
-#define CHAN_TYPE_MAX CHAN_STATS
+#define CHAN_TYPE_MAX CHAN_LISTENER
 
 /* Why a worker refused a CONN (ACK with accepted == 0). */
 enum chan_refusal {
@@ -55,7 +57,8 @@ enum chan_refusal {
 /* A peer address without the padding of struct sockaddr_storage. */
 struct chan_peer {
     uint8_t family;   /* AF_INET, AF_INET6, or 0 when unknown */
-    uint8_t listener; /* CONN: the index of the listener it came in on */
+    uint8_t listener; /* CONN: the index of the listener it came in on;
+                         LISTEN, LISTENER: the listener's */
     uint16_t port;    /* host byte order */
     uint8_t addr[16]; /* IPv4 uses the first 4 bytes */
 };

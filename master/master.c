@@ -426,7 +426,7 @@ master_announce(const struct master *m, const char *where)
 int
 master_run(struct master *m, char **argv)
 {
-    char where[128];
+    char where[1024];
 
     if (master_setup(m, argv) == -1
         || master_open(m, where, sizeof(where)) == -1) {

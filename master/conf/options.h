@@ -14,9 +14,28 @@
 
 struct sched_policy;
 
-struct master_options {
+/* The most --listen addresses (a host name may bind several sockets;
+ * CHAN_LISTENERS_MAX bounds those). */
+#define LISTEN_SPECS_MAX 16
+
+/* One --listen ADDR:PORT (or the --host, --port shorthand). HTTPS
+ * (--listen-tls) is meant to add its flag and files here. */
+struct listen_spec {
     char host[64]; /* numeric address or name, brackets stripped */
     unsigned port; /* 0: the kernel picks one (logged) */
+    char text[72]; /* "host:port", "[v6]:port": its name in logs, stats */
+};
+
+struct listen_list {
+    struct listen_spec v[LISTEN_SPECS_MAX];
+    unsigned n;
+};
+
+struct master_options {
+    /* Where to listen: --listen, else --host and --port as one. */
+    struct listen_list listen;
+    char host[64]; /* the first listener's host, brackets stripped */
+    unsigned port; /* ...and port; 0: the kernel picks one (logged) */
     unsigned workers;
     unsigned backlog;
     unsigned max_queue; /* accepted connections waiting for a worker */
@@ -62,6 +81,7 @@ enum options_result {
 struct options_set {
     struct master_options *o;
     bool policy_given;
+    bool listen_given, host_or_port_given;
     int demo_routes; /* -1 until given, then 0 or 1 */
     /* The first flag given that only handoff's own workers read, as
      * "--name", or "" */
@@ -69,6 +89,7 @@ struct options_set {
 };
 
 void options_begin(struct options_set *set, struct master_options *o);
+bool options_listen_parse(const char *v, struct listen_spec *spec);
 bool options_apply(struct options_set *set, const char *name, const char *value,
                    char *err, size_t len);
 bool options_finish(struct options_set *set, char *err, size_t len);

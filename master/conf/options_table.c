@@ -19,8 +19,12 @@
 
 #define FIELD(f) offsetof(struct master_options, f)
 
+static bool options_port(struct options_set *set, const char *v, char *err,
+                         size_t len);
 static bool options_host(struct options_set *set, const char *v, char *err,
                          size_t len);
+static bool options_listen(struct options_set *set, const char *v, char *err,
+                           size_t len);
 static bool options_admin(struct options_set *set, const char *v, char *err,
                           size_t len);
 static bool options_policy(struct options_set *set, const char *v, char *err,
@@ -36,9 +40,8 @@ const struct opt_def options_table[] = {
     {.name = "port",
      .letter = 'p',
      .arg = "PORT",
-     .kind = OPT_UINT,
-     .offset = FIELD(port),
-     .max = 65535,
+     .kind = OPT_CUSTOM,
+     .set = options_port,
      .help = "TCP port to listen on (default 8080; 0 picks one)"},
     {.name = "host",
      .letter = 'H',
@@ -46,7 +49,14 @@ const struct opt_def options_table[] = {
      .kind = OPT_CUSTOM,
      .set = options_host,
      .help = "address to bind (default 0.0.0.0; IPv6 such as ::1\n"
-             "or [::1] works)"},
+             "or [::1] works; a name binds each of its addresses)"},
+    {.name = "listen",
+     .arg = "ADDR:PORT",
+     .kind = OPT_CUSTOM,
+     .set = options_listen,
+     .help = "listen on ADDR:PORT ([V6]:PORT, or PORT for\n"
+             "0.0.0.0); repeat for several listeners (at most\n"
+             "16); instead of --host and --port"},
     {.name = "workers",
      .letter = 'w',
      .arg = "N",
@@ -232,27 +242,111 @@ options_row(const char *name)
     return NULL;
 }
 
+/* <v> (brackets allowed around it) as a host into <host>; false if it
+ * is empty, too long or has stray brackets. */
+static bool
+options_host_text(const char *v, size_t n, char *host, size_t size)
+{
+    if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
+        v++;
+        n -= 2;
+    }
+    if (n == 0 || n >= size || memchr(v, '[', n) != NULL
+        || memchr(v, ']', n) != NULL) {
+        return false;
+    }
+    memcpy(host, v, n);
+    host[n] = '\0';
+    return true;
+}
+
+static bool
+options_port(struct options_set *set, const char *v, char *err, size_t len)
+{
+    uint64_t n;
+
+    if (!num_parse_cstr(v, 0, 65535, &n)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --port (expected an integer from 0 "
+                 "to 65535)",
+                 v);
+        return false;
+    }
+    set->o->port = (unsigned) n;
+    set->host_or_port_given = true;
+    return true;
+}
+
 static bool
 options_host(struct options_set *set, const char *v, char *err, size_t len)
 {
     struct master_options *o = set->o;
-    const char *arg = v;
-    size_t n = strlen(arg);
 
-    if (n >= 2 && arg[0] == '[' && arg[n - 1] == ']') {
-        arg++;
-        n -= 2;
-    }
-    if (n == 0 || n >= sizeof(o->host) || memchr(arg, '[', n) != NULL
-        || memchr(arg, ']', n) != NULL) {
+    if (!options_host_text(v, strlen(v), o->host, sizeof(o->host))) {
         snprintf(err, len,
                  "invalid value '%s' for --host (expected an IPv4 or IPv6 "
                  "address or a host name)",
                  v);
         return false;
     }
-    memcpy(o->host, arg, n);
-    o->host[n] = '\0';
+    set->host_or_port_given = true;
+    return true;
+}
+
+/* "HOST:PORT", "[V6]:PORT", "*:PORT" or "PORT" into <spec>; false if it
+ * is none of them. */
+bool
+options_listen_parse(const char *v, struct listen_spec *spec)
+{
+    const char *colon = strrchr(v, ':');
+    size_t hl = colon != NULL ? (size_t) (colon - v) : 0;
+    uint64_t port;
+
+    memset(spec, 0, sizeof(*spec));
+    if (!num_parse_cstr(colon != NULL ? colon + 1 : v, 0, 65535, &port)) {
+        return false;
+    }
+    if (colon == NULL || (hl == 1 && v[0] == '*')) {
+        snprintf(spec->host, sizeof(spec->host), "0.0.0.0");
+    } else if (memchr(v, ':', hl) != NULL && v[0] != '[') {
+        return false; /* an IPv6 address needs its brackets here */
+    } else if (!options_host_text(v, hl, spec->host, sizeof(spec->host))) {
+        return false;
+    }
+    spec->port = (unsigned) port;
+    snprintf(spec->text, sizeof(spec->text),
+             strchr(spec->host, ':') != NULL ? "[%s]:%u" : "%s:%u", spec->host,
+             spec->port);
+    return true;
+}
+
+static bool
+options_listen(struct options_set *set, const char *v, char *err, size_t len)
+{
+    struct listen_list *l = &set->o->listen;
+    struct listen_spec spec;
+    unsigned i;
+
+    if (!options_listen_parse(v, &spec)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --listen (expected ADDR:PORT, "
+                 "[V6]:PORT or PORT, PORT from 0 to 65535)",
+                 v);
+        return false;
+    }
+    for (i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].text, spec.text) == 0) {
+            snprintf(err, len, "--listen %s is given twice", spec.text);
+            return false;
+        }
+    }
+    if (l->n == LISTEN_SPECS_MAX) {
+        snprintf(err, len, "--listen %s: at most %d listeners", v,
+                 LISTEN_SPECS_MAX);
+        return false;
+    }
+    l->v[l->n++] = spec;
+    set->listen_given = true;
     return true;
 }
 
@@ -544,6 +638,26 @@ options_finish(struct options_set *set, char *err, size_t len)
 
     if (!set->policy_given) {
         options_node_policy(o);
+    }
+    if (set->listen_given && set->host_or_port_given) {
+        snprintf(err, len,
+                 "--listen names every address: not with --host or --port");
+        return false;
+    }
+    if (!set->listen_given) {
+        struct listen_spec *s = &o->listen.v[0];
+
+        /* --host and --port: the one-listener shorthand. */
+        memset(&o->listen, 0, sizeof(o->listen));
+        snprintf(s->host, sizeof(s->host), "%s", o->host);
+        s->port = o->port;
+        snprintf(s->text, sizeof(s->text),
+                 strchr(s->host, ':') != NULL ? "[%s]:%u" : "%s:%u", s->host,
+                 s->port);
+        o->listen.n = 1;
+    } else {
+        snprintf(o->host, sizeof(o->host), "%s", o->listen.v[0].host);
+        o->port = o->listen.v[0].port;
     }
     /* A site's / is its home page, and /cpu burns a worker's CPU for
      * anyone: with --root, the demo is asked for, not given. */

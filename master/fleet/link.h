@@ -21,6 +21,7 @@
 #include "chan.h"
 
 struct exec_cmd;
+struct sockaddr_storage;
 struct fleet;
 struct mconn;
 struct mworker;
@@ -53,8 +54,11 @@ struct link_ops {
     void (*start)(struct mworker *w);
     /* The scheduler hands <c> to <w>: queue it with its fd. */
     void (*handoff)(struct mworker *w, struct mconn *c);
-    /* Optional: <w> accepts on <fd> by itself (policies none, reuseport). */
-    void (*send_listener)(struct mworker *w, int fd);
+    /* Optional: listener <index> is at <addr> (NULL: it closed); with
+     * <fd> (>= 0), <w> accepts on it by itself (policies none,
+     * reuseport). */
+    void (*listener)(struct mworker *w, unsigned index,
+                     const struct sockaddr_storage *addr, int fd);
     /* Finish what it has and exit. */
     void (*shutdown)(struct mworker *w);
     /* Optional: CHAN_REOPEN (the access log), CHAN_TRACE <arg> on/off. */

@@ -28,14 +28,15 @@
 #include "sched/policy.h"
 #include "version.h"
 
-/* The kernel's accept queue on the listener (TCP_INFO on a listening
- * socket: tcpi_unacked is the queue, tcpi_sacked its limit). */
+/* The kernel's accept queue on a listening socket (TCP_INFO on a
+ * listening socket: tcpi_unacked is the queue, tcpi_sacked its limit):
+ * the master's, else (reuseport) the first slot's. */
 static void
-stats_accept_queue(const struct listeners *lis, unsigned *len, unsigned *max)
+stats_accept_queue(const struct listener *l, unsigned *len, unsigned *max)
 {
     struct tcp_info ti;
     socklen_t tl = sizeof(ti);
-    int fd = listeners_any_fd(lis);
+    int fd = l->fd != -1 ? l->fd : l->slot_fd[0];
 
     *len = *max = 0;
     if (fd != -1 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0) {
@@ -81,9 +82,8 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     s->acks = sc->acks;
     s->refusals = sc->refusals;
     s->reclaims = sc->reclaims;
-    stats_accept_queue(env->lis, &s->accept_queue, &s->accept_queue_max);
     s->paused = acceptor_paused(env->acc);
-    s->accepting = env->lis->fd != -1 && s->paused == NULL;
+    s->accepting = env->lis->nopen > 0 && s->paused == NULL;
     s->stopping = fl->stopping;
     s->worker_exits = fl->exits;
     s->nslots = fl->nslots;
@@ -102,16 +102,32 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     }
 }
 
-/* The listening addresses, with what came in on each. */
+/* The listening addresses, with what came in on each; the accept
+ * queues' total. */
 static void
 stats_take_listeners(struct stats_snapshot *s, const struct ops_env *env)
 {
-    struct stats_listener *l = &s->listeners[0];
+    unsigned i, k;
 
-    listener_describe((const struct sockaddr *) &env->lis->addr, l->name,
-                      sizeof(l->name));
-    memcpy(l->requests, s->counted.requests[0], sizeof(l->requests));
-    s->nlisteners = 1;
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        const struct listener *li = &env->lis->l[i];
+        struct stats_listener *o = &s->listeners[s->nlisteners];
+
+        if (!li->open) {
+            continue;
+        }
+        s->nlisteners++;
+        o->index = i;
+        memcpy(o->name, li->name, sizeof(o->name));
+        memcpy(o->address, li->address, sizeof(o->address));
+        o->accepted = li->accepted;
+        stats_accept_queue(li, &o->queue, &o->queue_max);
+        s->accept_queue += o->queue;
+        s->accept_queue_max += o->queue_max;
+        for (k = 0; k < CHAN_STATUS_CLASSES; k++) {
+            o->requests[k] = s->counted.requests[i][k] - li->base[k];
+        }
+    }
 }
 
 /* The master's own process: CPU, memory, descriptors, as Prometheus's
@@ -304,8 +320,11 @@ stats_json_restarts_listeners(const struct stats_snapshot *s, struct sbuf *b)
         }
         name[pos] = '\0';
         sbuf_printf(b,
-                    "%s{\"index\":%zu,\"name\":%s,\"responses\":", i ? "," : "",
-                    i, name);
+                    "%s{\"index\":%u,\"name\":%s,\"address\":\"%s\","
+                    "\"accepted\":%llu,\"accept_queue\":%u,"
+                    "\"accept_queue_max\":%u,\"responses\":",
+                    i ? "," : "", l->index, name, l->address,
+                    (unsigned long long) l->accepted, l->queue, l->queue_max);
         if (s->reports) {
             stats_json_classes(l->requests, b);
         } else {
@@ -538,7 +557,7 @@ stats_prometheus_http(const struct stats_snapshot *s, struct sbuf *b)
             sbuf_printf(b,
                         "handoff_http_requests_total{listener=\"%s\","
                         "code=\"%zuxx\"} %llu\n",
-                        s->listeners[i].name, k + 1,
+                        s->listeners[i].address, k + 1,
                         (unsigned long long) s->listeners[i].requests[k]);
         }
     }

@@ -51,7 +51,11 @@ struct stats_process {
 
 /* A listening address and what came in on it. */
 struct stats_listener {
-    char name[64];
+    unsigned index;
+    char name[72];             /* its --listen, or systemd's name */
+    char address[64];          /* where it is bound */
+    uint64_t accepted;         /* by the master */
+    unsigned queue, queue_max; /* the kernel's accept queue */
     uint64_t requests[CHAN_STATUS_CLASSES]; /* responses by status class */
 };
 

@@ -206,13 +206,13 @@ def test_restarts_by_cause():
     h.wait_until(lambda: causes()["watchdog"] == 1, what="a watchdog kill counted")
     h.check(causes()["crash"] == 1, causes())
     s.wait_ready(4)
+    mark = s.mark()
+    s.signal(signal.SIGHUP)  # before any request: no recycling under way
+    s.wait_log(r"rolling restart done", start=mark)
+    h.check(causes()["reload"] == 2, causes())
     for _ in range(30):
         h.request(s.port, "/")
     h.wait_until(lambda: causes()["recycle"] >= 1, what="a recycle counted")
-    mark = s.mark()
-    s.signal(signal.SIGHUP)
-    s.wait_log(r"rolling restart done", start=mark)
-    h.check(causes()["reload"] == 2, causes())
     text = metrics(base)
     h.check(series(text, "handoff_build_info") == {'{version="0.1.0"}': 1.0}
             or re.search(r'^handoff_build_info\{version="[^"]+"\} 1$', text, re.M), text)

@@ -266,6 +266,12 @@ test_decode_rejects(void)
     chan_msg_init(&m[1], CHAN_ACK, 7);
     m[1].flags = CHAN_F_FD;
     ASSERT_EQ(chan_decode(&m[1], sizeof(m[1]), 1, false, fds, &rec), -1);
+    /* A LISTENER names a listener; its socket never rides along. */
+    chan_msg_init(&m[1], CHAN_LISTENER, 7);
+    m[1].u.peer.listener = 3;
+    ASSERT_EQ(chan_decode(&m[1], sizeof(m[1]), 0, false, fds, &rec), 1);
+    m[1].flags = CHAN_F_FD;
+    ASSERT_EQ(chan_decode(&m[1], sizeof(m[1]), 1, false, fds, &rec), -1);
 }
 
 static void

@@ -64,6 +64,9 @@ int accesslog_open(const char *path);
 void accesslog_write(const struct conn *c, int status, uint64_t bytes);
 void accesslog_flush(void);
 void accesslog_reopen(void);
+/* The master's listener <index> is at <addr> (family 0: it closed), as
+ * its lines name it. */
+void accesslog_listener(unsigned index, const struct chan_peer *addr);
 void accesslog_close(void);
 
 #endif
