@@ -16,6 +16,8 @@ main(int argc, char **argv)
         return 0;
     case OPTIONS_BAD:
         return 2;
+    case OPTIONS_TEST_FAIL:
+        return 1;
     case OPTIONS_RUN:
         break;
     }

@@ -7,7 +7,8 @@
  *
  * Signals, as nginx and gunicorn operators know them:
  *   SIGTERM, SIGINT, SIGQUIT  graceful stop (a second SIGTERM/SIGINT: now)
- *   SIGHUP                    rolling restart of the workers (spawn.c)
+ *   SIGHUP                    the configuration read again and applied,
+ *                             then a rolling restart (reload.c, spawn.c)
  *   SIGTTIN, SIGTTOU          one worker more, one fewer
  *   SIGUSR1                   workers reopen the access log
  *   SIGUSR2                   binary upgrade (upgrade.c)
@@ -28,7 +29,6 @@
 #include "fleet/fleet.h"
 #include "fleet/link.h"
 #include "fleet/mworker.h"
-#include "fleet/spawn.h"
 #include "fleet/workers.h"
 #include "log.h"
 #include "master.h"
@@ -36,6 +36,7 @@
 #include "ops/admin.h"
 #include "ops/control.h"
 #include "ops/trace.h"
+#include "reload.h"
 #include "sched/policy.h"
 #include "version.h"
 
@@ -199,6 +200,13 @@ master_give_up(void *ctx, int status)
     ev_break(m->loop, EVBREAK_ALL);
 }
 
+/* handoffctl reload: as SIGHUP. */
+static bool
+master_reload_hook(void *ctx, char *why, size_t len)
+{
+    return master_reload(ctx, why, len);
+}
+
 /* Every slot's worker is READY: as a new master, tell the old one. */
 static void
 master_all_ready(void *ctx)
@@ -232,12 +240,12 @@ static void
 master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
     struct master *m = sig->data;
-    char why[32];
+    char why[400];
 
     (void) revents;
     switch (sig->signum) {
     case SIGHUP:
-        spawn_reload(&m->fleet);
+        (void) master_reload(m, why, sizeof(why));
         return;
     case SIGTTIN:
         fleet_scale(&m->fleet, +1);
@@ -294,6 +302,7 @@ master_cleanup(struct master *m)
     upgrade_fini(&m->up);
     sched_fini(&m->sched);
     acceptor_fini(&m->acc);
+    options_free();
 }
 
 static void
@@ -388,13 +397,14 @@ master_open(struct master *m, char *where, size_t wlen)
         .started = ev_now(m->loop),
         .ctx = m,
         .set_trace = master_set_trace,
+        .reload = master_reload_hook,
     };
     ev_init(&m->grace_w, master_grace_cb);
     ev_init(&m->log_w, master_log_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
-    if ((m->opt.admin != NULL && admin_open(&m->env) == -1)
+    if ((m->opt.admin && admin_open(&m->env) == -1)
         || control_open(&m->env) == -1) {
         admin_close();
         master_close_listeners(m);
@@ -432,6 +442,7 @@ master_run(struct master *m, char **argv)
         || master_open(m, where, sizeof(where)) == -1) {
         return 1;
     }
+    m->configured = m->opt;
     master_announce(m, where);
     sched_seed(&m->sched, (uint64_t) getpid() << 32 ^ (uint64_t) ev_time());
     if (m->opt.window != 0) {

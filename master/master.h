@@ -32,6 +32,10 @@
 struct master {
     struct ev_loop *loop;
     struct master_options opt;
+    /* The options as the configuration last said them: what SIGHUP
+     * compares with (opt also has what changed at run time: the worker
+     * count by SIGTTIN, trace by handoffctl). */
+    struct master_options configured;
     struct sched sched;
     struct listeners lis;
     struct acceptor acc;

@@ -656,3 +656,27 @@ listeners_fds(const struct listeners *l, int *fds,
     }
     return n;
 }
+
+/* SIGHUP: a new --backlog for every socket (listen() again sets it). */
+void
+listeners_set_backlog(struct listeners *l, unsigned backlog)
+{
+    unsigned i, k;
+
+    l->backlog = backlog;
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        struct listener *li = &l->l[i];
+
+        if (li->open && li->fd != -1 && listen(li->fd, (int) backlog) == -1) {
+            log_warn(errno, "listen(%s) with the new backlog failed",
+                     li->address);
+        }
+        for (k = 0; k < HANDOFF_MAX_WORKERS && li->open; k++) {
+            if (li->slot_fd[k] != -1
+                && listen(li->slot_fd[k], (int) backlog) == -1) {
+                log_warn(errno, "listen(%s) with the new backlog failed",
+                         li->address);
+            }
+        }
+    }
+}

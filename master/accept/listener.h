@@ -34,6 +34,7 @@ void listeners_remove(struct listeners *l, unsigned i);
 int listeners_open_slot(struct listeners *l, unsigned slot);
 void listeners_close_slot(struct listeners *l, unsigned slot);
 void listeners_close(struct listeners *l);
+void listeners_set_backlog(struct listeners *l, unsigned backlog);
 /* Listener <i>'s socket a worker in <slot> (or -1: none) accepts on by
  * itself under <how>, or -1 when the master accepts for it. */
 int listeners_fd_of(const struct listeners *l, unsigned i,

@@ -38,12 +38,18 @@ static bool options_log_format(struct options_set *set, const char *v,
 
 const struct opt_def options_table[] = {
     {.name = "port",
+     .offset = FIELD(port),
+     .size = sizeof(unsigned),
+     .reload = OPT_RELOAD_MASTER,
      .letter = 'p',
      .arg = "PORT",
      .kind = OPT_CUSTOM,
      .set = options_port,
      .help = "TCP port to listen on (default 8080; 0 picks one)"},
     {.name = "host",
+     .offset = FIELD(host),
+     .size = sizeof(((struct master_options *) 0)->host),
+     .reload = OPT_RELOAD_MASTER,
      .letter = 'H',
      .arg = "ADDR",
      .kind = OPT_CUSTOM,
@@ -51,6 +57,10 @@ const struct opt_def options_table[] = {
      .help = "address to bind (default 0.0.0.0; IPv6 such as ::1\n"
              "or [::1] works; a name binds each of its addresses)"},
     {.name = "listen",
+     .offset = FIELD(listen),
+     .size = sizeof(struct listen_list),
+     .reload = OPT_RELOAD_MASTER,
+     .repeat = true,
      .arg = "ADDR:PORT",
      .kind = OPT_CUSTOM,
      .set = options_listen,
@@ -58,6 +68,7 @@ const struct opt_def options_table[] = {
              "0.0.0.0); repeat for several listeners (at most\n"
              "16); instead of --host and --port"},
     {.name = "workers",
+     .reload = OPT_RELOAD_MASTER,
      .letter = 'w',
      .arg = "N",
      .kind = OPT_UINT,
@@ -66,6 +77,7 @@ const struct opt_def options_table[] = {
      .max = HANDOFF_MAX_WORKERS,
      .help = "worker processes (default: online CPUs)"},
     {.name = "backlog",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_UINT,
      .offset = FIELD(backlog),
@@ -73,6 +85,7 @@ const struct opt_def options_table[] = {
      .max = 65535,
      .help = "listen(2) backlog (default 511, as Node)"},
     {.name = "max-queue",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_UINT,
      .offset = FIELD(max_queue),
@@ -81,6 +94,7 @@ const struct opt_def options_table[] = {
      .help = "accepted connections that may wait for a worker;\n"
              "at this bound the master stops accepting (default 4096)"},
     {.name = "window",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_UINT,
      .offset = FIELD(window),
@@ -89,6 +103,7 @@ const struct opt_def options_table[] = {
      .help = "unanswered handoffs a worker may hold (default\n"
              "1 for rr, as Node; 64 for the other policies)"},
     {.name = "grace",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "DURATION",
      .kind = OPT_MS,
      .offset = FIELD(grace_ms),
@@ -96,12 +111,16 @@ const struct opt_def options_table[] = {
      .expect = "a duration such as 10s or 500ms, at most 1h",
      .help = "graceful-stop limit, e.g. 10s or 500ms (default 10s)"},
     {.name = "policy",
+     .offset = FIELD(policy),
+     .size = sizeof(const struct sched_policy *),
+     .reload = OPT_RELOAD_MASTER,
      .arg = "NAME",
      .kind = OPT_CUSTOM,
      .set = options_policy,
      .help = "how the master picks a worker (default rr, or\n"
              "NODE_CLUSTER_SCHED_POLICY=rr|none); see below"},
     {.name = "trace",
+     .reload = OPT_RELOAD_MASTER,
      .kind = OPT_FLAG,
      .offset = FIELD(trace),
      .help = "print every step of every handoff to stderr"},
@@ -121,6 +140,8 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "serve the files under DIR, / included"},
     {.name = "demo-routes",
+     .offset = FIELD(demo_routes),
+     .size = sizeof(bool),
      .arg = "on|off",
      .kind = OPT_CUSTOM,
      .set = options_demo,
@@ -137,6 +158,7 @@ const struct opt_def options_table[] = {
      .help = "log requests (Apache combined format) to FILE,\n"
              "or - for stderr; SIGUSR1 reopens it"},
     {.name = "proxy-protocol",
+     .reload = OPT_RELOAD_MASTER,
      .kind = OPT_FLAG,
      .offset = FIELD(proxy_protocol),
      .native = true,
@@ -144,12 +166,16 @@ const struct opt_def options_table[] = {
              "(HAProxy's send-proxy[-v2]); the real client\n"
              "address is logged and used by ip-hash"},
     {.name = "admin",
+     .offset = FIELD(admin),
+     .size = FIELD(admin_port) + sizeof(unsigned) - FIELD(admin),
+     .reload = OPT_RELOAD_NEVER,
      .arg = "[HOST:]PORT",
      .kind = OPT_CUSTOM,
      .set = options_admin,
      .help = "serve /stats, /metrics and a dashboard at /\n"
              "(off by default; HOST defaults to 127.0.0.1)"},
     {.name = "control",
+     .reload = OPT_RELOAD_NEVER,
      .arg = "PATH",
      .kind = OPT_PATH,
      .offset = FIELD(control),
@@ -158,6 +184,7 @@ const struct opt_def options_table[] = {
              "/tmp/handoff-UID-PORT.sock, or under systemd\n"
              "$RUNTIME_DIRECTORY/handoff-PORT.sock; none: no socket)"},
     {.name = "worker-timeout",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "TIME",
      .kind = OPT_MS,
      .offset = FIELD(worker_timeout_ms),
@@ -167,6 +194,7 @@ const struct opt_def options_table[] = {
      .help = "kill a worker silent this long (default 30s;\n"
              "0 disables the watchdog)"},
     {.name = "max-requests",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_U64,
      .offset = FIELD(max_requests),
@@ -174,6 +202,7 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "replace a worker after N requests (default 0: never)"},
     {.name = "max-requests-jitter",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_U64,
      .offset = FIELD(max_requests_jitter),
@@ -181,6 +210,7 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "add 0..N to --max-requests per worker"},
     {.name = "max-rss",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "MB",
      .kind = OPT_U64,
      .offset = FIELD(max_rss_mb),
@@ -188,6 +218,7 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "replace a worker whose RSS exceeds MB (default 0: never)"},
     {.name = "node",
+     .reload = OPT_RELOAD_NEVER,
      .arg = "SCRIPT",
      .kind = OPT_PATH,
      .offset = FIELD(node_script),
@@ -196,23 +227,42 @@ const struct opt_def options_table[] = {
              "Node cluster program: the master speaks Node's\n"
              "cluster IPC to it (see docs/node-workers.md)"},
     {.name = "node-bin",
+     .reload = OPT_RELOAD_NEVER,
      .arg = "PATH",
      .kind = OPT_PATH,
      .offset = FIELD(node_bin),
      .need = "a path",
      .help = "the node program (default: node on PATH)"},
     {.name = "log-level",
+     .offset = FIELD(log_level),
+     .size = sizeof(enum log_level),
+     .reload = OPT_RELOAD_MASTER,
      .arg = "LEVEL",
      .kind = OPT_CUSTOM,
      .set = options_log_level,
      .help = "error, warn, info (the default) or debug: the\n"
              "least severe lines written, by the master and workers"},
     {.name = "log-format",
+     .offset = FIELD(log_format),
+     .size = sizeof(enum log_format),
+     .reload = OPT_RELOAD_MASTER,
      .arg = "FORMAT",
      .kind = OPT_CUSTOM,
      .set = options_log_format,
      .help = "text (the default) or json: one object a line with\n"
              "time, level, pid, role, worker and msg"},
+    {.name = "config",
+     .letter = 'c',
+     .arg = "FILE",
+     .kind = OPT_ACTION,
+     .help = "read options from FILE first, one a line as\n"
+             "`name value` (sshd_config style; see handoff(1));\n"
+             "the command line's override them; SIGHUP reads it again"},
+    {.name = "test-config",
+     .letter = 't',
+     .kind = OPT_ACTION,
+     .help = "check the configuration (file and options: paths,\n"
+             "addresses) and exit: 0, or 1 with FILE:LINE: errors"},
     {.name = "help",
      .letter = 'h',
      .kind = OPT_ACTION,
@@ -228,6 +278,28 @@ const size_t options_nrows = sizeof(options_table) / sizeof(options_table[0]);
 _Static_assert(sizeof(options_table) / sizeof(options_table[0])
                    <= OPTIONS_ROWS_MAX,
                "more rows than OPTIONS_ROWS_MAX");
+_Static_assert(OPTIONS_WHERE_SLOTS == OPTIONS_ROWS_MAX + LIM_COUNT,
+               "a where-slot per row and per limit");
+
+size_t
+options_row_size(const struct opt_def *r)
+{
+    switch (r->kind) {
+    case OPT_FLAG:
+        return sizeof(bool);
+    case OPT_UINT:
+        return sizeof(unsigned);
+    case OPT_U64:
+    case OPT_MS:
+        return sizeof(uint64_t);
+    case OPT_PATH:
+        return sizeof(const char *);
+    case OPT_CUSTOM:
+        return r->size;
+    default:
+        return 0;
+    }
+}
 
 const struct opt_def *
 options_row(const char *name)
@@ -345,6 +417,7 @@ options_listen(struct options_set *set, const char *v, char *err, size_t len)
                  LISTEN_SPECS_MAX);
         return false;
     }
+    set->listen_where[l->n] = set->line;
     l->v[l->n++] = spec;
     set->listen_given = true;
     return true;
@@ -380,7 +453,7 @@ options_admin(struct options_set *set, const char *v, char *err, size_t len)
         snprintf(o->admin_host, sizeof(o->admin_host), "127.0.0.1");
     }
     o->admin_port = (unsigned) port;
-    o->admin = v;
+    o->admin = true;
     return true;
 }
 
@@ -524,7 +597,17 @@ options_set_row(struct options_set *set, const struct opt_def *r, const char *v,
 
     switch (r->kind) {
     case OPT_FLAG:
-        *(bool *) field = true;
+        /* A flag on the command line; in a file, `trace` or `trace on`. */
+        if (v == NULL || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0) {
+            *(bool *) field = true;
+        } else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0) {
+            *(bool *) field = false;
+        } else {
+            snprintf(err, len,
+                     "invalid value '%s' for --%s (expected on or off)", v,
+                     r->name);
+            return false;
+        }
         return true;
     case OPT_UINT:
     case OPT_U64:
@@ -555,6 +638,7 @@ options_begin(struct options_set *set, struct master_options *o)
     memset(set, 0, sizeof(*set));
     set->o = o;
     set->demo_routes = -1;
+    set->line = OPTIONS_CMDLINE;
     memset(o, 0, sizeof(*o));
     snprintf(o->host, sizeof(o->host), "0.0.0.0");
     o->port = 8080;
@@ -571,6 +655,68 @@ options_begin(struct options_set *set, struct master_options *o)
     o->log_format = LOG_FORMAT_TEXT;
 }
 
+/* Where-slot of option <name>: its row's index, or a limit's after the
+ * rows; OPTIONS_WHERE_SLOTS when unknown. */
+size_t
+options_row_slot(const char *name)
+{
+    const struct opt_def *r = options_row(name);
+    size_t i;
+
+    if (r != NULL) {
+        return (size_t) (r - options_table);
+    }
+    for (i = 0; i < LIM_COUNT; i++) {
+        if (strcmp(limit_defs[i].name, name) == 0) {
+            return OPTIONS_ROWS_MAX + i;
+        }
+    }
+    return OPTIONS_WHERE_SLOTS;
+}
+
+/*
+ * Where <name> is being set: noted, and refused when a file gives it
+ * twice. The command line's first listener drops the file's: it says
+ * where to listen, as --host and --port do.
+ */
+static bool
+options_note_where(struct options_set *set, const char *name, char *err,
+                   size_t len)
+{
+    size_t slot = options_row_slot(name);
+    const struct opt_def *r = options_row(name);
+    bool where_row = strcmp(name, "listen") == 0 || strcmp(name, "host") == 0
+                     || strcmp(name, "port") == 0;
+
+    if (slot >= OPTIONS_WHERE_SLOTS) {
+        return true;
+    }
+    if (set->line != OPTIONS_CMDLINE && (r == NULL || !r->repeat)
+        && set->where[slot] != OPTIONS_UNSET
+        && set->where[slot] != OPTIONS_CMDLINE) {
+        snprintf(err, len, "'%s' is given twice (first on line %u)", name,
+                 set->where[slot]);
+        return false;
+    }
+    if (set->line == OPTIONS_CMDLINE && where_row
+        && (set->listen_given || set->host_or_port_given)
+        && set->where[options_row_slot("listen")] != OPTIONS_CMDLINE
+        && set->where[options_row_slot("host")] != OPTIONS_CMDLINE
+        && set->where[options_row_slot("port")] != OPTIONS_CMDLINE) {
+        struct master_options *o = set->o;
+
+        memset(&o->listen, 0, sizeof(o->listen));
+        snprintf(o->host, sizeof(o->host), "0.0.0.0");
+        o->port = 8080;
+        set->listen_given = set->host_or_port_given = false;
+        set->where[options_row_slot("listen")] = OPTIONS_UNSET;
+        set->where[options_row_slot("host")] = OPTIONS_UNSET;
+        set->where[options_row_slot("port")] = OPTIONS_UNSET;
+    }
+    set->where[slot] = set->line;
+    return true;
+}
+
 /*
  * Applies option <name> (without "--") with <value> (NULL for one that
  * takes none). Returns true, or false with one line in <err>.
@@ -582,6 +728,10 @@ options_apply(struct options_set *set, const char *name, const char *value,
     const struct opt_def *r = options_row(name);
     int i;
 
+    if (options_row_slot(name) < OPTIONS_WHERE_SLOTS
+        && !options_note_where(set, name, err, len)) {
+        return false;
+    }
     if (r != NULL) {
         if (r->native && set->native_flag[0] == '\0') {
             snprintf(set->native_flag, sizeof(set->native_flag), "--%s",
