@@ -35,6 +35,7 @@
 #include "node/node.h"
 #include "ops/admin.h"
 #include "ops/control.h"
+#include "ops/pidfile.h"
 #include "ops/trace.h"
 #include "reload.h"
 #include "sched/policy.h"
@@ -231,8 +232,9 @@ master_successor_gone(void *ctx)
 
     if (!m->stopping) {
         /* It did not take over: the control socket's path is ours again
-         * (it bound it as it started). */
+         * (it bound it as it started), and so is the pid file. */
         control_reclaim();
+        pidfile_upgrade_failed();
     }
 }
 
@@ -302,6 +304,7 @@ master_cleanup(struct master *m)
     upgrade_fini(&m->up);
     sched_fini(&m->sched);
     acceptor_fini(&m->acc);
+    pidfile_remove();
     options_free();
 }
 
@@ -379,6 +382,12 @@ master_open(struct master *m, char *where, size_t wlen)
         fleet_fini(&m->fleet);
         return -1;
     }
+    if (m->opt.pid_file != NULL
+        && pidfile_check(m->opt.pid_file, upgrade_successor(&m->up)) == -1) {
+        sched_fini(&m->sched);
+        fleet_fini(&m->fleet);
+        return -1;
+    }
     if (listeners_open(&m->lis, &m->opt, m->fleet.nslots, where, wlen) == -1) {
         fprintf(stderr, "handoff: %s\n", where);
         master_close_listeners(m);
@@ -440,6 +449,11 @@ master_run(struct master *m, char **argv)
 
     if (master_setup(m, argv) == -1
         || master_open(m, where, sizeof(where)) == -1) {
+        return 1;
+    }
+    /* Once it listens: whoever reads the pid can send it SIGHUP. */
+    if (m->opt.pid_file != NULL && pidfile_write(m->opt.pid_file) == -1) {
+        master_cleanup(m);
         return 1;
     }
     m->configured = m->opt;

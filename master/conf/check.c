@@ -185,6 +185,16 @@ check_paths(const struct options_set *set, struct conf_errors *errs)
                        strerror(errno));
         }
     }
+    if (o->pid_file != NULL) {
+        char copy[PATH_MAX];
+
+        snprintf(copy, sizeof(copy), "%s", o->pid_file);
+        if (access(dirname(copy), W_OK | X_OK) == -1) {
+            conf_error(errs, "%s--pid-file %s: %s",
+                       check_at(set, "pid-file", at, sizeof(at)), o->pid_file,
+                       strerror(errno));
+        }
+    }
     check_worker_bin(set, errs);
 }
 

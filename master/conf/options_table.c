@@ -183,6 +183,15 @@ const struct opt_def options_table[] = {
      .help = "the control socket for handoffctl (default\n"
              "/tmp/handoff-UID-PORT.sock, or under systemd\n"
              "$RUNTIME_DIRECTORY/handoff-PORT.sock; none: no socket)"},
+    {.name = "pid-file",
+     .reload = OPT_RELOAD_NEVER,
+     .arg = "FILE",
+     .kind = OPT_PATH,
+     .offset = FIELD(pid_file),
+     .need = "a file",
+     .help = "write the master's pid to FILE once it listens\n"
+             "(FILE.oldbin: the old master's during SIGUSR2, as\n"
+             "nginx); refused when a running master's is there"},
     {.name = "worker-timeout",
      .reload = OPT_RELOAD_MASTER,
      .arg = "TIME",

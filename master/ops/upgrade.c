@@ -37,6 +37,7 @@
 #include "fleet/exec.h"
 #include "log.h"
 #include "ops/admin.h"
+#include "ops/pidfile.h"
 #include "ops/upgrade.h"
 
 #define UPGRADE_TIMEOUT_S 30.0
@@ -239,6 +240,7 @@ upgrade_start(struct upgrade *up, bool stopping)
         return;
     }
     log_info("SIGUSR2: starting a new master from %s", up->self_path);
+    pidfile_upgrade_start(); /* FILE.oldbin: FILE will be the new one's */
 
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
@@ -252,6 +254,7 @@ upgrade_start(struct upgrade *up, bool stopping)
     exec_vec_free(h.envp);
     if (pid == -1) {
         log_error(err, "SIGUSR2: fork() failed; no upgrade");
+        pidfile_upgrade_failed();
         fd_close(h.pipe[0]);
         return;
     }
