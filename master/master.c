@@ -332,6 +332,7 @@ master_setup(struct master *m, char **argv)
     /* The one place that knows every kind of worker. */
     const struct link_ops *kind =
         m->opt.node_script != NULL ? &node_link_ops : &native_link_ops;
+    char why[256];
 
     signal(SIGPIPE, SIG_IGN);
     master_raise_nofile();
@@ -351,6 +352,12 @@ master_setup(struct master *m, char **argv)
     master_watch_signal(m, &m->sig_ttou, SIGTTOU);
 
     if (inherit_init() == -1) {
+        return -1;
+    }
+    if (m->opt.user != NULL
+        && runas_resolve(m->opt.user, &m->fleet.runas, why, sizeof(why))
+               == -1) {
+        fprintf(stderr, "handoff: %s\n", why);
         return -1;
     }
     upgrade_init(&m->up, m->loop, &m->lis, argv);

@@ -18,6 +18,7 @@
 
 #include "conf/options.h"
 #include "conf/options_table.h"
+#include "conf/runas.h"
 
 const char *
 options_where(const struct options_set *set, unsigned where, char *buf,
@@ -193,6 +194,15 @@ check_paths(const struct options_set *set, struct conf_errors *errs)
             conf_error(errs, "%s--pid-file %s: %s",
                        check_at(set, "pid-file", at, sizeof(at)), o->pid_file,
                        strerror(errno));
+        }
+    }
+    if (o->user != NULL) {
+        struct runas ra;
+        char why[256];
+
+        if (runas_resolve(o->user, &ra, why, sizeof(why)) == -1) {
+            conf_error(errs, "%s%s", check_at(set, "user", at, sizeof(at)),
+                       why);
         }
     }
     check_worker_bin(set, errs);

@@ -59,6 +59,7 @@ struct master_options {
     bool proxy_protocol;     /* --proxy-protocol */
     const char *control;     /* --control PATH, "none", or NULL (default) */
     const char *pid_file;    /* --pid-file FILE, or NULL */
+    const char *user;        /* --user USER[:GROUP], or NULL */
     const char *node_script; /* --node SCRIPT: Node workers, or NULL */
     const char *node_bin;    /* --node-bin PATH, or NULL: node on PATH */
     char **node_args;        /* arguments after SCRIPT (into argv) */

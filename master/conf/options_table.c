@@ -183,6 +183,14 @@ const struct opt_def options_table[] = {
      .help = "the control socket for handoffctl (default\n"
              "/tmp/handoff-UID-PORT.sock, or under systemd\n"
              "$RUNTIME_DIRECTORY/handoff-PORT.sock; none: no socket)"},
+    {.name = "user",
+     .arg = "USER[:GROUP]",
+     .kind = OPT_PATH,
+     .offset = FIELD(user),
+     .need = "a user",
+     .reload = OPT_RELOAD_NEVER,
+     .help = "as root: the workers drop to USER (and GROUP, else\n"
+             "USER's groups) before they serve; the master binds"},
     {.name = "pid-file",
      .reload = OPT_RELOAD_NEVER,
      .arg = "FILE",

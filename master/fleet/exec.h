@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct runas;
+
 /* A worker's end of its channel, as Node's NODE_CHANNEL_FD default. */
 #define EXEC_CHANNEL_FD 3
 
@@ -18,6 +20,7 @@ struct exec_cmd {
     char **envp;      /* owned, or NULL: this process's environment */
     /* The child's stdout and stderr (not owned), or 0: the master's. */
     int out_fd, err_fd;
+    const struct runas *runas; /* who it becomes first, or NULL */
 };
 
 void exec_child_signals(void);

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "conf/runas.h"
 #include "container_of.h"
 #include "fleet/backoff.h"
 #include "sched/sched.h"
@@ -110,6 +111,7 @@ struct fleet {
     char worker_bin[PATH_MAX];
     char root[PATH_MAX];       /* --root, made absolute, or "" */
     char access_log[PATH_MAX]; /* --access-log, made absolute, or "" */
+    struct runas runas;        /* --user: who workers become */
 
     struct slot **slots; /* owned, each owned */
     unsigned nslots;

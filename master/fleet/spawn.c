@@ -91,6 +91,7 @@ spawn_process(struct mworker *w, int chan)
         cmd.out_fd = out[0];
         cmd.err_fd = out[1];
     }
+    cmd.runas = &w->fl->runas;
     w->pid = exec_worker(&cmd, chan);
     err = errno;
     exec_cmd_free(&cmd);
