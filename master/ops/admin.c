@@ -1,8 +1,12 @@
 /*
  * admin.c: the admin listener (--admin, off by default, loopback unless
- * an address is given): GET /stats (JSON), /metrics (Prometheus text) and
- * / (a live dashboard). A deliberately small HTTP/1.1 server: one request
- * per connection, answered and closed (oneshot.c).
+ * an address is given): GET /stats (JSON), /metrics (Prometheus text),
+ * / (a live dashboard), and for a load balancer or Kubernetes /healthz
+ * (200 while the master runs: a liveness probe) and /readyz (200 only
+ * while a worker is ready and the master accepts; 503 when none is,
+ * during a graceful stop, and while accepting is paused). A deliberately
+ * small HTTP/1.1 server: one request per connection, answered and closed
+ * (oneshot.c).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -12,10 +16,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept/acceptor.h"
 #include "accept/inherit.h"
 #include "accept/listener.h"
 #include "conf/options.h"
 #include "fdutil.h"
+#include "fleet/fleet-t.h"
 #include "log.h"
 #include "ops/admin.h"
 #include "ops/dashboard.h"
@@ -37,6 +43,7 @@ admin_respond(struct sbuf *out, int status, const char *ctype, const char *body,
                          : status == 404 ? "Not Found"
                          : status == 405 ? "Method Not Allowed"
                          : status == 431 ? "Request Header Fields Too Large"
+                         : status == 503 ? "Service Unavailable"
                                          : "Bad Request";
     struct sbuf b = {0};
 
@@ -91,6 +98,42 @@ admin_stats(struct oneshot *srv, bool prometheus, bool head, struct sbuf *out)
     sbuf_free(&body);
 }
 
+/*
+ * /readyz: whether this master should be sent connections: a worker is
+ * ready and it accepts (under none and reuseport, the workers do), and it
+ * is not stopping. Why not, when not.
+ */
+static const char *
+admin_not_ready(const struct ops_env *env)
+{
+    if (env->fleet->stopping) {
+        return "stopping";
+    }
+    if (env->sched->nworkers == 0) {
+        return "no_worker_ready";
+    }
+    if (env->lis->nopen == 0) {
+        return "not_listening";
+    }
+    return acceptor_paused(env->acc);
+}
+
+static void
+admin_health(struct oneshot *srv, bool ready, bool head, struct sbuf *out)
+{
+    const char *why = ready ? admin_not_ready(srv->ctx) : NULL;
+    char body[96];
+
+    if (why != NULL) {
+        snprintf(body, sizeof(body), "{\"ready\":false,\"why\":\"%s\"}\n", why);
+        admin_respond(out, 503, "application/json", body, strlen(body), head);
+    } else {
+        snprintf(body, sizeof(body),
+                 ready ? "{\"ready\":true}\n" : "{\"alive\":true}\n");
+        admin_respond(out, 200, "application/json", body, strlen(body), head);
+    }
+}
+
 static void
 admin_handle(struct oneshot *srv, const char *in, size_t inlen,
              struct sbuf *out)
@@ -131,7 +174,9 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
         admin_text(out, 405, "GET or HEAD only\n", false);
         return;
     }
-    if (strcmp(target, "/stats") == 0) {
+    if (strcmp(target, "/healthz") == 0 || strcmp(target, "/readyz") == 0) {
+        admin_health(srv, target[1] == 'r', head, out);
+    } else if (strcmp(target, "/stats") == 0) {
         admin_stats(srv, false, head, out);
     } else if (strcmp(target, "/metrics") == 0) {
         admin_stats(srv, true, head, out);
@@ -175,7 +220,9 @@ admin_open(struct ops_env *env)
         return -1;
     }
     oneshot_start(&admin_srv, env->loop, env, fd, admin_complete, admin_handle);
-    log_info("admin listening on http://%s/ (/stats, /metrics)", desc);
+    log_info("admin listening on http://%s/ (/stats, /metrics, /healthz, "
+             "/readyz)",
+             desc);
     return 0;
 }
 
