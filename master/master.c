@@ -35,6 +35,7 @@
 #include "node/node.h"
 #include "ops/admin.h"
 #include "ops/control.h"
+#include "ops/history.h"
 #include "ops/pidfile.h"
 #include "ops/trace.h"
 #include "reload.h"
@@ -299,6 +300,7 @@ master_cleanup(struct master *m)
     fleet_fini(&m->fleet);
     sched_drop_queue(&m->sched, master_sink_release, m);
     master_close_listeners(m);
+    history_stop();
     admin_close();
     control_close();
     upgrade_fini(&m->up);
@@ -428,6 +430,7 @@ master_open(struct master *m, char *where, size_t wlen)
         fleet_fini(&m->fleet);
         return -1;
     }
+    history_start(&m->env);
     return 0;
 }
 

@@ -70,6 +70,11 @@ struct mworker {
     ev_tstamp last_heard;    /* its latest message (watchdog) */
     uint64_t recycle_after;  /* requests before it is replaced; 0 never */
     struct chan_stats stats; /* its counters, as last reported (STATS) */
+    /* Requests a second over the last second, and what it had served
+     * then (ops/history.c samples them). */
+    double rate;
+    uint64_t sampled_served;
+    bool sampled;
 };
 
 TAILQ_HEAD(mworker_list, mworker);

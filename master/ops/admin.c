@@ -23,8 +23,10 @@
 #include "fdutil.h"
 #include "fleet/fleet-t.h"
 #include "log.h"
+#include "numparse.h"
 #include "ops/admin.h"
 #include "ops/dashboard.h"
+#include "ops/history.h"
 #include "ops/oneshot.h"
 #include "ops/ops-t.h"
 #include "ops/stats.h"
@@ -99,6 +101,76 @@ admin_stats(struct oneshot *srv, bool prometheus, bool head, struct sbuf *out)
 }
 
 /*
+ * /: the dashboard, with the figures of the moment and the history in
+ * it, so that its first paint shows them. Inside a <script> element a
+ * "</" would end it: the JSON's "<" (in strings only) become \u003c.
+ */
+static void
+admin_dashboard(struct oneshot *srv, bool head, struct sbuf *out)
+{
+    struct stats_snapshot snap;
+    struct sbuf json = {0}, page = {0};
+    size_t i;
+
+    if (stats_take(&snap, srv->ctx) == -1) {
+        out->failed = true;
+        return;
+    }
+    sbuf_printf(&json, "{\"stats\":");
+    stats_json(&snap, &json);
+    sbuf_printf(&json, ",\"history\":");
+    history_json(0, &json);
+    sbuf_printf(&json, "}");
+    stats_release(&snap);
+    sbuf_printf(&page, "%s", dashboard_top);
+    for (i = 0; i < json.len && !json.failed;) {
+        const char *lt = memchr(json.data + i, '<', json.len - i);
+        size_t n = lt != NULL ? (size_t) (lt - json.data) - i : json.len - i;
+
+        sbuf_printf(&page, "%.*s%s", (int) n, json.data + i,
+                    lt != NULL ? "\\u003c" : "");
+        i += n + (lt != NULL);
+    }
+    sbuf_printf(&page, "%s", dashboard_bottom);
+    if (json.failed || page.failed) {
+        out->failed = true;
+    } else {
+        admin_respond(out, 200, "text/html; charset=utf-8", page.data, page.len,
+                      head);
+    }
+    sbuf_free(&json);
+    sbuf_free(&page);
+}
+
+/* /history?since=SEQ: the samples after SEQ (all, without it). */
+static void
+admin_history(const char *query, bool head, struct sbuf *out)
+{
+    struct sbuf body = {0};
+    const char *p = query != NULL ? strstr(query, "since=") : NULL;
+    uint64_t since = 0;
+
+    if (p != NULL) {
+        char num[24];
+        size_t n = strcspn(p + 6, "&");
+
+        snprintf(num, sizeof(num), "%.*s", (int) (n < 23 ? n : 23), p + 6);
+        if (!num_parse_cstr(num, 0, UINT64_MAX, &since)) {
+            admin_text(out, 400, "since: a sample number\n", head);
+            return;
+        }
+    }
+    history_json(since, &body);
+    sbuf_printf(&body, "\n");
+    if (body.failed) {
+        out->failed = true;
+    } else {
+        admin_respond(out, 200, "application/json", body.data, body.len, head);
+    }
+    sbuf_free(&body);
+}
+
+/*
  * /readyz: whether this master should be sent connections: a worker is
  * ready and it accepts (under none and reuseport, the workers do), and it
  * is not stopping. Why not, when not.
@@ -138,7 +210,7 @@ static void
 admin_handle(struct oneshot *srv, const char *in, size_t inlen,
              struct sbuf *out)
 {
-    char method[8], target[256];
+    char method[8], target[256], *query;
     const char *sp1, *sp2, *eol;
     size_t mlen, tlen;
     bool head;
@@ -168,7 +240,10 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
     tlen = (size_t) (sp2 - sp1 - 1);
     memcpy(target, sp1 + 1, tlen);
     target[tlen] = '\0';
-    target[strcspn(target, "?")] = '\0';
+    query = strchr(target, '?');
+    if (query != NULL) {
+        *query++ = '\0';
+    }
     head = strcmp(method, "HEAD") == 0;
     if (!head && strcmp(method, "GET") != 0) {
         admin_text(out, 405, "GET or HEAD only\n", false);
@@ -180,9 +255,10 @@ admin_handle(struct oneshot *srv, const char *in, size_t inlen,
         admin_stats(srv, false, head, out);
     } else if (strcmp(target, "/metrics") == 0) {
         admin_stats(srv, true, head, out);
+    } else if (strcmp(target, "/history") == 0) {
+        admin_history(query, head, out);
     } else if (strcmp(target, "/") == 0) {
-        admin_respond(out, 200, "text/html; charset=utf-8", dashboard_html,
-                      strlen(dashboard_html), head);
+        admin_dashboard(srv, head, out);
     } else {
         admin_text(out, 404, "not found\n", head);
     }

@@ -6,6 +6,7 @@
  * answer:
  *
  *   stats          the /stats JSON
+ *   status         the workers as a table (as pm2 list)
  *   workers N      scale to N workers (1..HANDOFF_MAX_WORKERS), as
  *                  SIGTTIN/SIGTTOU do
  *   reload         rolling restart, as SIGHUP
@@ -97,6 +98,22 @@ control_do_stats(struct oneshot *srv, const char *arg, uint64_t n,
         return;
     }
     stats_json(&snap, out);
+    stats_release(&snap);
+}
+
+static void
+control_do_status(struct oneshot *srv, const char *arg, uint64_t n,
+                  struct sbuf *out)
+{
+    struct stats_snapshot snap;
+
+    (void) arg;
+    (void) n;
+    if (stats_take(&snap, srv->ctx) == -1) {
+        out->failed = true;
+        return;
+    }
+    stats_table(&snap, out);
     stats_release(&snap);
 }
 

@@ -23,6 +23,7 @@
 #include "fleet/fleet-t.h"
 #include "fleet/link.h"
 #include "json.h"
+#include "ops/history.h"
 #include "ops/ops-t.h"
 #include "ops/stats.h"
 #include "sched/policy.h"
@@ -92,6 +93,7 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     s->served_total = fl->served_gone;
     s->handed_total = fl->handed_gone;
     s->counted = fl->stats_gone;
+    s->rate = history_rate();
     memcpy(s->restarts, fl->restarts, sizeof(s->restarts));
     s->nworkers = 0;
     TAILQ_FOREACH(w, &fl->all, all_link) {
@@ -164,6 +166,7 @@ static void
 stats_take_workers(struct stats_snapshot *s, const struct fleet *fl)
 {
     const struct mworker *w;
+    ev_tstamp now = ev_now(fl->loop);
     size_t i = 0;
 
     TAILQ_FOREACH(w, &fl->all, all_link) {
@@ -178,6 +181,8 @@ stats_take_workers(struct stats_snapshot *s, const struct fleet *fl)
         o->handed = w->sw.handed;
         o->unanswered = w->sw.ninflight;
         o->restarts = w->slot != NULL ? w->slot->restarts : 0;
+        o->rate = w->rate;
+        o->uptime_s = now - w->started;
     }
 }
 
@@ -356,10 +361,16 @@ stats_json_worker(const struct stats_worker *w, bool first, struct sbuf *b)
                     (unsigned long long) w->load.served, w->load.lag_us / 1000.,
                     w->load.rss_kib);
     }
+    if (w->reports) {
+        sbuf_printf(b, "\"requests_per_s\":%.1f,", w->rate);
+    } else {
+        sbuf_printf(b, "\"requests_per_s\":null,");
+    }
     sbuf_printf(b,
                 "\"connections_handed\":%llu,\"unanswered_handoffs\":%u,"
-                "\"restarts\":%u}",
-                (unsigned long long) w->handed, w->unanswered, w->restarts);
+                "\"restarts\":%u,\"uptime_s\":%.1f}",
+                (unsigned long long) w->handed, w->unanswered, w->restarts,
+                w->uptime_s);
 }
 
 void
@@ -403,6 +414,11 @@ stats_json(const struct stats_snapshot *s, struct sbuf *b)
                     (unsigned long long) s->handed_total);
     }
     stats_json_counted(s, b);
+    if (s->reports) {
+        sbuf_printf(b, ",\"requests_per_s\":%.1f", s->rate);
+    } else {
+        sbuf_printf(b, ",\"requests_per_s\":null");
+    }
     sbuf_printf(b, "},\"workers\":[");
     for (i = 0; i < s->nworkers; i++) {
         stats_json_worker(&s->workers[i], i == 0, b);

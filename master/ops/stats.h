@@ -28,6 +28,8 @@ struct stats_worker {
     uint64_t handed;
     unsigned unanswered;
     unsigned restarts; /* its slot's */
+    double rate;       /* requests a second, the last second */
+    double uptime_s;
 };
 
 /* A slot: its workers past and present, and the current one. */
@@ -75,6 +77,7 @@ struct stats_snapshot {
     size_t workers_ready;
     bool reports; /* the workers' kind reports load: served is known */
     uint64_t served_total, handed_total;
+    double rate;                  /* requests a second, the last second */
     struct stats_worker *workers; /* owned */
     size_t nworkers;
     struct stats_slot *slots; /* owned, nslots of them */
@@ -90,5 +93,6 @@ int stats_take(struct stats_snapshot *s, const struct ops_env *env);
 void stats_release(struct stats_snapshot *s);
 void stats_json(const struct stats_snapshot *s, struct sbuf *b);
 void stats_prometheus(const struct stats_snapshot *s, struct sbuf *b);
+void stats_table(const struct stats_snapshot *s, struct sbuf *b);
 
 #endif

@@ -271,49 +271,56 @@ class WebDriver:
 
 
 def test_dashboard_in_chromium():
+    # Under load: the first paint already shows real figures (it showed
+    # 0 requests/s: the page knew nothing until its second poll), then
+    # they rise, with charts of the last minutes; a screenshot lands in
+    # the build folder.
     s = h.server("--admin", "0", workers=2)
     addr = admin_addr(s)
-    stop = threading.Event()
-
-    def load():
-        while not stop.is_set():
-            try:
-                h.request(s.port, "/")
-            except OSError:
-                pass
-
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for t in threads:
-        t.start()
+    load = h.Wrk(s.port, duration=25, conns=8)
     wd = None
     try:
+        h.wait_until(lambda: (get_json(f"http://{addr}/stats")["totals"]["requests_per_s"] or 0)
+                     > 0, timeout=20, what="a request rate in /stats")
         wd = WebDriver()
         wd.call("POST", wd.s("/url"), {"url": f"http://{addr}/"})
-        script = {"script": "return Array.from(document.querySelectorAll('tr.worker'))"
-                            ".map(r => [r.dataset.id, Number(r.dataset.served)]);", "args": []}
-        first = h.wait_until(lambda: (lambda rows: rows if len(rows) >= 2 else None)(
-            wd.call("POST", wd.s("/execute/sync"), script)), timeout=20,
-            what="two worker rows on the dashboard")
-        changed = h.wait_until(lambda: (lambda rows: rows if all(
-            dict(rows).get(i, 0) > n for i, n in first) else None)(
-            wd.call("POST", wd.s("/execute/sync"), script)), timeout=20,
-            what="every worker's count to change under load")
+
+        def js(code):
+            return wd.call("POST", wd.s("/execute/sync"), {"script": code, "args": []})
+
+        first = js("return window.firstPaint;")
+        h.check(first is not None, "no first paint")
+        rps = float(first["rps"].replace(",", ""))
+        h.check(rps > 0 and first["samples"] >= 2, f"first paint: {first}")
+        h.check(first["p50"].endswith(" ms") and first["p99"].endswith(" ms"), first)
+        h.check(first["errors"] == "0 %", first)
+        h.check(len(first["workers"]) == 2 and all(r > 0 for r in first["workers"]), first)
+        rows = "return Array.from(document.querySelectorAll('tr.worker'))" \
+               ".map(r => [r.dataset.id, Number(r.dataset.served)]);"
+        before = js(rows)
+        after = h.wait_until(lambda: (lambda r: r if js(
+            "return document.body.dataset.source;") == "live" and all(
+            dict(r).get(i, 0) > n for i, n in before) else None)(js(rows)), timeout=20,
+            what="every worker's count to rise under load")
+        points = h.wait_until(lambda: (lambda n: n if n >= 4 else None)(js(
+            "return document.querySelector('#c-rps polyline').getAttribute('points')"
+            ".split(' ').length;")), timeout=20, what="a chart of requests/s")
+        summary = js("return document.getElementById('summary').textContent;")
+        h.check("policy rr" in summary and "2 workers" in summary, summary)
+        h.check(not js("return document.getElementById('error').textContent;"), "poll error")
+        h.check(js("return document.querySelectorAll('script[src], link[href]').length;") == 0,
+                "the page loads something from elsewhere")
         png = base64.b64decode(wd.call("GET", wd.s("/screenshot")))
         h.check(png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")
         out = os.path.join(h.BUILD, "dashboard.png")
         with open(out, "wb") as f:
             f.write(png)
-        summary = wd.call("POST", wd.s("/execute/sync"),
-                          {"script": "return document.getElementById('summary').textContent;",
-                           "args": []})
-        h.check("policy rr" in summary and "2 workers" in summary, summary)
-        sys.stderr.write(f"dashboard: {first} -> {changed}; screenshot {out}\n")
+        sys.stderr.write(f"dashboard: first paint {first}, {before} -> {after}, "
+                         f"{points} chart points; screenshot {out}\n")
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
         if wd is not None:
             wd.close()
+        load.result()
 
 
 def handoffctl(*args):
@@ -375,6 +382,51 @@ def test_handoffctl():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_handoffctl_status():
+    # A table for a person, as pm2 list: one row per worker with its pid,
+    # state, uptime, restarts, connections, requests a second and RSS.
+    tmp = tempfile.mkdtemp(prefix="handoff-ctl-")
+    sock = os.path.join(tmp, "ctl.sock")
+    try:
+        s = h.server("--control", sock, workers=2)
+        os.kill(s.worker_pids()[0], signal.SIGKILL)
+        s.wait_ready(3)
+        load = h.Wrk(s.port, duration=4, conns=4)
+
+        def table():
+            p = handoffctl("--socket", sock, "status")
+            h.check(p.returncode == 0 and p.stderr == "", p)
+            lines = p.stdout.splitlines()
+            head = lines.index(next(l for l in lines if l.startswith("worker ")))
+            cols = lines[head].split()
+            row = re.compile(r"^(W\d+) +(\d+) +(\S+) +(\S+) +(\S+) +(\d+) +(\S+) +(\S+) +"
+                             r"([\d.]+ MiB|-) +([\d.]+ ms|-)$")
+            rows = [row.match(l) for l in lines[head + 1:] if l]
+            h.check(all(rows), lines)
+            return lines, [dict(zip(cols, m.groups())) for m in rows]
+
+        lines, rows = h.wait_until(lambda: (lambda t: t if len(t[1]) == 2 and all(
+            float(r["req/s"]) > 0 for r in t[1]) else None)(table()), what="two busy rows")
+        load.result()
+        h.check(lines[0].startswith(f"master {s.pid}, policy rr, up ") and "req/s" in lines[0]
+                and lines[0].endswith("accepting"), lines[0])
+        h.check(lines[1] == f"listening on 127.0.0.1:{s.port}", lines[1])
+        h.check(lines[3].split() == ["worker", "pid", "slot", "state", "uptime", "restarts",
+                                      "conns", "req/s", "rss", "lag"], lines[3])
+        h.check(sorted(int(r["pid"]) for r in rows) == sorted(s.worker_pids()), rows)
+        for r in rows:
+            h.check(re.fullmatch(r"W\d+", r["worker"]) and r["state"] == "ready"
+                    and re.fullmatch(r"\d+s|\d+m\d\ds", r["uptime"])
+                    and r["conns"].isdigit() and r["rss"].endswith(" MiB")
+                    and r["lag"].endswith(" ms"), r)
+        h.check(sorted(r["restarts"] for r in rows) == ["0", "1"], rows)
+        # stats stays the JSON
+        p = handoffctl("--socket", sock, "stats")
+        h.check(json.loads(p.stdout)["pid"] == s.pid, p)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def test_handoffctl_bad_usage_exits_2():
     # The man page's promise: bad usage exits 2 with a usage line, naming
     # what is wrong (`trace bogus` was the master's "unknown command
@@ -391,6 +443,7 @@ def test_handoffctl_bad_usage_exits_2():
             (["workers", "0"], "'0' is not a number from 1 to 1024"),
             (["workers", "3x"], "'3x' is not a number from 1 to 1024"),
             (["stats", "now"], "stats takes no argument"),
+            (["status", "all"], "status takes no argument"),
             (["reload", "all"], "reload takes no argument"),
         ]
         for args, msg in cases:
