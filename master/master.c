@@ -225,7 +225,8 @@ master_step_down(void *ctx)
     master_stop(ctx, "upgraded");
 }
 
-/* The new master of an upgrade has exited. */
+/* The new master of an upgrade will not take over (or has exited);
+ * more than once is harmless. */
 static void
 master_successor_gone(void *ctx)
 {

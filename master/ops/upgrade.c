@@ -107,6 +107,10 @@ upgrade_read_cb(struct ev_loop *loop, ev_io *io, int revents)
                  (long) up->pid);
         up->step_down(up->ctx);
     } else {
+        /* Its end closed without "ready": it is dead, or dying. What it
+         * took (the control socket's path, the pid file) is ours again
+         * now, before the line that says so is read. */
+        up->successor_gone(up->ctx);
         log_error(0,
                   "upgrade failed: the new master (pid %ld) exited before "
                   "it was ready; this master goes on serving",
@@ -127,6 +131,7 @@ upgrade_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
               (long) up->pid, UPGRADE_TIMEOUT_S);
     (void) kill(up->pid, SIGTERM);
     upgrade_end(up);
+    up->successor_gone(up->ctx); /* it will not take over */
 }
 
 static void
