@@ -58,6 +58,10 @@ chan_type_name(unsigned type)
         return "DRAINING";
     case CHAN_LISTEN:
         return "LISTEN";
+    case CHAN_STATS:
+        return "STATS";
+    case CHAN_LISTENER:
+        return "LISTENER";
     case CHAN_REOPEN:
         return "REOPEN";
     case CHAN_TRACE:
@@ -238,6 +242,12 @@ chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
             != ((m->flags & CHAN_F_FD) != 0)) {
             return -1;
         }
+        /* STATS: a whole triple of the vector. */
+        if (m->type == CHAN_STATS
+            && (m->conn_id % CHAN_STATS_PER_MSG != 0
+                || m->conn_id >= CHAN_STATS_WORDS)) {
+            return -1;
+        }
         rec->fds[i] = -1;
         if (m->flags & CHAN_F_FD) {
             if (used < nfds) {
@@ -387,4 +397,59 @@ chan_recv_batch(int sock, struct chan_batch *b)
         b->count++;
     }
     return b->count > 0 ? CHAN_OK : CHAN_EOF;
+}
+
+size_t
+chan_stats_encode(const struct chan_stats *now, struct chan_stats *sent,
+                  uint32_t worker_id, struct chan_msg *out)
+{
+    const uint64_t *a = (const uint64_t *) now;
+    uint64_t *b = (uint64_t *) sent;
+    size_t i, n = 0;
+
+    for (i = 0; i < CHAN_STATS_WORDS; i += CHAN_STATS_PER_MSG) {
+        if (memcmp(a + i, b + i, sizeof(out->u.stats.v)) == 0) {
+            continue;
+        }
+        chan_msg_init(&out[n], CHAN_STATS, worker_id);
+        out[n].conn_id = i;
+        memcpy(out[n].u.stats.v, a + i, sizeof(out->u.stats.v));
+        memcpy(b + i, a + i, sizeof(out->u.stats.v));
+        n++;
+    }
+    return n;
+}
+
+void
+chan_stats_apply(struct chan_stats *s, const struct chan_msg *m)
+{
+    uint64_t *w = (uint64_t *) s;
+
+    if (m->conn_id < CHAN_STATS_WORDS && m->conn_id % CHAN_STATS_PER_MSG == 0) {
+        memcpy(w + m->conn_id, m->u.stats.v, sizeof(m->u.stats.v));
+    }
+}
+
+void
+chan_stats_add(struct chan_stats *into, const struct chan_stats *s)
+{
+    uint64_t *a = (uint64_t *) into;
+    const uint64_t *b = (const uint64_t *) s;
+    size_t i;
+
+    for (i = 0; i < CHAN_STATS_WORDS; i++) {
+        a[i] += b[i];
+    }
+}
+
+unsigned
+chan_latency_bucket(uint64_t us)
+{
+    static const uint64_t bounds[CHAN_LATENCY_BOUNDS] = {
+        CHAN_LATENCY_BOUNDS_US};
+    unsigned i;
+
+    for (i = 0; i < CHAN_LATENCY_BOUNDS && us > bounds[i]; i++) {
+    }
+    return i;
 }

@@ -29,18 +29,21 @@
 #define CHAN_READ_BATCHES 8
 
 enum chan_type {
-    CHAN_CONN = 1,     /* master->worker: a connection; its fd rides along */
-    CHAN_SHUTDOWN = 2, /* master->worker: finish in-flight work and exit */
-    CHAN_READY = 3,    /* worker->master: loop running, send connections */
-    CHAN_ACK = 4,      /* worker->master: CONN taken (accepted) or refused */
-    CHAN_LOAD = 5,     /* worker->master: load report */
-    CHAN_DRAINING = 6, /* worker->master: draining on its own; send no more */
-    CHAN_LISTEN = 7,   /* master->worker: accept on this socket yourself
-                          (policies none and reuseport); its fd rides along */
-    CHAN_REOPEN = 8,   /* master->worker: reopen the access log (SIGUSR1) */
-    CHAN_TRACE = 9,    /* master->worker: trace on (u.trace.on = 1) or off */
+    CHAN_CONN = 1,      /* master->worker: a connection; its fd rides along */
+    CHAN_SHUTDOWN = 2,  /* master->worker: finish in-flight work and exit */
+    CHAN_READY = 3,     /* worker->master: loop running, send connections */
+    CHAN_ACK = 4,       /* worker->master: CONN taken (accepted) or refused */
+    CHAN_LOAD = 5,      /* worker->master: load report */
+    CHAN_DRAINING = 6,  /* worker->master: draining on its own; send no more */
+    CHAN_LISTEN = 7,    /* master->worker: accept on this socket yourself
+                           (policies none and reuseport); its fd rides along */
+    CHAN_REOPEN = 8,    /* master->worker: reopen the access log (SIGUSR1) */
+    CHAN_TRACE = 9,     /* master->worker: trace on (u.trace.on = 1) or off */
+    CHAN_STATS = 10,    /* worker->master: three of its counters (below) */
+    CHAN_LISTENER = 11, /* master->worker: listener u.peer.listener is at
+                           u.peer (family 0: it closed); no fd */
 };
-#define CHAN_TYPE_MAX CHAN_TRACE
+#define CHAN_TYPE_MAX CHAN_LISTENER
 
 /* Why a worker refused a CONN (ACK with accepted == 0). */
 enum chan_refusal {
@@ -53,11 +56,46 @@ enum chan_refusal {
 
 /* A peer address without the padding of struct sockaddr_storage. */
 struct chan_peer {
-    uint8_t family; /* AF_INET, AF_INET6, or 0 when unknown */
-    uint8_t reserved;
+    uint8_t family;   /* AF_INET, AF_INET6, or 0 when unknown */
+    uint8_t listener; /* CONN: the index of the listener it came in on;
+                         LISTEN, LISTENER: the listener's */
     uint16_t port;    /* host byte order */
     uint8_t addr[16]; /* IPv4 uses the first 4 bytes */
 };
+
+/* Listeners a worker counts requests by (the master's indexes). */
+#define CHAN_LISTENERS_MAX 16
+/* 1xx to 5xx. */
+#define CHAN_STATUS_CLASSES 5
+/* The request-latency histogram's upper bounds, in microseconds; one
+ * more bucket counts what is above the last. */
+#define CHAN_LATENCY_BOUNDS_US                                                 \
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,      \
+        500000, 1000000, 2500000, 10000000
+#define CHAN_LATENCY_BOUNDS 15
+#define CHAN_LATENCY_BUCKETS (CHAN_LATENCY_BOUNDS + 1)
+
+/*
+ * A worker's counters since it started, as words of a vector that
+ * STATS messages carry three at a time (u.stats.v, conn_id: the index
+ * of the first): cumulative, so a lost or coalesced report loses
+ * nothing, and a report sends only the triples that changed. Counted
+ * per request as a few increments; the master adds up its workers'.
+ */
+struct chan_stats {
+    uint64_t bytes_in;  /* read from clients */
+    uint64_t bytes_out; /* written to them, files included */
+    /* Responses: the time from the request's first byte to its response
+     * being queued, summed and by bucket (not cumulative: bucket i
+     * counts those up to bound i and above bound i - 1). */
+    uint64_t latency_sum_us;
+    uint64_t latency[CHAN_LATENCY_BUCKETS];
+    /* Responses by listener and by status class (1xx is [0]). */
+    uint64_t requests[CHAN_LISTENERS_MAX][CHAN_STATUS_CLASSES];
+};
+
+#define CHAN_STATS_PER_MSG 3
+#define CHAN_STATS_WORDS (sizeof(struct chan_stats) / sizeof(uint64_t))
 
 struct chan_load {
     uint32_t open_conns; /* connections the worker holds */
@@ -85,6 +123,9 @@ struct chan_msg {
         struct {
             uint32_t on;
         } trace; /* TRACE */
+        struct {
+            uint64_t v[CHAN_STATS_PER_MSG];
+        } stats; /* STATS: words conn_id .. conn_id + 2 */
         uint8_t raw[24];
     } u;
 };
@@ -92,6 +133,8 @@ struct chan_msg {
 _Static_assert(sizeof(struct chan_peer) == 20, "chan_peer is wire format");
 _Static_assert(sizeof(struct chan_load) == 24, "chan_load is wire format");
 _Static_assert(sizeof(struct chan_msg) == 40, "chan_msg is wire format");
+_Static_assert(CHAN_STATS_WORDS % CHAN_STATS_PER_MSG == 0,
+               "STATS messages carry whole triples");
 
 /* Results of channel I/O. */
 enum chan_status {
@@ -195,6 +238,21 @@ enum chan_status chan_recv_batch(int sock, struct chan_batch *b);
  */
 int chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
                 const int *fds, struct chan_record *rec);
+
+/*
+ * STATS: the triples of <now> that differ from <sent> as messages into
+ * <out> (room for CHAN_STATS_WORDS / CHAN_STATS_PER_MSG), <sent> updated
+ * to match; how many.
+ */
+size_t chan_stats_encode(const struct chan_stats *now, struct chan_stats *sent,
+                         uint32_t worker_id, struct chan_msg *out);
+/* Stores a STATS message's words in <s>. chan_decode() has checked its
+ * index. */
+void chan_stats_apply(struct chan_stats *s, const struct chan_msg *m);
+/* <into> += <s>, word by word. */
+void chan_stats_add(struct chan_stats *into, const struct chan_stats *s);
+/* The latency bucket of <us> microseconds. */
+unsigned chan_latency_bucket(uint64_t us);
 
 /* A name for trace and logs, e.g. "CONN". */
 const char *chan_type_name(unsigned type);

@@ -16,9 +16,13 @@ main(int argc, char **argv)
         return 0;
     case OPTIONS_BAD:
         return 2;
+    case OPTIONS_TEST_FAIL:
+        return 1;
     case OPTIONS_RUN:
         break;
     }
-    log_init("master");
+    log_init("master", 0);
+    log_configure(m.opt.log_level, m.opt.log_format);
+    log_nonblocking();
     return master_run(&m, argv);
 }

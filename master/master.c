@@ -7,7 +7,8 @@
  *
  * Signals, as nginx and gunicorn operators know them:
  *   SIGTERM, SIGINT, SIGQUIT  graceful stop (a second SIGTERM/SIGINT: now)
- *   SIGHUP                    rolling restart of the workers (spawn.c)
+ *   SIGHUP                    the configuration read again and applied,
+ *                             then a rolling restart (reload.c, spawn.c)
  *   SIGTTIN, SIGTTOU          one worker more, one fewer
  *   SIGUSR1                   workers reopen the access log
  *   SIGUSR2                   binary upgrade (upgrade.c)
@@ -28,14 +29,16 @@
 #include "fleet/fleet.h"
 #include "fleet/link.h"
 #include "fleet/mworker.h"
-#include "fleet/spawn.h"
 #include "fleet/workers.h"
 #include "log.h"
 #include "master.h"
 #include "node/node.h"
 #include "ops/admin.h"
 #include "ops/control.h"
+#include "ops/history.h"
+#include "ops/pidfile.h"
 #include "ops/trace.h"
+#include "reload.h"
 #include "sched/policy.h"
 #include "version.h"
 
@@ -106,6 +109,27 @@ master_stop_progress(struct master *m)
     }
 }
 
+/* Log lines stderr did not take: written when it is writable again, so
+ * a reader that stalls never stalls the master (common/log.h). */
+static void
+master_log_flush(struct master *m)
+{
+    if (log_flush()) {
+        ev_io_stop(m->loop, &m->log_w);
+    } else if (!ev_is_active(&m->log_w)) {
+        ev_io_set(&m->log_w, log_fd(), EV_WRITE);
+        ev_io_start(m->loop, &m->log_w);
+    }
+}
+
+static void
+master_log_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) loop;
+    (void) revents;
+    master_log_flush(container_of(io, struct master, log_w));
+}
+
 static void
 master_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
@@ -116,6 +140,7 @@ master_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     master_stop_progress(m);
     mworker_flush_dirty(&m->fleet);
     acceptor_update(&m->acc);
+    master_log_flush(m);
 }
 
 static void
@@ -177,6 +202,13 @@ master_give_up(void *ctx, int status)
     ev_break(m->loop, EVBREAK_ALL);
 }
 
+/* handoffctl reload: as SIGHUP. */
+static bool
+master_reload_hook(void *ctx, char *why, size_t len)
+{
+    return master_reload(ctx, why, len);
+}
+
 /* Every slot's worker is READY: as a new master, tell the old one. */
 static void
 master_all_ready(void *ctx)
@@ -193,7 +225,8 @@ master_step_down(void *ctx)
     master_stop(ctx, "upgraded");
 }
 
-/* The new master of an upgrade has exited. */
+/* The new master of an upgrade will not take over (or has exited);
+ * more than once is harmless. */
 static void
 master_successor_gone(void *ctx)
 {
@@ -201,8 +234,9 @@ master_successor_gone(void *ctx)
 
     if (!m->stopping) {
         /* It did not take over: the control socket's path is ours again
-         * (it bound it as it started). */
+         * (it bound it as it started), and so is the pid file. */
         control_reclaim();
+        pidfile_upgrade_failed();
     }
 }
 
@@ -210,12 +244,12 @@ static void
 master_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
     struct master *m = sig->data;
-    char why[32];
+    char why[400];
 
     (void) revents;
     switch (sig->signum) {
     case SIGHUP:
-        spawn_reload(&m->fleet);
+        (void) master_reload(m, why, sizeof(why));
         return;
     case SIGTTIN:
         fleet_scale(&m->fleet, +1);
@@ -267,11 +301,14 @@ master_cleanup(struct master *m)
     fleet_fini(&m->fleet);
     sched_drop_queue(&m->sched, master_sink_release, m);
     master_close_listeners(m);
+    history_stop();
     admin_close();
     control_close();
     upgrade_fini(&m->up);
     sched_fini(&m->sched);
     acceptor_fini(&m->acc);
+    pidfile_remove();
+    options_free();
 }
 
 static void
@@ -298,6 +335,7 @@ master_setup(struct master *m, char **argv)
     /* The one place that knows every kind of worker. */
     const struct link_ops *kind =
         m->opt.node_script != NULL ? &node_link_ops : &native_link_ops;
+    char why[256];
 
     signal(SIGPIPE, SIG_IGN);
     master_raise_nofile();
@@ -317,6 +355,12 @@ master_setup(struct master *m, char **argv)
     master_watch_signal(m, &m->sig_ttou, SIGTTOU);
 
     if (inherit_init() == -1) {
+        return -1;
+    }
+    if (m->opt.user != NULL
+        && runas_resolve(m->opt.user, &m->fleet.runas, why, sizeof(why))
+               == -1) {
+        fprintf(stderr, "handoff: %s\n", why);
         return -1;
     }
     upgrade_init(&m->up, m->loop, &m->lis, argv);
@@ -348,6 +392,12 @@ master_open(struct master *m, char *where, size_t wlen)
         fleet_fini(&m->fleet);
         return -1;
     }
+    if (m->opt.pid_file != NULL
+        && pidfile_check(m->opt.pid_file, upgrade_successor(&m->up)) == -1) {
+        sched_fini(&m->sched);
+        fleet_fini(&m->fleet);
+        return -1;
+    }
     if (listeners_open(&m->lis, &m->opt, m->fleet.nslots, where, wlen) == -1) {
         fprintf(stderr, "handoff: %s\n", where);
         master_close_listeners(m);
@@ -366,12 +416,14 @@ master_open(struct master *m, char *where, size_t wlen)
         .started = ev_now(m->loop),
         .ctx = m,
         .set_trace = master_set_trace,
+        .reload = master_reload_hook,
     };
     ev_init(&m->grace_w, master_grace_cb);
+    ev_init(&m->log_w, master_log_cb);
     ev_prepare_init(&m->prepare_w, master_prepare_cb);
     ev_prepare_start(m->loop, &m->prepare_w);
 
-    if ((m->opt.admin != NULL && admin_open(&m->env) == -1)
+    if ((m->opt.admin && admin_open(&m->env) == -1)
         || control_open(&m->env) == -1) {
         admin_close();
         master_close_listeners(m);
@@ -379,6 +431,7 @@ master_open(struct master *m, char *where, size_t wlen)
         fleet_fini(&m->fleet);
         return -1;
     }
+    history_start(&m->env);
     return 0;
 }
 
@@ -403,12 +456,18 @@ master_announce(const struct master *m, const char *where)
 int
 master_run(struct master *m, char **argv)
 {
-    char where[128];
+    char where[1024];
 
     if (master_setup(m, argv) == -1
         || master_open(m, where, sizeof(where)) == -1) {
         return 1;
     }
+    /* Once it listens: whoever reads the pid can send it SIGHUP. */
+    if (m->opt.pid_file != NULL && pidfile_write(m->opt.pid_file) == -1) {
+        master_cleanup(m);
+        return 1;
+    }
+    m->configured = m->opt;
     master_announce(m, where);
     sched_seed(&m->sched, (uint64_t) getpid() << 32 ^ (uint64_t) ev_time());
     if (m->opt.window != 0) {
@@ -423,5 +482,8 @@ master_run(struct master *m, char **argv)
 
     master_cleanup(m);
     log_info("stopped");
+    ev_io_stop(m->loop, &m->log_w);
+    /* The last lines: as much as stderr takes now. */
+    (void) log_flush();
     return m->exit_status;
 }

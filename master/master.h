@@ -32,6 +32,10 @@
 struct master {
     struct ev_loop *loop;
     struct master_options opt;
+    /* The options as the configuration last said them: what SIGHUP
+     * compares with (opt also has what changed at run time: the worker
+     * count by SIGTTIN, trace by handoffctl). */
+    struct master_options configured;
     struct sched sched;
     struct listeners lis;
     struct acceptor acc;
@@ -40,6 +44,7 @@ struct master {
     struct ops_env env; /* what ops/ sees */
 
     ev_prepare prepare_w; /* once per loop turn: stop, flush, accept */
+    ev_io log_w;          /* stderr writable again: the log's backlog */
     ev_signal sig_int, sig_term, sig_quit, sig_hup, sig_usr1, sig_usr2,
         sig_ttin, sig_ttou;
     ev_timer grace_w;

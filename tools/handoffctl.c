@@ -3,12 +3,12 @@
  *
  *   handoffctl [--socket PATH | --port PORT] COMMAND [ARG]
  *
- * COMMAND is stats, workers N, reload, trace on|off, or trace: follow
- * the master's trace, printing its lines as they happen until Ctrl-C or
- * the master goes away (the "ok:" line that starts it goes to stderr, so
- * stdout is the trace alone). Commands are checked here, against the
- * master's own table of them (master/ops/control_cmds.h), so bad usage
- * never reaches the master.
+ * COMMAND is stats, status (a table), workers N, reload, trace on|off,
+ * or trace: follow the master's trace, printing its lines as they
+ * happen until Ctrl-C or the master goes away (the "ok:" line that
+ * starts it goes to stderr, so stdout is the trace alone). Commands are
+ * checked here, against the master's own table of them
+ * (master/ops/control_cmds.h), so bad usage never reaches the master.
  *
  * The socket is PATH, or $HANDOFF_CONTROL, or the first that exists of
  * the master's default places for PORT (8080 unless given; see

@@ -112,10 +112,17 @@ channel_handle(const struct chan_msg *msg, int fd)
         channel_take(msg, fd);
         break;
     case CHAN_LISTEN:
+        accesslog_listener(msg->u.peer.listener, &msg->u.peer);
         if (fd < 0) {
             log_error(0, "LISTEN without its socket; ignored");
         } else {
-            listen_adopt(fd);
+            listen_adopt(msg->u.peer.listener, fd);
+        }
+        break;
+    case CHAN_LISTENER:
+        accesslog_listener(msg->u.peer.listener, &msg->u.peer);
+        if (msg->u.peer.family == 0) {
+            listen_forget(msg->u.peer.listener);
         }
         break;
     case CHAN_REOPEN:

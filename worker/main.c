@@ -30,7 +30,17 @@ static struct {
     const char *root;       /* --root, absolute, or NULL */
     const char *access_log; /* --access-log path, "-" for stderr, or NULL */
     bool demo_routes;       /* --demo-routes: / and /cpu answer the demo */
+    enum log_level log_level;
+    enum log_format log_format;
 } opts;
+
+/* --log-level ('l') or --log-format ('f'), as the master passes them. */
+static bool
+worker_parse_log(int c, const char *arg)
+{
+    return c == 'l' ? log_level_parse(arg, &opts.log_level)
+                    : log_format_parse(arg, &opts.log_format);
+}
 
 static int
 worker_parse(int argc, char **argv)
@@ -43,6 +53,8 @@ worker_parse(int argc, char **argv)
         {"root", required_argument, NULL, 'r'},
         {"access-log", required_argument, NULL, 'a'},
         {"demo-routes", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"log-format", required_argument, NULL, 'f'},
         {"version", no_argument, NULL, 'V'},
     };
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
@@ -59,6 +71,7 @@ worker_parse(int argc, char **argv)
     }
     memset(&longopts[nfixed + LIM_COUNT], 0, sizeof(struct option));
     limits_default(&engine.lim);
+    opts.log_level = LOG_LEVEL_INFO;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c >= 1000 && c < 1000 + LIM_COUNT) {
@@ -105,6 +118,12 @@ worker_parse(int argc, char **argv)
         case 't':
             engine.trace = true;
             break;
+        case 'l':
+        case 'f':
+            if (!worker_parse_log(c, optarg)) {
+                goto bad;
+            }
+            break;
         case 'V':
             printf("handoff-worker %s\n", HANDOFF_VERSION);
             exit(0);
@@ -113,6 +132,7 @@ worker_parse(int argc, char **argv)
         }
     }
     if (have_id && have_fd && optind == argc) {
+        log_configure(opts.log_level, opts.log_format);
         /* The master always says; this is its default. */
         opts.demo_routes = demo == -1 ? opts.root == NULL : demo == 1;
         return 0;
@@ -164,21 +184,41 @@ worker_orphan_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* Log lines stderr did not take wait for it to be writable: a stalled
+ * reader never stalls the worker (common/log.h). */
+static void
+worker_log_flush(struct ev_loop *loop)
+{
+    if (log_flush()) {
+        ev_io_stop(loop, &worker.log_w);
+    } else if (!ev_is_active(&worker.log_w)) {
+        ev_io_set(&worker.log_w, log_fd(), EV_WRITE);
+        ev_io_start(loop, &worker.log_w);
+    }
+}
+
+static void
+worker_log_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void) io;
+    (void) revents;
+    worker_log_flush(loop);
+}
+
 static void
 worker_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
-    (void) loop;
     (void) p;
     (void) revents;
     report_flush();
     channel_flush();
     accesslog_flush();
+    worker_log_flush(loop);
 }
 
 int
 main(int argc, char **argv)
 {
-    char role[32];
     struct conn *c;
 
     worker.chan_fd = -1;
@@ -186,8 +226,8 @@ main(int argc, char **argv)
     if (worker_parse(argc, argv) == -1) {
         return 2;
     }
-    snprintf(role, sizeof(role), "worker W%u", worker.id);
-    log_init(role);
+    log_init("worker", worker.id);
+    log_nonblocking();
     signal(SIGPIPE, SIG_IGN);
     if (fd_set_nonblock(worker.chan_fd) == -1
         || fd_set_cloexec(worker.chan_fd, 1) == -1) {
@@ -225,6 +265,7 @@ main(int argc, char **argv)
     ev_signal_start(engine.loop, &worker.sig_term);
     ev_signal_start(engine.loop, &worker.sig_int);
     ev_timer_init(&worker.orphan_w, worker_orphan_cb, DRAIN_ORPHAN_TIMEOUT, 0.);
+    ev_init(&worker.log_w, worker_log_cb);
     ev_prepare_init(&worker.prepare_w, worker_prepare_cb);
     ev_prepare_start(engine.loop, &worker.prepare_w);
     /* Fewer threads than asked (logged) still serve; with none, offloaded
@@ -250,5 +291,6 @@ main(int argc, char **argv)
     accesslog_close();
     static_close_root();
     log_info("exiting");
+    (void) log_flush(); /* the last lines: what stderr takes now */
     return 0;
 }

@@ -3,11 +3,17 @@
  * changes, at most every REPORT_MIN_GAP seconds, and at least every
  * second as a heartbeat; the heartbeat also measures event-loop lag (how
  * late its timer fires) and reads the resident set size.
+ *
+ * With each report go the counters the master's /metrics adds up (bytes,
+ * responses by listener and status class, the latency histogram: struct
+ * chan_stats), as STATS messages for the triples that changed since the
+ * last report, in the same record: coalesced as the reports are.
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "app/app.h"
 #include "channel.h"
 #include "fdutil.h"
 #include "http/http.h"
@@ -18,6 +24,7 @@
 #define HEARTBEAT_S 1.0
 
 static uint32_t report_rss_kib;
+static struct chan_stats report_sent; /* as the master last heard them */
 
 static void
 report_read_rss(void)
@@ -43,6 +50,21 @@ report_read_rss(void)
     }
 }
 
+/* The counters that changed since the last report, as STATS. */
+static void
+report_stats(void)
+{
+    struct chan_msg msgs[CHAN_STATS_WORDS / CHAN_STATS_PER_MSG];
+    size_t i, n;
+
+    app_stats.bytes_in = engine.bytes_in;
+    app_stats.bytes_out = engine.bytes_out;
+    n = chan_stats_encode(&app_stats, &report_sent, worker.id, msgs);
+    for (i = 0; i < n; i++) {
+        channel_send(&msgs[i]);
+    }
+}
+
 static void
 report_send(void)
 {
@@ -58,6 +80,7 @@ report_send(void)
     msg.u.load.served = engine.served;
     msg.u.load.lag_us = worker.lag_us;
     msg.u.load.rss_kib = report_rss_kib;
+    report_stats();
     channel_send(&msg);
     worker.report_dirty = false;
     worker.last_report = ev_now(engine.loop);

@@ -39,6 +39,7 @@ struct worker {
     ev_io chan_r, chan_w;
     ev_timer chan_retry;
     ev_prepare prepare_w;
+    ev_io log_w; /* stderr writable again: the log's backlog */
     struct chan_outbox out;
 
     bool master_gone; /* channel closed */

@@ -45,14 +45,41 @@ struct mconn_pool {
     size_t live; /* records in use */
 };
 
-/* The service's listening sockets, every one owned. */
-struct listeners {
-    int fd; /* the master's: it accepts on it, or shares it (none); -1 */
+/*
+ * One listening address: its socket (the master accepts on it, or shares
+ * it under none), or under reuseport one socket per slot. Its index is
+ * what a CONN names it by (chan_peer.listener) and what the workers count
+ * requests by; an index freed (a listener closed at SIGHUP) is taken
+ * again only after every other one has been, so that counts still
+ * arriving for the old listener rarely meet a new one.
+ */
+struct listener {
+    bool open;
+    int fd; /* owned, or -1 */
     /* reuseport: each slot's own SO_REUSEPORT socket, by slot, or -1 */
     int slot_fd[HANDOFF_MAX_WORKERS];
-    struct sockaddr_storage addr; /* where they are bound */
+    struct sockaddr_storage addr; /* where it is bound */
+    socklen_t addrlen;
+    char spec[72];    /* the --listen it comes from, "host:port" */
+    char name[72];    /* what /stats calls it: the spec, or systemd's */
+    char address[64]; /* bound: "127.0.0.1:8080", "[::1]:8080" */
+    uint64_t accepted;
+    /* What its index had counted before it (a reused index). */
+    uint64_t base[CHAN_STATUS_CLASSES];
+};
+
+/* The service's listening sockets, every one owned. */
+struct listeners {
+    struct listener l[CHAN_LISTENERS_MAX];
+    unsigned nopen;
+    unsigned next; /* where a new one's index is looked for first */
+    int first;     /* the first listener in the configuration's order */
+    /* The first listener's address: what a Node worker is told it
+     * listens on (it listens on one), and the control socket's port. */
+    struct sockaddr_storage addr;
     socklen_t addrlen;
     unsigned backlog;
+    bool from_systemd; /* systemd's sockets: the listen lines do not apply */
 };
 
 /* The master's accept loop and what it has accepted. */
@@ -62,8 +89,8 @@ struct acceptor {
     struct sched *sched;
     struct listeners *lis;
     struct mconn_pool pool;
-    ev_io accept_w;
-    ev_timer accept_pause; /* after EMFILE and friends */
+    ev_io accept_w[CHAN_LISTENERS_MAX]; /* by listener */
+    ev_timer accept_pause;              /* after EMFILE and friends */
     bool error_pause;
     ev_tstamp error_logged;
     bool queue_pause;
@@ -71,6 +98,7 @@ struct acceptor {
     bool no_worker; /* no worker in the rotation: not accepting */
     bool no_worker_logged;
     bool worker_seen; /* a worker has been in the rotation since the start */
+    bool started;     /* acceptor_start(): the master accepts */
     uint64_t next_conn_id;
     uint64_t accepted;
     unsigned proxy_waiting; /* accepted, PROXY header not yet read */

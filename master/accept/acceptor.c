@@ -26,6 +26,26 @@
 #include "log.h"
 #include "sched/policy.h"
 
+/* Every open listener's watcher, on (with its socket) or off. */
+static void
+acceptor_watch(struct acceptor *acc, bool on)
+{
+    unsigned i;
+
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        ev_io *w = &acc->accept_w[i];
+
+        if (on && acc->lis->l[i].open && acc->lis->l[i].fd != -1) {
+            if (!ev_is_active(w)) {
+                ev_io_set(w, acc->lis->l[i].fd, EV_READ);
+                ev_io_start(acc->loop, w);
+            }
+        } else {
+            ev_io_stop(acc->loop, w);
+        }
+    }
+}
+
 static void
 acceptor_pause_for_error(struct acceptor *acc, int err)
 {
@@ -38,7 +58,7 @@ acceptor_pause_for_error(struct acceptor *acc, int err)
                  ACCEPT_PAUSE_S * 1000);
     }
     acc->error_pause = true;
-    ev_io_stop(acc->loop, &acc->accept_w);
+    acceptor_watch(acc, false);
     ev_timer_set(&acc->accept_pause, ACCEPT_PAUSE_S, 0.);
     ev_timer_start(acc->loop, &acc->accept_pause);
 }
@@ -46,7 +66,8 @@ acceptor_pause_for_error(struct acceptor *acc, int err)
 static void
 acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-    struct acceptor *acc = container_of(io, struct acceptor, accept_w);
+    struct acceptor *acc = io->data;
+    unsigned lis = (unsigned) (io - acc->accept_w);
     int i;
 
     (void) loop;
@@ -60,7 +81,7 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
             || sched_all_full(acc->sched)) {
             break; /* acceptor_update() pauses us */
         }
-        switch (accept_next(acc->lis->fd, &ss, &fd)) {
+        switch (accept_next(io->fd, &ss, &fd)) {
         case ACCEPT_OK:
             break;
         case ACCEPT_SKIP:
@@ -79,7 +100,9 @@ acceptor_cb(struct ev_loop *loop, ev_io *io, int revents)
         }
         c->fd = fd;
         chan_peer_from(&c->peer, (struct sockaddr *) &ss);
+        c->peer.listener = (uint8_t) lis;
         acc->accepted++;
+        acc->lis->l[lis].accepted++;
         if (acc->opt->proxy_protocol) {
             proxy_wait(acc, c);
         } else {
@@ -112,17 +135,32 @@ acceptor_init(struct acceptor *acc, struct ev_loop *loop,
     acc->lis = lis;
 }
 
-/* Accepting starts, under the policies where the master accepts. */
+/* Accepting starts, under the policies where the master accepts, on
+ * every listener, and on those opened later (acceptor_update()). */
 void
 acceptor_start(struct acceptor *acc)
 {
-    ev_io_init(&acc->accept_w, acceptor_cb, acc->lis->fd, EV_READ);
-    /* When a new connection and a worker's answer are both ready, read the
-     * answer first: it frees the worker (rr), releases an fd, and gives
-     * the policy fresh figures for the new connection. */
-    ev_set_priority(&acc->accept_w, EV_MINPRI);
+    unsigned i;
+
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        ev_init(&acc->accept_w[i], acceptor_cb);
+        acc->accept_w[i].data = acc;
+        /* When a new connection and a worker's answer are both ready,
+         * read the answer first: it frees the worker (rr), releases an
+         * fd, and gives the policy fresh figures for the new connection. */
+        ev_set_priority(&acc->accept_w[i], EV_MINPRI);
+    }
     ev_init(&acc->accept_pause, acceptor_resume_cb);
+    acc->started = true;
     acceptor_update(acc);
+}
+
+/* Listener <i> is about to close (SIGHUP removed it): no more accepting
+ * on it. */
+void
+acceptor_forget(struct acceptor *acc, unsigned i)
+{
+    ev_io_stop(acc->loop, &acc->accept_w[i]);
 }
 
 /* Starts or stops accepting according to the pauses in force. */
@@ -133,7 +171,7 @@ acceptor_update(struct acceptor *acc)
     bool workers_full = sched_all_full(acc->sched);
     bool no_worker = acc->sched->nworkers == 0;
 
-    if (acc->lis->fd == -1
+    if (!acc->started || acc->lis->nopen == 0
         || acc->opt->policy->accept != POLICY_MASTER_ACCEPTS) {
         return; /* closed, or the workers accept (none) */
     }
@@ -178,11 +216,8 @@ acceptor_update(struct acceptor *acc)
             log_info("queue below --max-queue; accepting again");
         }
     }
-    if (no_worker || full || workers_full || acc->error_pause) {
-        ev_io_stop(acc->loop, &acc->accept_w);
-    } else {
-        ev_io_start(acc->loop, &acc->accept_w);
-    }
+    acceptor_watch(acc,
+                   !(no_worker || full || workers_full || acc->error_pause));
 }
 
 /* Why the master is not accepting now, for /stats; NULL when it is (or
@@ -190,7 +225,7 @@ acceptor_update(struct acceptor *acc)
 const char *
 acceptor_paused(const struct acceptor *acc)
 {
-    if (acc->lis->fd == -1
+    if (acc->lis->nopen == 0
         || acc->opt->policy->accept != POLICY_MASTER_ACCEPTS) {
         return NULL;
     }
@@ -218,7 +253,11 @@ acceptor_pending(const struct acceptor *acc)
 void
 acceptor_stop(struct acceptor *acc)
 {
-    ev_io_stop(acc->loop, &acc->accept_w);
+    unsigned i;
+
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        ev_io_stop(acc->loop, &acc->accept_w[i]);
+    }
     ev_timer_stop(acc->loop, &acc->accept_pause);
 }
 

@@ -4,9 +4,12 @@
  *
  * Listening sockets come from an old master during a binary upgrade
  * (HANDOFF_LISTEN_FDS="5,6", HANDOFF_UPGRADE_FD for its "ready" pipe) or
- * from systemd socket activation (LISTEN_PID, LISTEN_FDS: fds 3, 4, ...).
- * Either way the master uses them instead of binding. The variables are
- * removed so that workers do not see them.
+ * from systemd socket activation (LISTEN_PID, LISTEN_FDS: fds 3, 4, ...,
+ * named by LISTEN_FDNAMES="http:alt"). systemd's are used as they are,
+ * instead of the listen options; an old master's are matched with this
+ * master's listen options by address (listener.c), unless they were
+ * systemd's (HANDOFF_LISTEN_FDNAMES, their names, passed on). The
+ * variables are removed so that workers do not see them.
  *
  * With NOTIFY_SOCKET set (systemd Type=notify), the master reports
  * READY=1, RELOADING=1, STOPPING=1 and a STATUS line (sd_notify(3),
@@ -30,7 +33,10 @@
 #define SD_LISTEN_FDS_START 3
 
 static int inherit_fds[INHERIT_MAX];
+static char inherit_names[INHERIT_MAX][INHERIT_NAME_MAX];
 static size_t inherit_count;
+static bool inherit_named;    /* inherit_names hold systemd's names */
+static bool inherit_systemd_; /* the sockets are systemd's */
 static char inherit_notify_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 static const char *inherit_source = "";
 static int inherit_admin = -1;
@@ -67,6 +73,28 @@ inherit_add(int fd)
     return 0;
 }
 
+/* "http:alt": a name per socket, as systemd passes them; ignored unless
+ * there is one for each (sd_listen_fds_with_names(3)). */
+static void
+inherit_parse_names(const char *v)
+{
+    size_t i = 0;
+    const char *p = v;
+
+    while (p != NULL && i < INHERIT_MAX) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon != NULL ? (size_t) (colon - p) : strlen(p);
+
+        if (n >= INHERIT_NAME_MAX) {
+            n = INHERIT_NAME_MAX - 1;
+        }
+        memcpy(inherit_names[i], p, n);
+        inherit_names[i++][n] = '\0';
+        p = colon != NULL ? colon + 1 : NULL;
+    }
+    inherit_named = i == inherit_count && p == NULL;
+}
+
 /* Reads what the environment hands over. Returns 0, or -1 (with a line on
  * stderr) when it is malformed. */
 int
@@ -90,7 +118,13 @@ inherit_init(void)
         }
         free(copy);
         unsetenv("HANDOFF_LISTEN_FDS");
+        v = getenv("HANDOFF_LISTEN_FDNAMES");
+        if (v != NULL) {
+            inherit_systemd_ = true; /* the old master had them so */
+            inherit_parse_names(v);
+        }
     }
+    unsetenv("HANDOFF_LISTEN_FDNAMES");
     v = getenv("HANDOFF_UPGRADE_FD");
     if (v != NULL) {
         if (num_parse_cstr(v, 0, 1u << 20, &n)) {
@@ -123,6 +157,10 @@ inherit_init(void)
                 return -1;
             }
         }
+        inherit_systemd_ = true;
+        if (getenv("LISTEN_FDNAMES") != NULL) {
+            inherit_parse_names(getenv("LISTEN_FDNAMES"));
+        }
     }
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
@@ -135,15 +173,21 @@ inherit_init(void)
     return 0;
 }
 
-/* Hands over the inherited listening sockets (the caller owns them). */
+/* Hands over the inherited listening sockets (the caller owns them) and
+ * their names ("" when they have none). */
 size_t
-inherit_take(int *fds, size_t max)
+inherit_take(int *fds, char (*names)[INHERIT_NAME_MAX], size_t max)
 {
     size_t n = inherit_count < max ? inherit_count : max, i;
 
     for (i = 0; i < inherit_count; i++) {
         if (i < n) {
             fds[i] = inherit_fds[i];
+            if (inherit_named) {
+                memcpy(names[i], inherit_names[i], INHERIT_NAME_MAX);
+            } else {
+                names[i][0] = '\0';
+            }
         } else {
             fd_close(inherit_fds[i]);
         }
@@ -154,6 +198,14 @@ inherit_take(int *fds, size_t max)
     }
     inherit_count = 0;
     return n;
+}
+
+/* True when the sockets handed over are systemd's (directly, or through
+ * an old master that had them from systemd): used as they are. */
+bool
+inherit_systemd(void)
+{
+    return inherit_systemd_;
 }
 
 /* The --admin socket an old master handed over, or -1 (taken once). */

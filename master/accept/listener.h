@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "accept/accept-t.h"
+#include "accept/inherit.h"
 #include "sched/policy.h"
 
 struct master_options;
@@ -21,20 +22,27 @@ int listener_open(const char *host, unsigned port, unsigned backlog,
                   bool reuseport, struct sockaddr_storage *ss, socklen_t *sslen,
                   char *desc, size_t desclen);
 
+struct listen_spec;
+
 /* Nothing open yet. */
 void listeners_init(struct listeners *l);
 int listeners_open(struct listeners *l, const struct master_options *o,
                    unsigned nslots, char *where, size_t wlen);
+int listeners_add(struct listeners *l, const struct listen_spec *spec,
+                  bool reuseport, unsigned nslots, char *err, size_t len);
+void listeners_remove(struct listeners *l, unsigned i);
 int listeners_open_slot(struct listeners *l, unsigned slot);
 void listeners_close_slot(struct listeners *l, unsigned slot);
 void listeners_close(struct listeners *l);
-/* The socket a worker in <slot> (or -1: none) accepts on by itself under
- * <how>, or -1 when the master accepts for it. */
+void listeners_set_backlog(struct listeners *l, unsigned backlog);
+/* Listener <i>'s socket a worker in <slot> (or -1: none) accepts on by
+ * itself under <how>, or -1 when the master accepts for it. */
+int listeners_fd_of(const struct listeners *l, unsigned i,
+                    enum policy_accept how, int slot);
+/* The same for the first listener (a Node worker listens on one). */
 int listeners_worker_fd(const struct listeners *l, enum policy_accept how,
                         int slot);
-/* The master's socket, else the first slot's: whose queue stats show. */
-int listeners_any_fd(const struct listeners *l);
-/* Every open one, the master's first, into <fds>; how many. */
-size_t listeners_fds(const struct listeners *l, int *fds, size_t max);
+size_t listeners_fds(const struct listeners *l, int *fds,
+                     char (*names)[INHERIT_NAME_MAX], size_t max);
 
 #endif

@@ -23,7 +23,8 @@ static const char options_usage_head[] =
 static const char options_usage_tail[] =
     "\n"
     "Signals: SIGTERM, SIGINT, SIGQUIT stop gracefully (a second SIGTERM or\n"
-    "SIGINT stops at once); SIGHUP restarts the workers one by one; SIGTTIN\n"
+    "SIGINT stops at once); SIGHUP reads the configuration again, applies\n"
+    "what changed and restarts the workers one by one; SIGTTIN\n"
     "and SIGTTOU add and remove a worker; SIGUSR1 reopens the access log;\n"
     "SIGUSR2 starts a new master from the binary on disk (upgrade).\n"
     "See handoff(1) and docs/architecture.md.\n"
@@ -180,14 +181,24 @@ options_getopt_error(char **argv, int c)
             options_culprit(argv, optopt));
 }
 
-enum options_result
-options_parse(int argc, char **argv, struct master_options *o)
+/* The command line's options, as getopt found them, kept for SIGHUP:
+ * argv lives as long as the process. */
+static struct {
+    const char *name, *value;
+} options_cmdline[OPTIONS_ROWS_MAX + LIM_COUNT + 256];
+static size_t options_ncmdline;
+static const char *options_file; /* -c FILE */
+static bool options_test;        /* -t */
+static char **options_rest;      /* after the options (--node's ARGs) */
+static int options_nrest;
+
+/* getopt over <argv>: --help and --version act, -c and -t are noted, the
+ * rest kept. OPTIONS_RUN, or how to exit. */
+static enum options_result
+options_scan(int argc, char **argv)
 {
-    struct options_set set;
-    char err[320];
     int c;
 
-    options_begin(&set, o);
     options_build();
     opterr = 0;
     optind = 1;
@@ -207,26 +218,152 @@ options_parse(int argc, char **argv, struct master_options *o)
             printf("handoff %s\n", HANDOFF_VERSION);
             return OPTIONS_EXIT;
         }
-        if (!options_apply(&set, name, optarg, err, sizeof(err))) {
-            fprintf(stderr, "handoff: %s\n", err);
+        if (strcmp(name, "config") == 0) {
+            options_file = optarg;
+        } else if (strcmp(name, "test-config") == 0) {
+            options_test = true;
+        } else if (options_ncmdline
+                   < sizeof(options_cmdline) / sizeof(options_cmdline[0])) {
+            options_cmdline[options_ncmdline].name = name;
+            options_cmdline[options_ncmdline++].value = optarg;
+        } else {
+            fprintf(stderr, "handoff: too many options\n");
             return OPTIONS_BAD;
         }
     }
-    if (!options_finish(&set, err, sizeof(err))) {
-        fprintf(stderr, "handoff: %s\n", err);
-        return OPTIONS_BAD;
+    options_rest = argv + optind;
+    options_nrest = argc - optind;
+    return OPTIONS_RUN;
+}
+
+/*
+ * Fills <o> from the file, then the command line's options over it, into
+ * <set>. A file's errors go to <errs> (false); a command line's, as one
+ * line in <err> (false, errs empty).
+ */
+static bool
+options_load(struct options_set *set, struct master_options *o,
+             struct conf_errors *errs, char *err, size_t len)
+{
+    bool file_ok = true;
+    size_t i;
+
+    options_begin(set, o);
+    o->config = options_file;
+    err[0] = '\0';
+    /* A file's errors are all told at once: reading goes on after one,
+     * and so do the command line and the checks after the file. */
+    if (options_file != NULL) {
+        file_ok = conf_read(options_file, set, errs);
+    }
+    for (i = 0; i < options_ncmdline; i++) {
+        if (!options_apply(set, options_cmdline[i].name,
+                           options_cmdline[i].value, err, len)) {
+            return false;
+        }
+    }
+    if (!options_finish(set, err, len)) {
+        if (options_file != NULL) {
+            /* Said of the options together: the file's name tells where
+             * to look too. */
+            conf_error(errs, "%s: %s", options_file, err);
+            err[0] = '\0';
+        }
+        return false;
     }
     if (o->node_script != NULL) {
         /* What follows the options is the script's own command line. */
-        o->node_args = argv + optind;
-        o->node_argc = argc - optind;
+        o->node_args = options_rest;
+        o->node_argc = options_nrest;
+    } else if (options_nrest > 0) {
+        snprintf(err, len, "unexpected argument '%s' (see handoff --help)",
+                 options_rest[0]);
+        return false;
+    }
+    return file_ok;
+}
+
+static void
+options_print_errors(const struct conf_errors *errs)
+{
+    unsigned i;
+
+    for (i = 0; i < errs->n; i++) {
+        fprintf(stderr, "%s\n", errs->line[i]);
+    }
+    if (errs->more > 0) {
+        fprintf(stderr, "... and %u more\n", errs->more);
+    }
+}
+
+enum options_result
+options_parse(int argc, char **argv, struct master_options *o)
+{
+    static struct conf_errors errs;
+    struct options_set set;
+    enum options_result rc = options_scan(argc, argv);
+    char err[320];
+
+    if (rc != OPTIONS_RUN) {
+        return rc;
+    }
+    if (!options_load(&set, o, &errs, err, sizeof(err))) {
+        if (err[0] != '\0') {
+            fprintf(stderr, "handoff: %s\n", err);
+            return OPTIONS_BAD;
+        }
+        if (options_test) {
+            (void) options_check(&set, &errs); /* everything at once */
+        }
+        options_print_errors(&errs);
+        return options_test ? OPTIONS_TEST_FAIL : OPTIONS_BAD;
+    }
+    if (!options_test) {
         return OPTIONS_RUN;
     }
-    if (optind < argc) {
-        fprintf(stderr,
-                "handoff: unexpected argument '%s' (see handoff --help)\n",
-                argv[optind]);
-        return OPTIONS_BAD;
+    if (!options_check(&set, &errs)) {
+        options_print_errors(&errs);
+        return OPTIONS_TEST_FAIL;
     }
-    return OPTIONS_RUN;
+    if (options_file != NULL) {
+        printf("handoff: the configuration in %s is valid\n", options_file);
+    } else {
+        printf("handoff: the options are valid\n");
+    }
+    return OPTIONS_EXIT;
+}
+
+/*
+ * SIGHUP: the file and the command line again, into <o> if they are
+ * valid and pass the checks of -t; else false, <errs> saying why (a
+ * command line's error cannot arise: it was good at start).
+ */
+bool
+options_reread(struct master_options *o, struct conf_errors *errs)
+{
+    static struct master_options fresh;
+    struct options_set set;
+    char err[320];
+
+    memset(errs, 0, sizeof(*errs));
+    if (!options_load(&set, &fresh, errs, err, sizeof(err))) {
+        if (err[0] != '\0') {
+            conf_error(errs, "command line: %s", err);
+        } else {
+            (void) options_check(&set, errs);
+        }
+        return false;
+    }
+    if (!options_check(&set, errs)) {
+        return false;
+    }
+    *o = fresh;
+    return true;
+}
+
+/* At exit: what the file's values were kept in. */
+void
+options_free(void)
+{
+    conf_free();
 }

@@ -10,12 +10,32 @@
 #include <stdint.h>
 
 #include "http_limits.h"
+#include "log.h"
 
 struct sched_policy;
 
-struct master_options {
+/* The most --listen addresses (a host name may bind several sockets;
+ * CHAN_LISTENERS_MAX bounds those). */
+#define LISTEN_SPECS_MAX 16
+
+/* One --listen ADDR:PORT (or the --host, --port shorthand). HTTPS
+ * (--listen-tls) is meant to add its flag and files here. */
+struct listen_spec {
     char host[64]; /* numeric address or name, brackets stripped */
     unsigned port; /* 0: the kernel picks one (logged) */
+    char text[72]; /* "host:port", "[v6]:port": its name in logs, stats */
+};
+
+struct listen_list {
+    struct listen_spec v[LISTEN_SPECS_MAX];
+    unsigned n;
+};
+
+struct master_options {
+    /* Where to listen: --listen, else --host and --port as one. */
+    struct listen_list listen;
+    char host[64]; /* the first listener's host, brackets stripped */
+    unsigned port; /* ...and port; 0: the kernel picks one (logged) */
     unsigned workers;
     unsigned backlog;
     unsigned max_queue; /* accepted connections waiting for a worker */
@@ -34,44 +54,97 @@ struct master_options {
     const char *root;        /* --root: serve files from here, or NULL */
     bool demo_routes;        /* --demo-routes; by default on without root */
     const char *access_log;  /* --access-log FILE, "-" for stderr, or NULL */
-    const char *admin;       /* --admin [HOST:]PORT, or NULL */
+    bool admin;              /* --admin [HOST:]PORT given */
     char admin_host[64];     /* ...its HOST (brackets stripped) */
     unsigned admin_port;     /* ...and PORT */
     bool proxy_protocol;     /* --proxy-protocol */
     const char *control;     /* --control PATH, "none", or NULL (default) */
+    const char *pid_file;    /* --pid-file FILE, or NULL */
+    const char *user;        /* --user USER[:GROUP], or NULL */
     const char *node_script; /* --node SCRIPT: Node workers, or NULL */
     const char *node_bin;    /* --node-bin PATH, or NULL: node on PATH */
     char **node_args;        /* arguments after SCRIPT (into argv) */
     int node_argc;
+    enum log_level log_level;   /* --log-level */
+    enum log_format log_format; /* --log-format */
+    const char *config;         /* -c FILE, or NULL */
 };
 
 enum options_result {
-    OPTIONS_RUN,  /* start the server */
-    OPTIONS_EXIT, /* --help or --version was printed: exit 0 */
-    OPTIONS_BAD,  /* one line on stderr said what is wrong: exit 2 */
+    OPTIONS_RUN,       /* start the server */
+    OPTIONS_EXIT,      /* --help, --version, a -t that passed: exit 0 */
+    OPTIONS_BAD,       /* stderr said what is wrong: exit 2 */
+    OPTIONS_TEST_FAIL, /* -t found errors, each FILE:LINE: on stderr: 1 */
 };
 
+/* Where an option was set: a line of the file, or these. */
+#define OPTIONS_UNSET 0u
+#define OPTIONS_CMDLINE ((unsigned) -1)
+/* One slot per row, then one per HTTP limit. */
+#define OPTIONS_WHERE_SLOTS (64 + LIM_COUNT)
+
 /*
- * Options being filled in from "name value" pairs: the command line's
- * flags (options.c) or, later, a configuration file's lines, through the
- * same table (options_table.c). A value is kept by reference where the
- * option is a string: it must outlive the options.
+ * Options being filled in from "name value" pairs: a configuration
+ * file's lines (config.c), then the command line's flags (options.c),
+ * which override them, through the same table (options_table.c). A
+ * value is kept by reference where the option is a string: it must
+ * outlive the options (argv does; a file's values are kept by config.c
+ * until exit).
  */
 struct options_set {
     struct master_options *o;
     bool policy_given;
+    bool listen_given, host_or_port_given;
     int demo_routes; /* -1 until given, then 0 or 1 */
     /* The first flag given that only handoff's own workers read, as
      * "--name", or "" */
     char native_flag[64];
+    const char *file; /* the configuration file, or NULL */
+    unsigned line;    /* the file's line being applied, or OPTIONS_CMDLINE */
+    /* Where each row (then each limit) was set, and each --listen. */
+    unsigned where[OPTIONS_WHERE_SLOTS];
+    unsigned listen_where[LISTEN_SPECS_MAX];
 };
 
 void options_begin(struct options_set *set, struct master_options *o);
+bool options_listen_parse(const char *v, struct listen_spec *spec);
 bool options_apply(struct options_set *set, const char *name, const char *value,
                    char *err, size_t len);
 bool options_finish(struct options_set *set, char *err, size_t len);
 
+/* Errors found in a configuration, each one line "FILE:LINE: what". */
+#define CONF_ERRORS_MAX 32
+
+struct conf_errors {
+    char line[CONF_ERRORS_MAX][384];
+    unsigned n;
+    unsigned more; /* found beyond CONF_ERRORS_MAX */
+};
+
+void conf_error(struct conf_errors *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "FILE:LINE: ", "command line: " or "" for <where>, into <buf>. */
+const char *options_where(const struct options_set *set, unsigned where,
+                          char *buf, size_t len);
+size_t options_row_slot(const char *name);
+
 enum options_result options_parse(int argc, char **argv,
                                   struct master_options *o);
+/*
+ * The options as the configuration file and the command line say now
+ * (SIGHUP), checked as -t checks them: true, or false with <errs>
+ * filled and <o> untouched.
+ */
+bool options_reread(struct master_options *o, struct conf_errors *errs);
+void options_free(void);
+
+/* config.c: a configuration file's lines through options_apply(). */
+bool conf_read(const char *path, struct options_set *set,
+               struct conf_errors *errs);
+const char *conf_keep(const char *s);
+void conf_free(void);
+
+/* check.c: what -t checks beyond each value's syntax. */
+bool options_check(const struct options_set *set, struct conf_errors *errs);
 
 #endif

@@ -19,8 +19,12 @@
 
 #define FIELD(f) offsetof(struct master_options, f)
 
+static bool options_port(struct options_set *set, const char *v, char *err,
+                         size_t len);
 static bool options_host(struct options_set *set, const char *v, char *err,
                          size_t len);
+static bool options_listen(struct options_set *set, const char *v, char *err,
+                           size_t len);
 static bool options_admin(struct options_set *set, const char *v, char *err,
                           size_t len);
 static bool options_policy(struct options_set *set, const char *v, char *err,
@@ -29,23 +33,44 @@ static bool options_demo(struct options_set *set, const char *v, char *err,
                          size_t len);
 static bool options_worker_sched(struct options_set *set, const char *v,
                                  char *err, size_t len);
+static bool options_log_level(struct options_set *set, const char *v, char *err,
+                              size_t len);
+static bool options_log_format(struct options_set *set, const char *v,
+                               char *err, size_t len);
 
 const struct opt_def options_table[] = {
     {.name = "port",
+     .offset = FIELD(port),
+     .size = sizeof(unsigned),
+     .reload = OPT_RELOAD_MASTER,
      .letter = 'p',
      .arg = "PORT",
-     .kind = OPT_UINT,
-     .offset = FIELD(port),
-     .max = 65535,
+     .kind = OPT_CUSTOM,
+     .set = options_port,
      .help = "TCP port to listen on (default 8080; 0 picks one)"},
     {.name = "host",
+     .offset = FIELD(host),
+     .size = sizeof(((struct master_options *) 0)->host),
+     .reload = OPT_RELOAD_MASTER,
      .letter = 'H',
      .arg = "ADDR",
      .kind = OPT_CUSTOM,
      .set = options_host,
      .help = "address to bind (default 0.0.0.0; IPv6 such as ::1\n"
-             "or [::1] works)"},
+             "or [::1] works; a name binds each of its addresses)"},
+    {.name = "listen",
+     .offset = FIELD(listen),
+     .size = sizeof(struct listen_list),
+     .reload = OPT_RELOAD_MASTER,
+     .repeat = true,
+     .arg = "ADDR:PORT",
+     .kind = OPT_CUSTOM,
+     .set = options_listen,
+     .help = "listen on ADDR:PORT ([V6]:PORT, or PORT for\n"
+             "0.0.0.0); repeat for several listeners (at most\n"
+             "16); instead of --host and --port"},
     {.name = "workers",
+     .reload = OPT_RELOAD_MASTER,
      .letter = 'w',
      .arg = "N",
      .kind = OPT_UINT,
@@ -54,6 +79,7 @@ const struct opt_def options_table[] = {
      .max = HANDOFF_MAX_WORKERS,
      .help = "worker processes (default: online CPUs)"},
     {.name = "backlog",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_UINT,
      .offset = FIELD(backlog),
@@ -61,6 +87,7 @@ const struct opt_def options_table[] = {
      .max = 65535,
      .help = "listen(2) backlog (default 511, as Node)"},
     {.name = "max-queue",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_UINT,
      .offset = FIELD(max_queue),
@@ -69,6 +96,7 @@ const struct opt_def options_table[] = {
      .help = "accepted connections that may wait for a worker;\n"
              "at this bound the master stops accepting (default 4096)"},
     {.name = "window",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_UINT,
      .offset = FIELD(window),
@@ -77,6 +105,7 @@ const struct opt_def options_table[] = {
      .help = "unanswered handoffs a worker may hold (default\n"
              "1 for rr, as Node; 64 for the other policies)"},
     {.name = "grace",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "DURATION",
      .kind = OPT_MS,
      .offset = FIELD(grace_ms),
@@ -84,12 +113,16 @@ const struct opt_def options_table[] = {
      .expect = "a duration such as 10s or 500ms, at most 1h",
      .help = "graceful-stop limit, e.g. 10s or 500ms (default 10s)"},
     {.name = "policy",
+     .offset = FIELD(policy),
+     .size = sizeof(const struct sched_policy *),
+     .reload = OPT_RELOAD_MASTER,
      .arg = "NAME",
      .kind = OPT_CUSTOM,
      .set = options_policy,
      .help = "how the master picks a worker (default rr, or\n"
              "NODE_CLUSTER_SCHED_POLICY=rr|none); see below"},
     {.name = "trace",
+     .reload = OPT_RELOAD_MASTER,
      .kind = OPT_FLAG,
      .offset = FIELD(trace),
      .help = "print every step of every handoff to stderr"},
@@ -109,6 +142,8 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "serve the files under DIR, / included"},
     {.name = "demo-routes",
+     .offset = FIELD(demo_routes),
+     .size = sizeof(bool),
      .arg = "on|off",
      .kind = OPT_CUSTOM,
      .set = options_demo,
@@ -133,6 +168,7 @@ const struct opt_def options_table[] = {
      .help = "log requests (Apache combined format) to FILE,\n"
              "or - for stderr; SIGUSR1 reopens it"},
     {.name = "proxy-protocol",
+     .reload = OPT_RELOAD_MASTER,
      .kind = OPT_FLAG,
      .offset = FIELD(proxy_protocol),
      .native = true,
@@ -140,12 +176,16 @@ const struct opt_def options_table[] = {
              "(HAProxy's send-proxy[-v2]); the real client\n"
              "address is logged and used by ip-hash"},
     {.name = "admin",
+     .offset = FIELD(admin),
+     .size = FIELD(admin_port) + sizeof(unsigned) - FIELD(admin),
+     .reload = OPT_RELOAD_NEVER,
      .arg = "[HOST:]PORT",
      .kind = OPT_CUSTOM,
      .set = options_admin,
      .help = "serve /stats, /metrics and a dashboard at /\n"
              "(off by default; HOST defaults to 127.0.0.1)"},
     {.name = "control",
+     .reload = OPT_RELOAD_NEVER,
      .arg = "PATH",
      .kind = OPT_PATH,
      .offset = FIELD(control),
@@ -153,7 +193,25 @@ const struct opt_def options_table[] = {
      .help = "the control socket for handoffctl (default\n"
              "/tmp/handoff-UID-PORT.sock, or under systemd\n"
              "$RUNTIME_DIRECTORY/handoff-PORT.sock; none: no socket)"},
+    {.name = "user",
+     .arg = "USER[:GROUP]",
+     .kind = OPT_PATH,
+     .offset = FIELD(user),
+     .need = "a user",
+     .reload = OPT_RELOAD_NEVER,
+     .help = "as root: the workers drop to USER (and GROUP, else\n"
+             "USER's groups) before they serve; the master binds"},
+    {.name = "pid-file",
+     .reload = OPT_RELOAD_NEVER,
+     .arg = "FILE",
+     .kind = OPT_PATH,
+     .offset = FIELD(pid_file),
+     .need = "a file",
+     .help = "write the master's pid to FILE once it listens\n"
+             "(FILE.oldbin: the old master's during SIGUSR2, as\n"
+             "nginx); refused when a running master's is there"},
     {.name = "worker-timeout",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "TIME",
      .kind = OPT_MS,
      .offset = FIELD(worker_timeout_ms),
@@ -163,6 +221,7 @@ const struct opt_def options_table[] = {
      .help = "kill a worker silent this long (default 30s;\n"
              "0 disables the watchdog)"},
     {.name = "max-requests",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_U64,
      .offset = FIELD(max_requests),
@@ -170,6 +229,7 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "replace a worker after N requests (default 0: never)"},
     {.name = "max-requests-jitter",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "N",
      .kind = OPT_U64,
      .offset = FIELD(max_requests_jitter),
@@ -177,6 +237,7 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "add 0..N to --max-requests per worker"},
     {.name = "max-rss",
+     .reload = OPT_RELOAD_MASTER,
      .arg = "MB",
      .kind = OPT_U64,
      .offset = FIELD(max_rss_mb),
@@ -184,6 +245,7 @@ const struct opt_def options_table[] = {
      .native = true,
      .help = "replace a worker whose RSS exceeds MB (default 0: never)"},
     {.name = "node",
+     .reload = OPT_RELOAD_NEVER,
      .arg = "SCRIPT",
      .kind = OPT_PATH,
      .offset = FIELD(node_script),
@@ -192,11 +254,42 @@ const struct opt_def options_table[] = {
              "Node cluster program: the master speaks Node's\n"
              "cluster IPC to it (see docs/node-workers.md)"},
     {.name = "node-bin",
+     .reload = OPT_RELOAD_NEVER,
      .arg = "PATH",
      .kind = OPT_PATH,
      .offset = FIELD(node_bin),
      .need = "a path",
      .help = "the node program (default: node on PATH)"},
+    {.name = "log-level",
+     .offset = FIELD(log_level),
+     .size = sizeof(enum log_level),
+     .reload = OPT_RELOAD_MASTER,
+     .arg = "LEVEL",
+     .kind = OPT_CUSTOM,
+     .set = options_log_level,
+     .help = "error, warn, info (the default) or debug: the\n"
+             "least severe lines written, by the master and workers"},
+    {.name = "log-format",
+     .offset = FIELD(log_format),
+     .size = sizeof(enum log_format),
+     .reload = OPT_RELOAD_MASTER,
+     .arg = "FORMAT",
+     .kind = OPT_CUSTOM,
+     .set = options_log_format,
+     .help = "text (the default) or json: one object a line with\n"
+             "time, level, pid, role, worker and msg"},
+    {.name = "config",
+     .letter = 'c',
+     .arg = "FILE",
+     .kind = OPT_ACTION,
+     .help = "read options from FILE first, one a line as\n"
+             "`name value` (sshd_config style; see handoff(1));\n"
+             "the command line's override them; SIGHUP reads it again"},
+    {.name = "test-config",
+     .letter = 't',
+     .kind = OPT_ACTION,
+     .help = "check the configuration (file and options: paths,\n"
+             "addresses) and exit: 0, or 1 with FILE:LINE: errors"},
     {.name = "help",
      .letter = 'h',
      .kind = OPT_ACTION,
@@ -212,6 +305,28 @@ const size_t options_nrows = sizeof(options_table) / sizeof(options_table[0]);
 _Static_assert(sizeof(options_table) / sizeof(options_table[0])
                    <= OPTIONS_ROWS_MAX,
                "more rows than OPTIONS_ROWS_MAX");
+_Static_assert(OPTIONS_WHERE_SLOTS == OPTIONS_ROWS_MAX + LIM_COUNT,
+               "a where-slot per row and per limit");
+
+size_t
+options_row_size(const struct opt_def *r)
+{
+    switch (r->kind) {
+    case OPT_FLAG:
+        return sizeof(bool);
+    case OPT_UINT:
+        return sizeof(unsigned);
+    case OPT_U64:
+    case OPT_MS:
+        return sizeof(uint64_t);
+    case OPT_PATH:
+        return sizeof(const char *);
+    case OPT_CUSTOM:
+        return r->size;
+    default:
+        return 0;
+    }
+}
 
 const struct opt_def *
 options_row(const char *name)
@@ -226,27 +341,112 @@ options_row(const char *name)
     return NULL;
 }
 
+/* <v> (brackets allowed around it) as a host into <host>; false if it
+ * is empty, too long or has stray brackets. */
+static bool
+options_host_text(const char *v, size_t n, char *host, size_t size)
+{
+    if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
+        v++;
+        n -= 2;
+    }
+    if (n == 0 || n >= size || memchr(v, '[', n) != NULL
+        || memchr(v, ']', n) != NULL) {
+        return false;
+    }
+    memcpy(host, v, n);
+    host[n] = '\0';
+    return true;
+}
+
+static bool
+options_port(struct options_set *set, const char *v, char *err, size_t len)
+{
+    uint64_t n;
+
+    if (!num_parse_cstr(v, 0, 65535, &n)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --port (expected an integer from 0 "
+                 "to 65535)",
+                 v);
+        return false;
+    }
+    set->o->port = (unsigned) n;
+    set->host_or_port_given = true;
+    return true;
+}
+
 static bool
 options_host(struct options_set *set, const char *v, char *err, size_t len)
 {
     struct master_options *o = set->o;
-    const char *arg = v;
-    size_t n = strlen(arg);
 
-    if (n >= 2 && arg[0] == '[' && arg[n - 1] == ']') {
-        arg++;
-        n -= 2;
-    }
-    if (n == 0 || n >= sizeof(o->host) || memchr(arg, '[', n) != NULL
-        || memchr(arg, ']', n) != NULL) {
+    if (!options_host_text(v, strlen(v), o->host, sizeof(o->host))) {
         snprintf(err, len,
                  "invalid value '%s' for --host (expected an IPv4 or IPv6 "
                  "address or a host name)",
                  v);
         return false;
     }
-    memcpy(o->host, arg, n);
-    o->host[n] = '\0';
+    set->host_or_port_given = true;
+    return true;
+}
+
+/* "HOST:PORT", "[V6]:PORT", "*:PORT" or "PORT" into <spec>; false if it
+ * is none of them. */
+bool
+options_listen_parse(const char *v, struct listen_spec *spec)
+{
+    const char *colon = strrchr(v, ':');
+    size_t hl = colon != NULL ? (size_t) (colon - v) : 0;
+    uint64_t port;
+
+    memset(spec, 0, sizeof(*spec));
+    if (!num_parse_cstr(colon != NULL ? colon + 1 : v, 0, 65535, &port)) {
+        return false;
+    }
+    if (colon == NULL || (hl == 1 && v[0] == '*')) {
+        snprintf(spec->host, sizeof(spec->host), "0.0.0.0");
+    } else if (memchr(v, ':', hl) != NULL && v[0] != '[') {
+        return false; /* an IPv6 address needs its brackets here */
+    } else if (!options_host_text(v, hl, spec->host, sizeof(spec->host))) {
+        return false;
+    }
+    spec->port = (unsigned) port;
+    snprintf(spec->text, sizeof(spec->text),
+             strchr(spec->host, ':') != NULL ? "[%s]:%u" : "%s:%u", spec->host,
+             spec->port);
+    return true;
+}
+
+static bool
+options_listen(struct options_set *set, const char *v, char *err, size_t len)
+{
+    struct listen_list *l = &set->o->listen;
+    struct listen_spec spec;
+    unsigned i;
+
+    if (!options_listen_parse(v, &spec)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --listen (expected ADDR:PORT, "
+                 "[V6]:PORT or PORT, PORT from 0 to 65535)",
+                 v);
+        return false;
+    }
+    for (i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].text, spec.text) == 0) {
+            snprintf(err, len, "--listen %s is given twice", spec.text);
+            return false;
+        }
+    }
+    if (l->n == LISTEN_SPECS_MAX) {
+        snprintf(err, len, "--listen %s: at most %d listeners", v,
+                 LISTEN_SPECS_MAX);
+        return false;
+    }
+    set->listen_where[l->n] = set->line;
+    l->v[l->n++] = spec;
+    set->listen_given = true;
     return true;
 }
 
@@ -280,7 +480,7 @@ options_admin(struct options_set *set, const char *v, char *err, size_t len)
         snprintf(o->admin_host, sizeof(o->admin_host), "127.0.0.1");
     }
     o->admin_port = (unsigned) port;
-    o->admin = v;
+    o->admin = true;
     return true;
 }
 
@@ -339,6 +539,32 @@ options_worker_sched(struct options_set *set, const char *v, char *err,
         return false;
     }
     set->o->worker_batch = strcmp(v, "batch") == 0;
+    return true;
+}
+
+static bool
+options_log_level(struct options_set *set, const char *v, char *err, size_t len)
+{
+    if (!log_level_parse(v, &set->o->log_level)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --log-level (expected error, warn, "
+                 "info or debug)",
+                 v);
+        return false;
+    }
+    return true;
+}
+
+static bool
+options_log_format(struct options_set *set, const char *v, char *err,
+                   size_t len)
+{
+    if (!log_format_parse(v, &set->o->log_format)) {
+        snprintf(err, len,
+                 "invalid value '%s' for --log-format (expected text or json)",
+                 v);
+        return false;
+    }
     return true;
 }
 
@@ -413,7 +639,17 @@ options_set_row(struct options_set *set, const struct opt_def *r, const char *v,
 
     switch (r->kind) {
     case OPT_FLAG:
-        *(bool *) field = true;
+        /* A flag on the command line; in a file, `trace` or `trace on`. */
+        if (v == NULL || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0) {
+            *(bool *) field = true;
+        } else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0) {
+            *(bool *) field = false;
+        } else {
+            snprintf(err, len,
+                     "invalid value '%s' for --%s (expected on or off)", v,
+                     r->name);
+            return false;
+        }
         return true;
     case OPT_UINT:
     case OPT_U64:
@@ -444,6 +680,7 @@ options_begin(struct options_set *set, struct master_options *o)
     memset(set, 0, sizeof(*set));
     set->o = o;
     set->demo_routes = -1;
+    set->line = OPTIONS_CMDLINE;
     memset(o, 0, sizeof(*o));
     snprintf(o->host, sizeof(o->host), "0.0.0.0");
     o->port = 8080;
@@ -457,6 +694,70 @@ options_begin(struct options_set *set, struct master_options *o)
     o->policy = &policy_rr;
     limits_default(&o->limits);
     o->worker_timeout_ms = 30000; /* gunicorn's default */
+    o->log_level = LOG_LEVEL_INFO;
+    o->log_format = LOG_FORMAT_TEXT;
+}
+
+/* Where-slot of option <name>: its row's index, or a limit's after the
+ * rows; OPTIONS_WHERE_SLOTS when unknown. */
+size_t
+options_row_slot(const char *name)
+{
+    const struct opt_def *r = options_row(name);
+    size_t i;
+
+    if (r != NULL) {
+        return (size_t) (r - options_table);
+    }
+    for (i = 0; i < LIM_COUNT; i++) {
+        if (strcmp(limit_defs[i].name, name) == 0) {
+            return OPTIONS_ROWS_MAX + i;
+        }
+    }
+    return OPTIONS_WHERE_SLOTS;
+}
+
+/*
+ * Where <name> is being set: noted, and refused when a file gives it
+ * twice. The command line's first listener drops the file's: it says
+ * where to listen, as --host and --port do.
+ */
+static bool
+options_note_where(struct options_set *set, const char *name, char *err,
+                   size_t len)
+{
+    size_t slot = options_row_slot(name);
+    const struct opt_def *r = options_row(name);
+    bool where_row = strcmp(name, "listen") == 0 || strcmp(name, "host") == 0
+                     || strcmp(name, "port") == 0;
+
+    if (slot >= OPTIONS_WHERE_SLOTS) {
+        return true;
+    }
+    if (set->line != OPTIONS_CMDLINE && (r == NULL || !r->repeat)
+        && set->where[slot] != OPTIONS_UNSET
+        && set->where[slot] != OPTIONS_CMDLINE) {
+        snprintf(err, len, "'%s' is given twice (first on line %u)", name,
+                 set->where[slot]);
+        return false;
+    }
+    if (set->line == OPTIONS_CMDLINE && where_row
+        && (set->listen_given || set->host_or_port_given)
+        && set->where[options_row_slot("listen")] != OPTIONS_CMDLINE
+        && set->where[options_row_slot("host")] != OPTIONS_CMDLINE
+        && set->where[options_row_slot("port")] != OPTIONS_CMDLINE) {
+        struct master_options *o = set->o;
+
+        memset(&o->listen, 0, sizeof(o->listen));
+        snprintf(o->host, sizeof(o->host), "0.0.0.0");
+        o->port = 8080;
+        set->listen_given = set->host_or_port_given = false;
+        set->where[options_row_slot("listen")] = OPTIONS_UNSET;
+        set->where[options_row_slot("host")] = OPTIONS_UNSET;
+        set->where[options_row_slot("port")] = OPTIONS_UNSET;
+    }
+    set->where[slot] = set->line;
+    return true;
 }
 
 /*
@@ -470,6 +771,10 @@ options_apply(struct options_set *set, const char *name, const char *value,
     const struct opt_def *r = options_row(name);
     int i;
 
+    if (options_row_slot(name) < OPTIONS_WHERE_SLOTS
+        && !options_note_where(set, name, err, len)) {
+        return false;
+    }
     if (r != NULL) {
         if (r->native && set->native_flag[0] == '\0') {
             snprintf(set->native_flag, sizeof(set->native_flag), "--%s",
@@ -526,6 +831,26 @@ options_finish(struct options_set *set, char *err, size_t len)
 
     if (!set->policy_given) {
         options_node_policy(o);
+    }
+    if (set->listen_given && set->host_or_port_given) {
+        snprintf(err, len,
+                 "--listen names every address: not with --host or --port");
+        return false;
+    }
+    if (!set->listen_given) {
+        struct listen_spec *s = &o->listen.v[0];
+
+        /* --host and --port: the one-listener shorthand. */
+        memset(&o->listen, 0, sizeof(o->listen));
+        snprintf(s->host, sizeof(s->host), "%s", o->host);
+        s->port = o->port;
+        snprintf(s->text, sizeof(s->text),
+                 strchr(s->host, ':') != NULL ? "[%s]:%u" : "%s:%u", s->host,
+                 s->port);
+        o->listen.n = 1;
+    } else {
+        snprintf(o->host, sizeof(o->host), "%s", o->listen.v[0].host);
+        o->port = o->listen.v[0].port;
     }
     /* A site's / is its home page, and /cpu burns a worker's CPU for
      * anyone: with --root, the demo is asked for, not given. */

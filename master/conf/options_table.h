@@ -24,6 +24,13 @@ enum opt_kind {
     OPT_ACTION, /* --help, --version: the command line acts on it */
 };
 
+/* What SIGHUP does with a changed value (reload.c). */
+enum opt_reload {
+    OPT_RELOAD_WORKERS, /* the workers it starts are given it (default) */
+    OPT_RELOAD_MASTER,  /* the master applies it at once */
+    OPT_RELOAD_NEVER,   /* only a new master takes it (SIGUSR2): kept */
+};
+
 struct opt_def {
     const char *name;
     char letter;     /* the short option, or 0 */
@@ -37,6 +44,9 @@ struct opt_def {
                 size_t len); /* OPT_CUSTOM */
     bool native;      /* configures handoff's own workers only (not --node) */
     const char *help; /* for --help; "\n" starts a continuation line */
+    enum opt_reload reload;
+    size_t size; /* OPT_CUSTOM: the bytes at <offset> it sets */
+    bool repeat; /* may be given more than once (--listen) */
 };
 
 /* The most rows the table may have (getopt's numbering leaves room). */
@@ -46,5 +56,16 @@ extern const struct opt_def options_table[];
 extern const size_t options_nrows;
 
 const struct opt_def *options_row(const char *name);
+/* The bytes of struct master_options a row sets: its offset and size
+ * (0 for a row that sets none, --help). */
+size_t options_row_size(const struct opt_def *r);
+
+/* options_diff.c: rows of two sets of options compared (SIGHUP). */
+bool options_row_same(const struct opt_def *r, const struct master_options *a,
+                      const struct master_options *b);
+void options_row_keep(const struct opt_def *r, struct master_options *dst,
+                      const struct master_options *src);
+void options_row_show(const struct opt_def *r, const struct master_options *o,
+                      char *buf, size_t len);
 
 #endif

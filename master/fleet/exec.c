@@ -9,6 +9,7 @@
  * calls.
  */
 #include <errno.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/runas.h"
 #include "fdutil.h"
 #include "fleet/exec.h"
 
@@ -43,6 +45,31 @@ exec_child_signals(void)
     (void) sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * --user: the child takes the worker's groups, group and user, and
+ * checks it holds them and cannot take root back; or it dies (127)
+ * rather than serve as the master's user. Async-signal-safe calls only.
+ */
+static void
+exec_drop(const struct runas *ra)
+{
+    static const char msg[] = "handoff: cannot drop the worker's privileges "
+                              "(--user)\n";
+
+    if (ra == NULL || !ra->on
+        || (geteuid() == ra->uid && getegid() == ra->gid && getuid() == ra->uid
+            && getgid() == ra->gid)) {
+        return; /* already so (a master started as that user) */
+    }
+    if (setgroups((size_t) ra->ngroups, ra->groups) == -1
+        || setgid(ra->gid) == -1 || setuid(ra->uid) == -1 || getuid() != ra->uid
+        || geteuid() != ra->uid || getgid() != ra->gid || getegid() != ra->gid
+        || (ra->uid != 0 && setuid(0) != -1)) {
+        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        _exit(127);
+    }
+}
+
 static void __attribute__((noreturn))
 exec_child(const struct exec_cmd *cmd, int chan_fd)
 {
@@ -57,6 +84,12 @@ exec_child(const struct exec_cmd *cmd, int chan_fd)
         (void) sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0});
     }
 
+    /* Before the channel: a pipe's end may be EXEC_CHANNEL_FD itself. */
+    if ((cmd->out_fd > 0 && dup2(cmd->out_fd, STDOUT_FILENO) == -1)
+        || (cmd->err_fd > 0 && dup2(cmd->err_fd, STDERR_FILENO) == -1)) {
+        _exit(127);
+    }
+    exec_drop(cmd->runas);
     if (chan_fd == EXEC_CHANNEL_FD) {
         if (fd_set_cloexec(chan_fd, 0) == -1) {
             _exit(127);

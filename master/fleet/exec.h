@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct runas;
+
 /* A worker's end of its channel, as Node's NODE_CHANNEL_FD default. */
 #define EXEC_CHANNEL_FD 3
 
@@ -17,6 +19,9 @@ struct exec_cmd {
     char **argv;      /* owned, NULL-terminated */
     char **envp;      /* owned, or NULL: this process's environment */
     bool batch;       /* run in SCHED_BATCH */
+    /* The child's stdout and stderr (not owned), or 0: the master's. */
+    int out_fd, err_fd;
+    const struct runas *runas; /* who it becomes first, or NULL */
 };
 
 void exec_child_signals(void);

@@ -19,13 +19,24 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "conf/runas.h"
 #include "container_of.h"
 #include "fleet/backoff.h"
 #include "sched/sched.h"
 
 struct link_ops;
 struct listeners;
+struct output;
 struct master_options;
+
+/* Why a slot's worker was replaced, for /metrics. */
+enum restart_cause {
+    RESTART_CRASH,    /* it exited (or left) unasked */
+    RESTART_RECYCLE,  /* --max-requests, --max-rss */
+    RESTART_WATCHDOG, /* --worker-timeout killed it */
+    RESTART_RELOAD,   /* SIGHUP's rolling restart */
+    RESTART_CAUSES,
+};
 
 /* A worker as log lines name it: "W3 (pid 4242)". */
 #define MW_FMT "W%u (pid %ld)"
@@ -44,18 +55,26 @@ struct mworker {
     ev_timer chan_retry;  /* after ENOBUFS-like send failures */
     ev_child child_w;
     struct chan_outbox out; /* the native link's (link.c) */
+    struct output *output;  /* owned: its stdout and stderr, or NULL */
     TAILQ_ENTRY(mworker) dirty_link;
     TAILQ_ENTRY(mworker) all_link; /* fl->all, until reaped */
     bool listed;                   /* in fl->all */
     bool dirty;                    /* in fl->dirty: to flush this turn */
     bool ready;                    /* said READY */
     bool shutdown_sent;
-    bool retiring; /* left its slot: drains, not replaced */
-    bool exited;   /* reaped */
+    bool retiring;        /* left its slot: drains, not replaced */
+    bool exited;          /* reaped */
+    bool watchdog_killed; /* its exit is the watchdog's doing */
     ev_tstamp started;
     ev_tstamp ready_at;
-    ev_tstamp last_heard;   /* its latest message (watchdog) */
-    uint64_t recycle_after; /* requests before it is replaced; 0 never */
+    ev_tstamp last_heard;    /* its latest message (watchdog) */
+    uint64_t recycle_after;  /* requests before it is replaced; 0 never */
+    struct chan_stats stats; /* its counters, as last reported (STATS) */
+    /* Requests a second over the last second, and what it had served
+     * then (ops/history.c samples them). */
+    double rate;
+    uint64_t sampled_served;
+    bool sampled;
 };
 
 TAILQ_HEAD(mworker_list, mworker);
@@ -97,6 +116,7 @@ struct fleet {
     char worker_bin[PATH_MAX];
     char root[PATH_MAX];       /* --root, made absolute, or "" */
     char access_log[PATH_MAX]; /* --access-log, made absolute, or "" */
+    struct runas runas;        /* --user: who workers become */
 
     struct slot **slots; /* owned, each owned */
     unsigned nslots;
@@ -113,6 +133,8 @@ struct fleet {
     uint64_t served_gone; /* requests served by workers that have exited */
     uint64_t handed_gone; /* connections handed to them */
     uint64_t exits;       /* worker exits, for any reason */
+    uint64_t restarts[RESTART_CAUSES];
+    struct chan_stats stats_gone; /* what exited workers counted */
 };
 
 static inline struct mworker *

@@ -183,3 +183,32 @@ fleet_fini(struct fleet *fl)
         fl->kind->fini(fl);
     }
 }
+
+/* What every worker, past and present, counted (STATS). */
+void
+fleet_counted(const struct fleet *fl, struct chan_stats *out)
+{
+    const struct mworker *w;
+
+    *out = fl->stats_gone;
+    TAILQ_FOREACH(w, &fl->all, all_link) {
+        chan_stats_add(out, &w->stats);
+    }
+}
+
+/* Scales to <n> slots, as one SIGTTIN or SIGTTOU at a time. */
+void
+fleet_scale_to(struct fleet *fl, unsigned n)
+{
+    while (fl->nslots < n) {
+        unsigned before = fl->nslots;
+
+        fleet_scale(fl, +1);
+        if (fl->nslots == before) {
+            break;
+        }
+    }
+    while (fl->nslots > n && fl->nslots > 1) {
+        fleet_scale(fl, -1);
+    }
+}

@@ -15,6 +15,8 @@ void fleet_init(struct fleet *fl, struct ev_loop *loop,
 int fleet_open(struct fleet *fl);
 void fleet_start(struct fleet *fl);
 void fleet_scale(struct fleet *fl, int delta);
+void fleet_scale_to(struct fleet *fl, unsigned n);
+void fleet_counted(const struct fleet *fl, struct chan_stats *out);
 void fleet_stop(struct fleet *fl);
 void fleet_fini(struct fleet *fl);
 

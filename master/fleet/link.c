@@ -130,13 +130,20 @@ link_handoff(struct mworker *w, struct mconn *c)
     link_send(w, &msg, c->fd);
 }
 
-/* Under none and reuseport the worker accepts by itself, on <fd>. */
+/* Listener <index> is at <addr> (for the worker's access log), or closed
+ * (NULL). Under none and reuseport the worker accepts by itself, on
+ * <fd>: a LISTEN, which names it too. */
 static void
-link_send_listener(struct mworker *w, int fd)
+link_send_listener(struct mworker *w, unsigned index,
+                   const struct sockaddr_storage *addr, int fd)
 {
     struct chan_msg msg;
 
-    chan_msg_init(&msg, CHAN_LISTEN, w->sw.id);
+    chan_msg_init(&msg, fd >= 0 ? CHAN_LISTEN : CHAN_LISTENER, w->sw.id);
+    if (addr != NULL) {
+        chan_peer_from(&msg.u.peer, (const struct sockaddr *) addr);
+    }
+    msg.u.peer.listener = (uint8_t) index;
     link_send(w, &msg, fd);
 }
 
@@ -251,6 +258,9 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
         log_info("worker " MW_FMT " is draining", MW_ARGS(w));
         sched_worker_leave(fl->sched, &w->sw);
         break;
+    case CHAN_STATS:
+        chan_stats_apply(&w->stats, msg); /* chan_decode checked it */
+        break;
     case CHAN_LOAD:
         if (fl->opt->trace) {
             link_trace_load(w, &msg->u.load);
@@ -364,7 +374,7 @@ const struct link_ops native_link_ops = {
     .command = native_command,
     .start = link_start,
     .handoff = link_handoff,
-    .send_listener = link_send_listener,
+    .listener = link_send_listener,
     .shutdown = link_shutdown,
     .notify = link_notify,
     .flush = link_flush,

@@ -21,6 +21,7 @@
 #include "chan.h"
 
 struct exec_cmd;
+struct sockaddr_storage;
 struct fleet;
 struct mconn;
 struct mworker;
@@ -32,6 +33,9 @@ struct link_ops {
     /* It may be told to stop before it is ready (Node's disconnect works
      * at any point); else a stop waits for its READY. */
     bool stop_before_ready;
+    /* Its program writes to stdout and stderr itself: the master reads
+     * them and logs each line as the worker's (output.c). */
+    bool capture_output;
 
     /* The kind, once at start-up: checks its program (one line on stderr
      * and -1 if it cannot run) and sets fl->program. */
@@ -50,8 +54,11 @@ struct link_ops {
     void (*start)(struct mworker *w);
     /* The scheduler hands <c> to <w>: queue it with its fd. */
     void (*handoff)(struct mworker *w, struct mconn *c);
-    /* Optional: <w> accepts on <fd> by itself (policies none, reuseport). */
-    void (*send_listener)(struct mworker *w, int fd);
+    /* Optional: listener <index> is at <addr> (NULL: it closed); with
+     * <fd> (>= 0), <w> accepts on it by itself (policies none,
+     * reuseport). */
+    void (*listener)(struct mworker *w, unsigned index,
+                     const struct sockaddr_storage *addr, int fd);
     /* Finish what it has and exit. */
     void (*shutdown)(struct mworker *w);
     /* Optional: CHAN_REOPEN (the access log), CHAN_TRACE <arg> on/off. */

@@ -15,6 +15,7 @@
 #include "fdutil.h"
 #include "fleet/link.h"
 #include "fleet/mworker.h"
+#include "fleet/output.h"
 #include "log.h"
 
 /* A record for the fleet's kind of worker, not yet started; NULL on
@@ -53,8 +54,10 @@ mworker_destroy(struct mworker *w)
     if (w->listed) {
         fl->served_gone += w->sw.load.served;
         fl->handed_gone += w->sw.handed;
+        chan_stats_add(&fl->stats_gone, &w->stats);
         TAILQ_REMOVE(&fl->all, w, all_link);
     }
+    output_close(w); /* its last lines */
     chan_outbox_free(&w->out);
     if (w->link->free != NULL) {
         w->link->free(w);

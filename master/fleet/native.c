@@ -89,7 +89,8 @@ native_resolve_root(struct fleet *fl)
 
 /*
  * Checks that --access-log can be written (workers open it themselves)
- * and makes the path absolute for them.
+ * and makes the path absolute for them. One the master creates is the
+ * workers' (--user), who append to it.
  */
 static int
 native_resolve_access_log(struct fleet *fl)
@@ -101,7 +102,17 @@ native_resolve_access_log(struct fleet *fl)
         snprintf(fl->access_log, sizeof(fl->access_log), "-");
         return 0;
     }
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd != -1 && fl->runas.on
+        && fchown(fd, fl->runas.uid, fl->runas.gid) == -1) {
+        fprintf(stderr, "handoff: --access-log %s: chown: %s\n", path,
+                strerror(errno));
+        fd_close(fd);
+        return -1;
+    }
+    if (fd == -1 && errno == EEXIST) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    }
     if (fd == -1) {
         fprintf(stderr, "handoff: --access-log %s: %s\n", path,
                 strerror(errno));
@@ -164,6 +175,11 @@ native_flags(const struct fleet *fl, char **argv, size_t *argc)
     if (o->trace) {
         ok = native_arg(argv, argc, "--trace");
     }
+    ok = ok
+         && native_arg(argv, argc, "--log-level=%s",
+                       log_level_name(o->log_level))
+         && native_arg(argv, argc, "--log-format=%s",
+                       log_format_name(o->log_format));
     for (i = 0; i < LIM_COUNT && ok; i++) {
         char v[32];
 
@@ -186,7 +202,7 @@ int
 native_command(const struct mworker *w, struct exec_cmd *cmd)
 {
     size_t argc = 0;
-    char **argv = calloc(14 + LIM_COUNT, sizeof(*argv));
+    char **argv = calloc(16 + LIM_COUNT, sizeof(*argv));
 
     if (argv == NULL) {
         return -1;

@@ -34,6 +34,7 @@
 #include "fleet/exec.h"
 #include "fleet/link.h"
 #include "fleet/mworker.h"
+#include "fleet/output.h"
 #include "fleet/spawn.h"
 #include "log.h"
 
@@ -74,7 +75,7 @@ static int
 spawn_process(struct mworker *w, int chan)
 {
     struct exec_cmd cmd = {0};
-    int err;
+    int err, out[2] = {-1, -1};
 
     if (w->link->command(w, &cmd) == -1) {
         log_error(ENOMEM, "cannot start a worker");
@@ -82,9 +83,21 @@ spawn_process(struct mworker *w, int chan)
         return -1;
     }
     cmd.batch = w->fl->opt->worker_batch;
+    if (w->link->capture_output) {
+        if (output_open(w, out) == -1) {
+            log_error(errno, "cannot start a worker: pipe2() failed");
+            exec_cmd_free(&cmd);
+            return -1;
+        }
+        cmd.out_fd = out[0];
+        cmd.err_fd = out[1];
+    }
+    cmd.runas = &w->fl->runas;
     w->pid = exec_worker(&cmd, chan);
     err = errno;
     exec_cmd_free(&cmd);
+    fd_close(out[0]); /* the child's ends: it has its own copies */
+    fd_close(out[1]);
     if (w->pid == -1) {
         w->pid = 0;
         log_error(err, "fork() failed; cannot start a worker");
@@ -117,6 +130,7 @@ spawn_register(struct slot *s, struct mworker *w, int chan)
     s->w = w;
     ev_child_init(&w->child_w, spawn_child_cb, w->pid, 0);
     ev_child_start(fl->loop, &w->child_w);
+    output_start(w);
     w->link->start(w);
     log_info("%s " MW_FMT " started in slot %u", w->link->title, MW_ARGS(w),
              s->index);
@@ -288,6 +302,7 @@ spawn_vacate(struct mworker *w, ev_tstamp lived)
         return;
     }
     s->restarts++;
+    fl->restarts[w->watchdog_killed ? RESTART_WATCHDOG : RESTART_CRASH]++;
     delay_ms = backoff_next(&s->backoff, lived);
     if (delay_ms > 0) {
         log_info("restarting slot %u in %llu ms", s->index,
@@ -298,9 +313,10 @@ spawn_vacate(struct mworker *w, ev_tstamp lived)
     spawn_reload_next(fl, s);
 }
 
-/* Starts a new worker for <s>; the current one goes once it is READY. */
+/* Starts a new worker for <s>; the current one goes once it is READY.
+ * <cause>: what /metrics counts it as. */
 void
-spawn_replace(struct slot *s, const char *why)
+spawn_replace(struct slot *s, enum restart_cause cause, const char *why)
 {
     struct mworker *old = s->w;
 
@@ -315,7 +331,9 @@ spawn_replace(struct slot *s, const char *why)
         /* Keep the old one; the slot retries as after an exit. */
         s->w = old;
         s->old = NULL;
+        return;
     }
+    s->fl->restarts[cause]++;
 }
 
 /* The rolling restart's next slot: each slot's worker is replaced in
@@ -327,7 +345,7 @@ spawn_reload_step(struct fleet *fl)
         struct slot *s = fl->slots[fl->reload_next];
 
         if (s->w != NULL && s->w->ready && s->old == NULL) {
-            spawn_replace(s, "rolling restart");
+            spawn_replace(s, RESTART_RELOAD, "rolling restart");
             if (s->old != NULL) {
                 return; /* continue when its successor is READY */
             }

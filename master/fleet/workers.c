@@ -87,6 +87,48 @@ workers_maybe_announce(struct fleet *fl)
     }
 }
 
+/* Listener <i> as <w> should know it: its address, and under none and
+ * reuseport the socket to accept on; or, <open> false, that it closes. */
+static void
+workers_tell_listener(struct mworker *w, unsigned i, bool open)
+{
+    const struct fleet *fl = w->fl;
+    int fd = open ? listeners_fd_of(fl->lis, i, fl->opt->policy->accept,
+                                    w->slot != NULL ? (int) w->slot->index : -1)
+                  : -1;
+
+    if (w->link->listener != NULL && w->chan_fd != -1) {
+        w->link->listener(w, i, open ? &fl->lis->l[i].addr : NULL, fd);
+    }
+}
+
+static void
+workers_tell_listeners(struct mworker *w)
+{
+    unsigned i;
+
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        if (w->fl->lis->l[i].open) {
+            workers_tell_listener(w, i, true);
+        }
+    }
+}
+
+/* Listener <i> opened, or is about to close (<open> false) (SIGHUP):
+ * every worker that is READY hears of it; the others will when they
+ * are. */
+void
+workers_listener_changed(struct fleet *fl, unsigned i, bool open)
+{
+    struct mworker *w;
+
+    TAILQ_FOREACH(w, &fl->all, all_link) {
+        if (w->ready && !w->exited) {
+            workers_tell_listener(w, i, open);
+        }
+    }
+}
+
 /*
  * <w> said READY: it joins; the worker it replaces, if any, retires.
  * During a graceful stop it joins nothing: the stop tells it to go at
@@ -97,7 +139,6 @@ workers_ready(struct mworker *w)
 {
     struct fleet *fl = w->fl;
     struct slot *s = w->slot;
-    int fd;
 
     w->ready = true;
     w->ready_at = ev_now(fl->loop);
@@ -109,11 +150,7 @@ workers_ready(struct mworker *w)
     if (w->retiring || fl->stopping) {
         return; /* retired before it was up: it has SHUTDOWN already */
     }
-    fd = listeners_worker_fd(fl->lis, fl->opt->policy->accept,
-                             s != NULL ? (int) s->index : -1);
-    if (fd != -1 && w->link->send_listener != NULL) {
-        w->link->send_listener(w, fd);
-    }
+    workers_tell_listeners(w);
     sched_worker_up(fl->sched, &w->sw);
     if (s != NULL && s->old != NULL) {
         workers_retire(s->old, "its replacement is ready");
@@ -165,7 +202,7 @@ workers_check_recycle(struct mworker *w)
     } else {
         return;
     }
-    spawn_replace(w->slot, why);
+    spawn_replace(w->slot, RESTART_RECYCLE, why);
 }
 
 /*
@@ -216,6 +253,7 @@ workers_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
                  "worker " MW_FMT " silent for %.1f s "
                  "(--worker-timeout); killing it",
                  MW_ARGS(w), silent);
+        w->watchdog_killed = true;
         if (kill(w->pid, SIGKILL) == -1 && errno != ESRCH) {
             log_warn(errno, "kill(W%u) failed", w->sw.id);
         }

@@ -63,6 +63,8 @@ const struct link_ops node_link_ops = {
     /* Node's IPC channel is a byte stream of JSON lines. */
     .sock_type = SOCK_STREAM,
     .stop_before_ready = true,
+    /* An application's console.log: each line logged as its worker's. */
+    .capture_output = true,
     .resolve = node_spawn_resolve,
     .announce = node_spawn_announce,
     .fini = node_fini,

@@ -6,6 +6,7 @@
  * answer:
  *
  *   stats          the /stats JSON
+ *   status         the workers as a table (as pm2 list)
  *   workers N      scale to N workers (1..HANDOFF_MAX_WORKERS), as
  *                  SIGTTIN/SIGTTOU do
  *   reload         rolling restart, as SIGHUP
@@ -37,7 +38,6 @@
 #include "ctlpath.h"
 #include "fdutil.h"
 #include "fleet/fleet.h"
-#include "fleet/spawn.h"
 #include "log.h"
 #include "ops/control.h"
 #include "ops/control_cmds.h"
@@ -102,6 +102,22 @@ control_do_stats(struct oneshot *srv, const char *arg, uint64_t n,
 }
 
 static void
+control_do_status(struct oneshot *srv, const char *arg, uint64_t n,
+                  struct sbuf *out)
+{
+    struct stats_snapshot snap;
+
+    (void) arg;
+    (void) n;
+    if (stats_take(&snap, srv->ctx) == -1) {
+        out->failed = true;
+        return;
+    }
+    stats_table(&snap, out);
+    stats_release(&snap);
+}
+
+static void
 control_do_workers(struct oneshot *srv, const char *arg, uint64_t n,
                    struct sbuf *out)
 {
@@ -113,17 +129,7 @@ control_do_workers(struct oneshot *srv, const char *arg, uint64_t n,
         sbuf_printf(out, "error: stopping\n");
         return;
     }
-    while (fl->nslots < n) {
-        unsigned before = fl->nslots;
-
-        fleet_scale(fl, +1);
-        if (fl->nslots == before) {
-            break;
-        }
-    }
-    while (fl->nslots > n) {
-        fleet_scale(fl, -1);
-    }
+    fleet_scale_to(fl, (unsigned) n);
     sbuf_printf(out, "ok: %u workers (were %u)\n", fl->nslots, was);
 }
 
@@ -131,16 +137,19 @@ static void
 control_do_reload(struct oneshot *srv, const char *arg, uint64_t n,
                   struct sbuf *out)
 {
-    struct fleet *fl = ((const struct ops_env *) srv->ctx)->fleet;
+    const struct ops_env *env = srv->ctx;
+    char why[400];
 
     (void) arg;
     (void) n;
-    if (fl->stopping) {
-        sbuf_printf(out, "error: stopping\n");
+    if (!env->reload(env->ctx, why, sizeof(why))) {
+        sbuf_printf(out, "error: %s\n", why);
         return;
     }
-    spawn_reload(fl);
-    sbuf_printf(out, "ok: rolling restart of %u workers\n", fl->nslots);
+    sbuf_printf(out,
+                "ok: configuration applied; rolling restart of %u "
+                "workers\n",
+                env->fleet->nslots);
 }
 
 static void

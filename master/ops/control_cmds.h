@@ -30,6 +30,8 @@ enum ctl_arg {
 #define CTL_COMMANDS(X)                                                        \
     X(stats, CTL_ARG_NONE, false,                                              \
       "  stats         the master's figures (the /stats JSON)\n")              \
+    X(status, CTL_ARG_NONE, false,                                             \
+      "  status        the workers as a table, as pm2 list does\n")            \
     X(workers, CTL_ARG_WORKERS, false,                                         \
       "  workers N     scale to N workers (1 to " BOUNDS_STR(                  \
           HANDOFF_MAX_WORKERS) ")\n")                                          \

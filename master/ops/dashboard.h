@@ -5,6 +5,9 @@
 #ifndef HS_MASTER_DASHBOARD_H
 #define HS_MASTER_DASHBOARD_H
 
-extern const char dashboard_html[];
+/* The page is dashboard_top, the figures as JSON ({"stats":...,
+ * "history":[...]}, with no "<"), then dashboard_bottom. */
+extern const char dashboard_top[];
+extern const char dashboard_bottom[];
 
 #endif

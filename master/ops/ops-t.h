@@ -9,6 +9,7 @@
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct acceptor;
 struct fleet;
@@ -30,6 +31,9 @@ struct ops_env {
      * and every worker. */
     void *ctx;
     void (*set_trace)(void *ctx, bool on);
+    /* SIGHUP's: the configuration read again and applied, then a
+     * rolling restart; false (nothing changed) with the first error. */
+    bool (*reload)(void *ctx, char *why, size_t len);
 };
 
 #endif

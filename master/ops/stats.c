@@ -13,26 +13,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "accept/acceptor.h"
 #include "accept/listener.h"
 #include "conf/options.h"
+#include "fdutil.h"
 #include "fleet/fleet-t.h"
 #include "fleet/link.h"
+#include "json.h"
+#include "ops/history.h"
 #include "ops/ops-t.h"
 #include "ops/stats.h"
 #include "sched/policy.h"
 #include "version.h"
 
-/* The kernel's accept queue on the listener (TCP_INFO on a listening
- * socket: tcpi_unacked is the queue, tcpi_sacked its limit). */
+/* The kernel's accept queue on a listening socket (TCP_INFO on a
+ * listening socket: tcpi_unacked is the queue, tcpi_sacked its limit):
+ * the master's, else (reuseport) the first slot's. */
 static void
-stats_accept_queue(const struct listeners *lis, unsigned *len, unsigned *max)
+stats_accept_queue(const struct listener *l, unsigned *len, unsigned *max)
 {
     struct tcp_info ti;
     socklen_t tl = sizeof(ti);
-    int fd = listeners_any_fd(lis);
+    int fd = l->fd != -1 ? l->fd : l->slot_fd[0];
 
     *len = *max = 0;
     if (fd != -1 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0) {
@@ -78,9 +83,8 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     s->acks = sc->acks;
     s->refusals = sc->refusals;
     s->reclaims = sc->reclaims;
-    stats_accept_queue(env->lis, &s->accept_queue, &s->accept_queue_max);
     s->paused = acceptor_paused(env->acc);
-    s->accepting = env->lis->fd != -1 && s->paused == NULL;
+    s->accepting = env->lis->nopen > 0 && s->paused == NULL;
     s->stopping = fl->stopping;
     s->worker_exits = fl->exits;
     s->nslots = fl->nslots;
@@ -88,18 +92,81 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     s->reports = fl->kind->load != NULL;
     s->served_total = fl->served_gone;
     s->handed_total = fl->handed_gone;
+    s->counted = fl->stats_gone;
+    s->rate = history_rate();
+    memcpy(s->restarts, fl->restarts, sizeof(s->restarts));
     s->nworkers = 0;
     TAILQ_FOREACH(w, &fl->all, all_link) {
         s->served_total += w->sw.load.served;
         s->handed_total += w->sw.handed;
+        chan_stats_add(&s->counted, &w->stats);
         s->nworkers++;
     }
+}
+
+/* The listening addresses, with what came in on each; the accept
+ * queues' total. */
+static void
+stats_take_listeners(struct stats_snapshot *s, const struct ops_env *env)
+{
+    unsigned i, k;
+
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        const struct listener *li = &env->lis->l[i];
+        struct stats_listener *o = &s->listeners[s->nlisteners];
+
+        if (!li->open) {
+            continue;
+        }
+        s->nlisteners++;
+        o->index = i;
+        memcpy(o->name, li->name, sizeof(o->name));
+        memcpy(o->address, li->address, sizeof(o->address));
+        o->accepted = li->accepted;
+        stats_accept_queue(li, &o->queue, &o->queue_max);
+        s->accept_queue += o->queue;
+        s->accept_queue_max += o->queue_max;
+        for (k = 0; k < CHAN_STATUS_CLASSES; k++) {
+            o->requests[k] = s->counted.requests[i][k] - li->base[k];
+        }
+    }
+}
+
+/* The master's own process: CPU, memory, descriptors, as Prometheus's
+ * client libraries report theirs. */
+static void
+stats_take_process(struct stats_process *p, const struct ops_env *env)
+{
+    struct rusage ru;
+    struct rlimit rl;
+    unsigned long long size = 0, resident = 0;
+    FILE *f;
+
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        p->cpu_s = (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
+                   + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    }
+    f = fopen("/proc/self/statm", "re");
+    if (f != NULL) {
+        if (fscanf(f, "%llu %llu", &size, &resident) == 2) {
+            p->vsize_bytes = size * (unsigned long long) sysconf(_SC_PAGESIZE);
+            p->rss_bytes =
+                resident * (unsigned long long) sysconf(_SC_PAGESIZE);
+        }
+        fclose(f);
+    }
+    p->open_fds = fd_count_open();
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        p->max_fds = (uint64_t) rl.rlim_cur;
+    }
+    p->start_time = env->started;
 }
 
 static void
 stats_take_workers(struct stats_snapshot *s, const struct fleet *fl)
 {
     const struct mworker *w;
+    ev_tstamp now = ev_now(fl->loop);
     size_t i = 0;
 
     TAILQ_FOREACH(w, &fl->all, all_link) {
@@ -114,6 +181,8 @@ stats_take_workers(struct stats_snapshot *s, const struct fleet *fl)
         o->handed = w->sw.handed;
         o->unanswered = w->sw.ninflight;
         o->restarts = w->slot != NULL ? w->slot->restarts : 0;
+        o->rate = w->rate;
+        o->uptime_s = now - w->started;
     }
 }
 
@@ -158,6 +227,8 @@ stats_take(struct stats_snapshot *s, const struct ops_env *env)
     }
     stats_take_workers(s, env->fleet);
     stats_take_slots(s, env->fleet);
+    stats_take_listeners(s, env);
+    stats_take_process(&s->proc, env);
     return 0;
 }
 
@@ -168,6 +239,105 @@ stats_release(struct stats_snapshot *s)
     free(s->slots);
     s->workers = NULL;
     s->slots = NULL;
+}
+
+static const char *const stats_causes[RESTART_CAUSES] = {
+    [RESTART_CRASH] = "crash",
+    [RESTART_RECYCLE] = "recycle",
+    [RESTART_WATCHDOG] = "watchdog",
+    [RESTART_RELOAD] = "reload",
+};
+
+static const uint64_t stats_bounds_us[CHAN_LATENCY_BOUNDS] = {
+    CHAN_LATENCY_BOUNDS_US};
+
+/* {"1xx":n,...,"5xx":n} */
+static void
+stats_json_classes(const uint64_t *n, struct sbuf *b)
+{
+    unsigned i;
+
+    for (i = 0; i < CHAN_STATUS_CLASSES; i++) {
+        sbuf_printf(b, "%s\"%uxx\":%llu", i ? "," : "{", i + 1,
+                    (unsigned long long) n[i]);
+    }
+    sbuf_printf(b, "}");
+}
+
+/* What the workers counted: responses by class, bytes, latency. */
+static void
+stats_json_counted(const struct stats_snapshot *s, struct sbuf *b)
+{
+    uint64_t classes[CHAN_STATUS_CLASSES] = {0};
+    size_t i, k;
+
+    if (!s->reports) {
+        sbuf_printf(b, "\"responses\":null,\"bytes_in\":null,"
+                       "\"bytes_out\":null,\"latency\":null");
+        return;
+    }
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        for (k = 0; k < CHAN_STATUS_CLASSES; k++) {
+            classes[k] += s->counted.requests[i][k];
+        }
+    }
+    sbuf_printf(b, "\"responses\":");
+    stats_json_classes(classes, b);
+    sbuf_printf(b,
+                ",\"bytes_in\":%llu,\"bytes_out\":%llu,"
+                "\"latency\":{\"sum_ms\":%.3f,\"bounds_ms\":[",
+                (unsigned long long) s->counted.bytes_in,
+                (unsigned long long) s->counted.bytes_out,
+                (double) s->counted.latency_sum_us / 1000.);
+    for (i = 0; i < CHAN_LATENCY_BOUNDS; i++) {
+        sbuf_printf(b, "%s%g", i ? "," : "", (double) stats_bounds_us[i] / 1e3);
+    }
+    sbuf_printf(b, "],\"counts\":[");
+    for (i = 0; i < CHAN_LATENCY_BUCKETS; i++) {
+        sbuf_printf(b, "%s%llu", i ? "," : "",
+                    (unsigned long long) s->counted.latency[i]);
+    }
+    sbuf_printf(b, "]}");
+}
+
+/* "restarts":{...},"listeners":[...] */
+static void
+stats_json_restarts_listeners(const struct stats_snapshot *s, struct sbuf *b)
+{
+    char name[2 * sizeof(s->listeners[0].name) + 8];
+    size_t i, pos;
+
+    sbuf_printf(b, "\"restarts\":{");
+    for (i = 0; i < RESTART_CAUSES; i++) {
+        sbuf_printf(b, "%s\"%s\":%llu", i ? "," : "", stats_causes[i],
+                    (unsigned long long) s->restarts[i]);
+    }
+    sbuf_printf(b, "},\"listeners\":[");
+    for (i = 0; i < s->nlisteners; i++) {
+        const struct stats_listener *l = &s->listeners[i];
+
+        pos = 0;
+        if (!json_put_string(name, sizeof(name) - 1, &pos, l->name,
+                             strlen(l->name))) {
+            pos = 0;
+            name[pos++] = '"';
+            name[pos++] = '"';
+        }
+        name[pos] = '\0';
+        sbuf_printf(b,
+                    "%s{\"index\":%u,\"name\":%s,\"address\":\"%s\","
+                    "\"accepted\":%llu,\"accept_queue\":%u,"
+                    "\"accept_queue_max\":%u,\"responses\":",
+                    i ? "," : "", l->index, name, l->address,
+                    (unsigned long long) l->accepted, l->queue, l->queue_max);
+        if (s->reports) {
+            stats_json_classes(l->requests, b);
+        } else {
+            sbuf_printf(b, "null");
+        }
+        sbuf_printf(b, "}");
+    }
+    sbuf_printf(b, "],");
 }
 
 static void
@@ -191,10 +361,16 @@ stats_json_worker(const struct stats_worker *w, bool first, struct sbuf *b)
                     (unsigned long long) w->load.served, w->load.lag_us / 1000.,
                     w->load.rss_kib);
     }
+    if (w->reports) {
+        sbuf_printf(b, "\"requests_per_s\":%.1f,", w->rate);
+    } else {
+        sbuf_printf(b, "\"requests_per_s\":null,");
+    }
     sbuf_printf(b,
                 "\"connections_handed\":%llu,\"unanswered_handoffs\":%u,"
-                "\"restarts\":%u}",
-                (unsigned long long) w->handed, w->unanswered, w->restarts);
+                "\"restarts\":%u,\"uptime_s\":%.1f}",
+                (unsigned long long) w->handed, w->unanswered, w->restarts,
+                w->uptime_s);
 }
 
 void
@@ -222,20 +398,28 @@ stats_json(const struct stats_snapshot *s, struct sbuf *b)
         s->paused != NULL ? "\"" : "", s->paused != NULL ? s->paused : "null",
         s->paused != NULL ? "\"" : "", s->stopping ? "true" : "false",
         (unsigned long long) s->worker_exits, s->nslots, s->workers_ready);
+    stats_json_restarts_listeners(s, b);
     /* Node workers (--node) send no load reports: what only a report
      * tells is unknown for them, and says so (null), rather than 0. */
     if (!s->reports) {
         sbuf_printf(b,
                     "\"totals\":{\"requests_served\":null,"
-                    "\"connections_handed\":%llu},\"workers\":[",
+                    "\"connections_handed\":%llu,",
                     (unsigned long long) s->handed_total);
     } else {
         sbuf_printf(b,
                     "\"totals\":{\"requests_served\":%llu,"
-                    "\"connections_handed\":%llu},\"workers\":[",
+                    "\"connections_handed\":%llu,",
                     (unsigned long long) s->served_total,
                     (unsigned long long) s->handed_total);
     }
+    stats_json_counted(s, b);
+    if (s->reports) {
+        sbuf_printf(b, ",\"requests_per_s\":%.1f", s->rate);
+    } else {
+        sbuf_printf(b, ",\"requests_per_s\":null");
+    }
+    sbuf_printf(b, "},\"workers\":[");
     for (i = 0; i < s->nworkers; i++) {
         stats_json_worker(&s->workers[i], i == 0, b);
     }
@@ -370,10 +554,104 @@ stats_prometheus_slot_gauges(const struct stats_snapshot *s, struct sbuf *b)
 #undef SLOT_GAUGE
 }
 
+/* What the workers counted: responses, latency, bytes. Node workers
+ * report none of it: left out. */
+static void
+stats_prometheus_http(const struct stats_snapshot *s, struct sbuf *b)
+{
+    const struct chan_stats *c = &s->counted;
+    uint64_t cum = 0;
+    size_t i, k;
+
+    if (!s->reports) {
+        return;
+    }
+    stats_metric(b, "handoff_http_requests_total", "counter",
+                 "Responses the workers sent, by listener and status class.");
+    for (i = 0; i < s->nlisteners; i++) {
+        for (k = 0; k < CHAN_STATUS_CLASSES; k++) {
+            sbuf_printf(b,
+                        "handoff_http_requests_total{listener=\"%s\","
+                        "code=\"%zuxx\"} %llu\n",
+                        s->listeners[i].address, k + 1,
+                        (unsigned long long) s->listeners[i].requests[k]);
+        }
+    }
+    stats_metric(b, "handoff_http_request_duration_seconds", "histogram",
+                 "Time from a request's first byte to its response being "
+                 "queued, measured in the workers.");
+    for (i = 0; i < CHAN_LATENCY_BUCKETS; i++) {
+        cum += c->latency[i];
+        if (i < CHAN_LATENCY_BOUNDS) {
+            sbuf_printf(b,
+                        "handoff_http_request_duration_seconds_bucket"
+                        "{le=\"%g\"} %llu\n",
+                        (double) stats_bounds_us[i] / 1e6,
+                        (unsigned long long) cum);
+        } else {
+            sbuf_printf(b,
+                        "handoff_http_request_duration_seconds_bucket"
+                        "{le=\"+Inf\"} %llu\n",
+                        (unsigned long long) cum);
+        }
+    }
+    sbuf_printf(b,
+                "handoff_http_request_duration_seconds_sum %.6f\n"
+                "handoff_http_request_duration_seconds_count %llu\n",
+                (double) c->latency_sum_us / 1e6, (unsigned long long) cum);
+    stats_counter(b, "handoff_http_received_bytes_total",
+                  "Bytes the workers read from clients.", c->bytes_in);
+    stats_counter(b, "handoff_http_sent_bytes_total",
+                  "Bytes the workers wrote to clients, files included.",
+                  c->bytes_out);
+}
+
+/* Restarts by cause, the build, and the master's own process. */
+static void
+stats_prometheus_process(const struct stats_snapshot *s, struct sbuf *b)
+{
+    const struct stats_process *p = &s->proc;
+    size_t i;
+
+    stats_metric(b, "handoff_worker_restarts_total", "counter",
+                 "Workers replaced, by cause: crash (exited unasked), "
+                 "recycle (--max-requests, --max-rss), watchdog "
+                 "(--worker-timeout), reload (rolling restart).");
+    for (i = 0; i < RESTART_CAUSES; i++) {
+        sbuf_printf(b, "handoff_worker_restarts_total{cause=\"%s\"} %llu\n",
+                    stats_causes[i], (unsigned long long) s->restarts[i]);
+    }
+    stats_metric(b, "handoff_build_info", "gauge",
+                 "Always 1; the version of the running master.");
+    sbuf_printf(b, "handoff_build_info{version=\"%s\"} 1\n", HANDOFF_VERSION);
+    stats_metric(b, "process_cpu_seconds_total", "counter",
+                 "User and system CPU time of the master.");
+    sbuf_printf(b, "process_cpu_seconds_total %.3f\n", p->cpu_s);
+    stats_metric(b, "process_resident_memory_bytes", "gauge",
+                 "Resident memory of the master.");
+    sbuf_printf(b, "process_resident_memory_bytes %llu\n",
+                (unsigned long long) p->rss_bytes);
+    stats_metric(b, "process_virtual_memory_bytes", "gauge",
+                 "Virtual memory of the master.");
+    sbuf_printf(b, "process_virtual_memory_bytes %llu\n",
+                (unsigned long long) p->vsize_bytes);
+    stats_metric(b, "process_open_fds", "gauge",
+                 "Descriptors the master holds open.");
+    sbuf_printf(b, "process_open_fds %d\n", p->open_fds);
+    stats_metric(b, "process_max_fds", "gauge",
+                 "The master's descriptor limit.");
+    sbuf_printf(b, "process_max_fds %llu\n", (unsigned long long) p->max_fds);
+    stats_metric(b, "process_start_time_seconds", "gauge",
+                 "When the master started, in seconds since the epoch.");
+    sbuf_printf(b, "process_start_time_seconds %.3f\n", p->start_time);
+}
+
 void
 stats_prometheus(const struct stats_snapshot *s, struct sbuf *b)
 {
     stats_prometheus_master(s, b);
+    stats_prometheus_http(s, b);
+    stats_prometheus_process(s, b);
     stats_prometheus_slot_totals(s, b);
     stats_prometheus_slot_gauges(s, b);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "chan.h"
+#include "fleet/fleet-t.h"
 #include "sbuf.h"
 
 struct ops_env;
@@ -27,6 +28,8 @@ struct stats_worker {
     uint64_t handed;
     unsigned unanswered;
     unsigned restarts; /* its slot's */
+    double rate;       /* requests a second, the last second */
+    double uptime_s;
 };
 
 /* A slot: its workers past and present, and the current one. */
@@ -37,6 +40,25 @@ struct stats_slot {
     bool reports; /* the current worker's figures are known */
     struct chan_load load;
     long pid;
+};
+
+/* The master process itself, as Prometheus's process_* series. */
+struct stats_process {
+    double cpu_s; /* user + system */
+    uint64_t rss_bytes, vsize_bytes;
+    int open_fds;
+    uint64_t max_fds;
+    double start_time; /* Unix time */
+};
+
+/* A listening address and what came in on it. */
+struct stats_listener {
+    unsigned index;
+    char name[72];             /* its --listen, or systemd's name */
+    char address[64];          /* where it is bound */
+    uint64_t accepted;         /* by the master */
+    unsigned queue, queue_max; /* the kernel's accept queue */
+    uint64_t requests[CHAN_STATUS_CLASSES]; /* responses by status class */
 };
 
 struct stats_snapshot {
@@ -55,14 +77,22 @@ struct stats_snapshot {
     size_t workers_ready;
     bool reports; /* the workers' kind reports load: served is known */
     uint64_t served_total, handed_total;
+    double rate;                  /* requests a second, the last second */
     struct stats_worker *workers; /* owned */
     size_t nworkers;
     struct stats_slot *slots; /* owned, nslots of them */
+    /* What the workers counted (reports only): exited ones and live. */
+    struct chan_stats counted;
+    uint64_t restarts[RESTART_CAUSES];
+    struct stats_listener listeners[CHAN_LISTENERS_MAX];
+    size_t nlisteners;
+    struct stats_process proc;
 };
 
 int stats_take(struct stats_snapshot *s, const struct ops_env *env);
 void stats_release(struct stats_snapshot *s);
 void stats_json(const struct stats_snapshot *s, struct sbuf *b);
 void stats_prometheus(const struct stats_snapshot *s, struct sbuf *b);
+void stats_table(const struct stats_snapshot *s, struct sbuf *b);
 
 #endif

@@ -3,7 +3,10 @@
  *
  * The master forks and executes its binary again, as found on disk now
  * (possibly a new build), with the same arguments, handing it its
- * listening socket(s) (HANDOFF_LISTEN_FDS), its --admin socket
+ * listening sockets (HANDOFF_LISTEN_FDS: every listener's, each slot's
+ * under reuseport; the new master matches them with its own --listen by
+ * address, or, when they are systemd's, takes them as they are, with
+ * their names in HANDOFF_LISTEN_FDNAMES), its --admin socket
  * (HANDOFF_ADMIN_FD) and the write end of a pipe (HANDOFF_UPGRADE_FD). Both
  * masters accept on the same socket meanwhile. When the new master's workers
  * are all READY it writes "R" to the pipe; the old master then stops
@@ -34,6 +37,7 @@
 #include "fleet/exec.h"
 #include "log.h"
 #include "ops/admin.h"
+#include "ops/pidfile.h"
 #include "ops/upgrade.h"
 
 #define UPGRADE_TIMEOUT_S 30.0
@@ -42,10 +46,12 @@
 /* What the new master is handed. */
 struct upgrade_handover {
     int fds[INHERIT_MAX]; /* the listening sockets */
+    char names[INHERIT_MAX][INHERIT_NAME_MAX];
     size_t nfds;
-    int admin;   /* the --admin socket, or -1 */
-    int pipe[2]; /* [1] is the new master's "ready" pipe */
-    char **envp; /* owned */
+    bool systemd; /* they are systemd's: names go with them */
+    int admin;    /* the --admin socket, or -1 */
+    int pipe[2];  /* [1] is the new master's "ready" pipe */
+    char **envp;  /* owned */
 };
 
 void
@@ -101,6 +107,10 @@ upgrade_read_cb(struct ev_loop *loop, ev_io *io, int revents)
                  (long) up->pid);
         up->step_down(up->ctx);
     } else {
+        /* Its end closed without "ready": it is dead, or dying. What it
+         * took (the control socket's path, the pid file) is ours again
+         * now, before the line that says so is read. */
+        up->successor_gone(up->ctx);
         log_error(0,
                   "upgrade failed: the new master (pid %ld) exited before "
                   "it was ready; this master goes on serving",
@@ -121,6 +131,7 @@ upgrade_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
               (long) up->pid, UPGRADE_TIMEOUT_S);
     (void) kill(up->pid, SIGTERM);
     upgrade_end(up);
+    up->successor_gone(up->ctx); /* it will not take over */
 }
 
 static void
@@ -141,21 +152,34 @@ upgrade_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 static bool
 upgrade_env(struct upgrade_handover *h)
 {
-    char env_fds[256], env_pipe[48], env_admin[48], *p;
-    char *set[] = {env_fds, env_pipe, env_admin};
-    size_t i;
+    static char env_fds[32 + INHERIT_MAX * 12],
+        env_names[32 + INHERIT_MAX * INHERIT_NAME_MAX];
+    char env_pipe[48], env_admin[48], *p, *q;
+    char *set[4] = {env_fds, env_pipe};
+    size_t i, n = 2;
 
     p = env_fds;
     p += snprintf(p, sizeof(env_fds), "HANDOFF_LISTEN_FDS=");
-    for (i = 0; i < h->nfds && p < env_fds + sizeof(env_fds) - 12; i++) {
+    q = env_names;
+    q += snprintf(q, sizeof(env_names), "HANDOFF_LISTEN_FDNAMES=");
+    for (i = 0; i < h->nfds; i++) {
         p += snprintf(p, (size_t) (env_fds + sizeof(env_fds) - p), "%s%d",
                       i ? "," : "", h->fds[i]);
+        /* systemd's names are colon-separated, and hold no colon. */
+        q += snprintf(q, (size_t) (env_names + sizeof(env_names) - q), "%s%s",
+                      i ? ":" : "", h->names[i]);
     }
     snprintf(env_pipe, sizeof(env_pipe), "HANDOFF_UPGRADE_FD=%d", h->pipe[1]);
     snprintf(env_admin, sizeof(env_admin), "HANDOFF_ADMIN_FD=%d", h->admin);
     /* The admin port moves over too, or the new master could not bind it
      * while this one holds it. */
-    h->envp = exec_env(set, h->admin != -1 ? 3 : 2);
+    if (h->admin != -1) {
+        set[n++] = env_admin;
+    }
+    if (h->systemd) {
+        set[n++] = env_names;
+    }
+    h->envp = exec_env(set, n);
     return h->envp != NULL;
 }
 
@@ -204,7 +228,8 @@ upgrade_start(struct upgrade *up, bool stopping)
         log_warn(0, "SIGUSR2: an upgrade or a stop is already under way");
         return;
     }
-    h.nfds = listeners_fds(up->lis, h.fds, INHERIT_MAX);
+    h.nfds = listeners_fds(up->lis, h.fds, h.names, INHERIT_MAX);
+    h.systemd = up->lis->from_systemd;
     if (h.nfds == 0) {
         log_warn(0, "SIGUSR2: no listening socket to hand over");
         return;
@@ -220,6 +245,7 @@ upgrade_start(struct upgrade *up, bool stopping)
         return;
     }
     log_info("SIGUSR2: starting a new master from %s", up->self_path);
+    pidfile_upgrade_start(); /* FILE.oldbin: FILE will be the new one's */
 
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
@@ -233,6 +259,7 @@ upgrade_start(struct upgrade *up, bool stopping)
     exec_vec_free(h.envp);
     if (pid == -1) {
         log_error(err, "SIGUSR2: fork() failed; no upgrade");
+        pidfile_upgrade_failed();
         fd_close(h.pipe[0]);
         return;
     }

@@ -23,7 +23,8 @@ struct upgrade {
     ev_child child;
     int parent_fd; /* as a new master: the old one's pipe, or -1 */
     /* The core's: the new master is ready, this one stops; the new
-     * master has exited. */
+     * master will not take over (it failed, timed out or exited): told
+     * as soon as that is known, and again at its exit. */
     void *ctx;
     void (*step_down)(void *ctx);
     void (*successor_gone)(void *ctx);

@@ -71,9 +71,15 @@ static struct sched_worker *
 rr_pick(struct sched *s, const struct sched_conn *c)
 {
     struct rr_state *st = s->pstate;
-    struct sched_worker *w = TAILQ_FIRST(&st->free);
+    struct sched_worker *w;
 
     (void) c;
+    /* A worker that joined with handoffs unanswered (a switch of policy
+     * at SIGHUP: sched_set_policy()) is free once it answers them. */
+    while ((w = TAILQ_FIRST(&st->free)) != NULL && w->ninflight >= s->window) {
+        TAILQ_REMOVE(&st->free, w, pol_link);
+        w->pol_linked = false;
+    }
     if (w != NULL) {
         TAILQ_REMOVE(&st->free, w, pol_link);
         w->pol_linked = false;

@@ -7,6 +7,8 @@
 #include "sched/policy.h"
 #include "sched/sched.h"
 
+static void sched_dispatch(struct sched *s);
+
 int
 sched_init(struct sched *s, const struct sched_policy *policy,
            const struct sched_sink *sink)
@@ -27,6 +29,44 @@ sched_init(struct sched *s, const struct sched_policy *policy,
     if (policy->init != NULL) {
         policy->init(s);
     }
+    return 0;
+}
+
+/*
+ * Switches to <policy> (SIGHUP), whose way of accepting is the old one's
+ * (the caller checks: from the master's accepting to the workers' own
+ * is a new master's work), with <window> unanswered handoffs a worker
+ * (0: the policy's default). The workers in the rotation join the new
+ * policy as if they had just come up; what they were handed stays
+ * theirs. Returns 0, or -1 (ENOMEM) with the old policy kept.
+ */
+int
+sched_set_policy(struct sched *s, const struct sched_policy *policy,
+                 unsigned window)
+{
+    struct sched_worker *w;
+    void *st = NULL;
+
+    if (policy->state_size > 0
+        && (st = calloc(1, policy->state_size)) == NULL) {
+        return -1;
+    }
+    TAILQ_FOREACH(w, &s->workers, link) {
+        s->policy->worker_down(s, w);
+    }
+    free(s->pstate);
+    s->pstate = st;
+    s->policy = policy;
+    s->window = window != 0           ? window
+                : policy->window != 0 ? policy->window
+                                      : SCHED_WINDOW_DEFAULT;
+    if (policy->init != NULL) {
+        policy->init(s);
+    }
+    TAILQ_FOREACH(w, &s->workers, link) {
+        (void) policy->worker_up(s, w);
+    }
+    sched_dispatch(s);
     return 0;
 }
 

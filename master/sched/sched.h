@@ -108,6 +108,8 @@ int sched_init(struct sched *s, const struct sched_policy *policy,
                const struct sched_sink *sink);
 /* Frees policy state; queued and in-flight connections stay the caller's. */
 void sched_fini(struct sched *s);
+int sched_set_policy(struct sched *s, const struct sched_policy *policy,
+                     unsigned window);
 
 void sched_worker_init(struct sched_worker *w, uint32_t id);
 void sched_worker_up(struct sched *s, struct sched_worker *w);

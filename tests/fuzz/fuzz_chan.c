@@ -2,8 +2,10 @@
  * fuzz_chan.c: libFuzzer target for the channel message decoder. The
  * first byte picks how many descriptors "arrived" and whether the kernel
  * truncated them; the rest is a record. chan_decode must reject it or
- * pair every descriptor with exactly one flagged message. The same bytes
- * then go through a real SEQPACKET socketpair into chan_recv.
+ * pair every descriptor with exactly one flagged message, and a STATS
+ * message it accepts must name a whole triple of the counters, which is
+ * then applied (ASan checks it stays inside them). The same bytes then go
+ * through a real SEQPACKET socketpair into chan_recv.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct chan_record rec;
+    static struct chan_stats stats;
     static struct chan_msg buf[CHAN_BATCH_MAX + 1];
     int fds[CHAN_BATCH_MAX], used[CHAN_BATCH_MAX];
     size_t nfds, len, i;
@@ -53,6 +56,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (m->flags & CHAN_F_FD) {
                 flagged++;
+            }
+            if (m->type == CHAN_STATS) {
+                if (m->conn_id % CHAN_STATS_PER_MSG != 0
+                    || m->conn_id >= CHAN_STATS_WORDS
+                    || (m->flags & CHAN_F_FD)) {
+                    abort();
+                }
+                chan_stats_apply(&stats, m);
             }
             if (fd != -1) {
                 if (!(m->flags & CHAN_F_FD) || fd < 1000

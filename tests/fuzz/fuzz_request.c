@@ -61,7 +61,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
     (void) argc;
     (void) argv;
-    log_init("fuzz");
+    log_init("fuzz", 0);
     engine.loop = ev_default_loop(EVFLAG_AUTO);
     worker.chan_fd = -1;
     worker.master_gone = true; /* no channel: reports go nowhere */

@@ -115,8 +115,111 @@ def test_metrics_pass_promtool():
                        text=True, timeout=30)
     h.check(p.returncode == 0, f"promtool: {p.stdout}{p.stderr}")
     h.check(re.search(r"^handoff_connections_accepted_total 10$", text, re.M), text[:500])
+    for name in ("handoff_http_requests_total", "handoff_http_request_duration_seconds_bucket",
+                 "handoff_http_received_bytes_total", "handoff_worker_restarts_total",
+                 "handoff_build_info", "process_cpu_seconds_total", "process_open_fds"):
+        h.check(re.search(rf"^{name}\b", text, re.M), f"no {name}")
     slots = re.findall(r'^handoff_slot_requests_total\{slot="(\d)"\} (\d+)$', text, re.M)
     h.check(len(slots) == 2, slots)
+
+
+def metrics(base):
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def series(text, name):
+    """{labels: value} of the samples of <name> in <text>."""
+    out = {}
+    for m in re.finditer(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", text, re.M):
+        out[m.group(1) or ""] = float(m.group(2))
+    return out
+
+
+def test_metrics_count_what_was_sent():
+    # Status classes by listener, a latency histogram measured in the
+    # workers, bytes in and out: the counts match the requests sent.
+    s = h.server("--admin", "127.0.0.1:0", workers=2)
+    base = f"http://{admin_addr(s)}"
+    sent = received = 0
+    for path, n in (("/", 30), ("/missing", 5)):
+        for _ in range(n):
+            raw = f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+            with h.connect(s.port) as c:
+                c.sendall(raw)
+                sent += len(raw)
+                data = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                received += len(data)
+    text = h.wait_until(lambda: (lambda t: t if series(
+        t, "handoff_http_request_duration_seconds_count").get("") == 35 else None)(
+        metrics(base)), what="35 requests in the histogram")
+    codes = series(text, "handoff_http_requests_total")
+    lis = f"127.0.0.1:{s.port}"
+    h.check(codes == {f'{{listener="{lis}",code="{k}xx"}}': v for k, v in
+                      ((1, 0), (2, 30), (3, 0), (4, 5), (5, 0))}, codes)
+    buckets = series(text, "handoff_http_request_duration_seconds_bucket")
+    les = [float(k[5:-2]) if "Inf" not in k else float("inf") for k in buckets]
+    counts = list(buckets.values())
+    h.check(les == sorted(les) and les[-1] == float("inf") and len(les) == 16, buckets)
+    h.check(counts == sorted(counts) and counts[-1] == 35, buckets)
+    total = series(text, "handoff_http_request_duration_seconds_sum")[""]
+    h.check(0 < total < 35 * 1.0, f"sum {total}")
+    h.check(series(text, "handoff_http_received_bytes_total")[""] == sent,
+            (sent, series(text, "handoff_http_received_bytes_total")))
+    h.check(series(text, "handoff_http_sent_bytes_total")[""] == received,
+            (received, series(text, "handoff_http_sent_bytes_total")))
+    st = get_json(base + "/stats")
+    t = st["totals"]
+    h.check(t["responses"] == {"1xx": 0, "2xx": 30, "3xx": 0, "4xx": 5, "5xx": 0}, t)
+    h.check(sum(t["latency"]["counts"]) == 35 and len(t["latency"]["bounds_ms"]) == 15, t)
+    h.check(t["bytes_in"] == sent and t["bytes_out"] == received, t)
+    # a slow response lands in a higher bucket
+    h.request(s.port, "/cpu?n=30000000")
+    text = h.wait_until(lambda: (lambda t: t if series(
+        t, "handoff_http_request_duration_seconds_count").get("") == 36 else None)(
+        metrics(base)), what="the /cpu request in the histogram")
+    fast = series(text, "handoff_http_request_duration_seconds_bucket")['{le="0.0025"}']
+    h.check(fast <= 35, f"a 30M-iteration /cpu took under 2.5 ms? {fast}")
+
+
+def test_restarts_by_cause():
+    s = h.server("--admin", "127.0.0.1:0", "--worker-timeout", "1s", "--max-requests", "10",
+                 workers=2)
+    base = f"http://{admin_addr(s)}"
+
+    def causes():
+        return {k[8:-2]: v for k, v in series(metrics(base),
+                                                "handoff_worker_restarts_total").items()}
+
+    h.check(causes() == {"crash": 0, "recycle": 0, "watchdog": 0, "reload": 0}, causes())
+    victim = s.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    h.wait_until(lambda: causes()["crash"] == 1, what="a crash counted")
+    s.wait_ready(3)
+    stuck = s.worker_pids()[0]
+    os.kill(stuck, signal.SIGSTOP)
+    h.wait_until(lambda: causes()["watchdog"] == 1, what="a watchdog kill counted")
+    h.check(causes()["crash"] == 1, causes())
+    s.wait_ready(4)
+    mark = s.mark()
+    s.signal(signal.SIGHUP)  # before any request: no recycling under way
+    s.wait_log(r"rolling restart done", start=mark)
+    h.check(causes()["reload"] == 2, causes())
+    for _ in range(30):
+        h.request(s.port, "/")
+    h.wait_until(lambda: causes()["recycle"] >= 1, what="a recycle counted")
+    text = metrics(base)
+    h.check(series(text, "handoff_build_info") == {'{version="0.1.0"}': 1.0}
+            or re.search(r'^handoff_build_info\{version="[^"]+"\} 1$', text, re.M), text)
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                 "process_open_fds", "process_max_fds", "process_start_time_seconds"):
+        h.check(series(text, name).get("", 0) > 0, f"{name}: {series(text, name)}")
+    h.check(abs(series(text, "process_start_time_seconds")[""] - time.time()) < 120, text)
 
 
 class WebDriver:
@@ -168,49 +271,56 @@ class WebDriver:
 
 
 def test_dashboard_in_chromium():
+    # Under load: the first paint already shows real figures (it showed
+    # 0 requests/s: the page knew nothing until its second poll), then
+    # they rise, with charts of the last minutes; a screenshot lands in
+    # the build folder.
     s = h.server("--admin", "0", workers=2)
     addr = admin_addr(s)
-    stop = threading.Event()
-
-    def load():
-        while not stop.is_set():
-            try:
-                h.request(s.port, "/")
-            except OSError:
-                pass
-
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for t in threads:
-        t.start()
+    load = h.Wrk(s.port, duration=25, conns=8)
     wd = None
     try:
+        h.wait_until(lambda: (get_json(f"http://{addr}/stats")["totals"]["requests_per_s"] or 0)
+                     > 0, timeout=20, what="a request rate in /stats")
         wd = WebDriver()
         wd.call("POST", wd.s("/url"), {"url": f"http://{addr}/"})
-        script = {"script": "return Array.from(document.querySelectorAll('tr.worker'))"
-                            ".map(r => [r.dataset.id, Number(r.dataset.served)]);", "args": []}
-        first = h.wait_until(lambda: (lambda rows: rows if len(rows) >= 2 else None)(
-            wd.call("POST", wd.s("/execute/sync"), script)), timeout=20,
-            what="two worker rows on the dashboard")
-        changed = h.wait_until(lambda: (lambda rows: rows if all(
-            dict(rows).get(i, 0) > n for i, n in first) else None)(
-            wd.call("POST", wd.s("/execute/sync"), script)), timeout=20,
-            what="every worker's count to change under load")
+
+        def js(code):
+            return wd.call("POST", wd.s("/execute/sync"), {"script": code, "args": []})
+
+        first = js("return window.firstPaint;")
+        h.check(first is not None, "no first paint")
+        rps = float(first["rps"].replace(",", ""))
+        h.check(rps > 0 and first["samples"] >= 2, f"first paint: {first}")
+        h.check(first["p50"].endswith(" ms") and first["p99"].endswith(" ms"), first)
+        h.check(first["errors"] == "0 %", first)
+        h.check(len(first["workers"]) == 2 and all(r > 0 for r in first["workers"]), first)
+        rows = "return Array.from(document.querySelectorAll('tr.worker'))" \
+               ".map(r => [r.dataset.id, Number(r.dataset.served)]);"
+        before = js(rows)
+        after = h.wait_until(lambda: (lambda r: r if js(
+            "return document.body.dataset.source;") == "live" and all(
+            dict(r).get(i, 0) > n for i, n in before) else None)(js(rows)), timeout=20,
+            what="every worker's count to rise under load")
+        points = h.wait_until(lambda: (lambda n: n if n >= 4 else None)(js(
+            "return document.querySelector('#c-rps polyline').getAttribute('points')"
+            ".split(' ').length;")), timeout=20, what="a chart of requests/s")
+        summary = js("return document.getElementById('summary').textContent;")
+        h.check("policy rr" in summary and "2 workers" in summary, summary)
+        h.check(not js("return document.getElementById('error').textContent;"), "poll error")
+        h.check(js("return document.querySelectorAll('script[src], link[href]').length;") == 0,
+                "the page loads something from elsewhere")
         png = base64.b64decode(wd.call("GET", wd.s("/screenshot")))
         h.check(png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")
         out = os.path.join(h.BUILD, "dashboard.png")
         with open(out, "wb") as f:
             f.write(png)
-        summary = wd.call("POST", wd.s("/execute/sync"),
-                          {"script": "return document.getElementById('summary').textContent;",
-                           "args": []})
-        h.check("policy rr" in summary and "2 workers" in summary, summary)
-        sys.stderr.write(f"dashboard: {first} -> {changed}; screenshot {out}\n")
+        sys.stderr.write(f"dashboard: first paint {first}, {before} -> {after}, "
+                         f"{points} chart points; screenshot {out}\n")
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
         if wd is not None:
             wd.close()
+        load.result()
 
 
 def handoffctl(*args):
@@ -272,6 +382,51 @@ def test_handoffctl():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def test_handoffctl_status():
+    # A table for a person, as pm2 list: one row per worker with its pid,
+    # state, uptime, restarts, connections, requests a second and RSS.
+    tmp = tempfile.mkdtemp(prefix="handoff-ctl-")
+    sock = os.path.join(tmp, "ctl.sock")
+    try:
+        s = h.server("--control", sock, workers=2)
+        os.kill(s.worker_pids()[0], signal.SIGKILL)
+        s.wait_ready(3)
+        load = h.Wrk(s.port, duration=4, conns=4)
+
+        def table():
+            p = handoffctl("--socket", sock, "status")
+            h.check(p.returncode == 0 and p.stderr == "", p)
+            lines = p.stdout.splitlines()
+            head = lines.index(next(l for l in lines if l.startswith("worker ")))
+            cols = lines[head].split()
+            row = re.compile(r"^(W\d+) +(\d+) +(\S+) +(\S+) +(\S+) +(\d+) +(\S+) +(\S+) +"
+                             r"([\d.]+ MiB|-) +([\d.]+ ms|-)$")
+            rows = [row.match(l) for l in lines[head + 1:] if l]
+            h.check(all(rows), lines)
+            return lines, [dict(zip(cols, m.groups())) for m in rows]
+
+        lines, rows = h.wait_until(lambda: (lambda t: t if len(t[1]) == 2 and all(
+            float(r["req/s"]) > 0 for r in t[1]) else None)(table()), what="two busy rows")
+        load.result()
+        h.check(lines[0].startswith(f"master {s.pid}, policy rr, up ") and "req/s" in lines[0]
+                and lines[0].endswith("accepting"), lines[0])
+        h.check(lines[1] == f"listening on 127.0.0.1:{s.port}", lines[1])
+        h.check(lines[3].split() == ["worker", "pid", "slot", "state", "uptime", "restarts",
+                                      "conns", "req/s", "rss", "lag"], lines[3])
+        h.check(sorted(int(r["pid"]) for r in rows) == sorted(s.worker_pids()), rows)
+        for r in rows:
+            h.check(re.fullmatch(r"W\d+", r["worker"]) and r["state"] == "ready"
+                    and re.fullmatch(r"\d+s|\d+m\d\ds", r["uptime"])
+                    and r["conns"].isdigit() and r["rss"].endswith(" MiB")
+                    and r["lag"].endswith(" ms"), r)
+        h.check(sorted(r["restarts"] for r in rows) == ["0", "1"], rows)
+        # stats stays the JSON
+        p = handoffctl("--socket", sock, "stats")
+        h.check(json.loads(p.stdout)["pid"] == s.pid, p)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def test_handoffctl_bad_usage_exits_2():
     # The man page's promise: bad usage exits 2 with a usage line, naming
     # what is wrong (`trace bogus` was the master's "unknown command
@@ -288,6 +443,7 @@ def test_handoffctl_bad_usage_exits_2():
             (["workers", "0"], "'0' is not a number from 1 to 1024"),
             (["workers", "3x"], "'3x' is not a number from 1 to 1024"),
             (["stats", "now"], "stats takes no argument"),
+            (["status", "all"], "status takes no argument"),
             (["reload", "all"], "reload takes no argument"),
         ]
         for args, msg in cases:

@@ -164,8 +164,9 @@ def test_watchdog_kills_a_silent_worker():
     s.wait_ready(3)
 
 
+# Apache's combined format, then the listener the connection came in on.
 ACCESS_RE = re.compile(r'^(\S+) - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d \+0000\] '
-                       r'"([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"$')
+                       r'"([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)" (\S+)$')
 
 
 def test_access_log_and_reopen():
@@ -188,6 +189,7 @@ def test_access_log_and_reopen():
         h.check(m.group(1) == "127.0.0.1" and m.group(3) == "200" and m.group(4) == "24"
                 or m.group(4).isdigit(), lines)
         h.check(m.group(5) == "http://r/" and m.group(6) == "ua \\x22quoted\\x22", lines)
+        h.check(m.group(7) == f"127.0.0.1:{s.port}", lines)
         h.check(by_request["GET /missing HTTP/1.1"].group(3) == "404", lines)
         h.check(by_request["HEAD / HTTP/1.1"].group(4) == "-", lines)
         # logrotate: move the file, SIGUSR1, and new lines go to a new file
@@ -220,10 +222,11 @@ def test_access_log_lines_stay_whole():
         h.check(len(lines) == 2, lines)
         for line in lines:
             h.check(len(line) < 4096, f"a {len(line)}-byte line")
-            h.check(ACCESS_RE.match(line.decode("ascii")) or line.endswith(b'"'),
+            h.check(ACCESS_RE.match(line.decode("ascii"))
+                    or line.endswith(f'" 127.0.0.1:{s.port}'.encode()),
                     f"not a whole line: {line[-80:]!r}")
             h.check(b"\x00" not in line, "stack bytes in the log")
-        h.check(lines[1].endswith(b'"after"'), lines[1])
+        h.check(lines[1].endswith(f'"after" 127.0.0.1:{s.port}'.encode()), lines[1])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -262,7 +265,8 @@ def test_scale_down_before_ready():
 def test_access_log_to_stderr():
     s = h.server("--access-log", "-", workers=1)
     h.request(s.port, "/", headers={"User-Agent": "probe"})
-    s.wait_log(r'^127\.0\.0\.1 - - \[.*\] "GET / HTTP/1\.1" 200 \d+ "-" "probe"$')
+    s.wait_log(r'^127\.0\.0\.1 - - \[.*\] "GET / HTTP/1\.1" 200 \d+ "-" "probe" '
+               rf'127\.0\.0\.1:{s.port}$')
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 /*
  * test_chan.c: the channel: fds passed in one process and across fork,
  * batching, EAGAIN and resumption without sending an fd twice, malformed
- * records, EOF, and fds dropped by the kernel (MSG_CTRUNC).
+ * records, EOF, and fds dropped by the kernel (MSG_CTRUNC); STATS: only
+ * the triples that changed are sent, they rebuild the sender's counters,
+ * a triple outside the vector is malformed; the latency buckets' edges.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -264,6 +266,65 @@ test_decode_rejects(void)
     chan_msg_init(&m[1], CHAN_ACK, 7);
     m[1].flags = CHAN_F_FD;
     ASSERT_EQ(chan_decode(&m[1], sizeof(m[1]), 1, false, fds, &rec), -1);
+    /* A LISTENER names a listener; its socket never rides along. */
+    chan_msg_init(&m[1], CHAN_LISTENER, 7);
+    m[1].u.peer.listener = 3;
+    ASSERT_EQ(chan_decode(&m[1], sizeof(m[1]), 0, false, fds, &rec), 1);
+    m[1].flags = CHAN_F_FD;
+    ASSERT_EQ(chan_decode(&m[1], sizeof(m[1]), 1, false, fds, &rec), -1);
+}
+
+static void
+test_stats_messages(void)
+{
+    static struct chan_stats now, sent, got;
+    struct chan_msg out[CHAN_STATS_WORDS / CHAN_STATS_PER_MSG];
+    struct chan_record rec;
+    size_t n, i;
+    int sv[2];
+
+    ASSERT_EQ(CHAN_STATS_WORDS % CHAN_STATS_PER_MSG, 0);
+    ASSERT_EQ(chan_stats_encode(&now, &sent, 7, out), 0); /* nothing new */
+    now.bytes_in = 5;
+    now.requests[3][1] = 7;
+    now.latency[CHAN_LATENCY_BUCKETS - 1] = 2;
+    n = chan_stats_encode(&now, &sent, 7, out);
+    ASSERT(n >= 2 && n <= 3);
+    ASSERT_EQ(out[0].type, CHAN_STATS);
+    ASSERT_EQ(out[0].conn_id, 0);
+    ASSERT_EQ(out[0].u.stats.v[0], 5);
+    ASSERT(memcmp(&now, &sent, sizeof(now)) == 0);
+    ASSERT_EQ(chan_stats_encode(&now, &sent, 7, out + n), 0);
+    /* Through a socket, as one record; applied, they rebuild <now>. */
+    make_pair(sv);
+    ASSERT_EQ(send(sv[0], out, n * sizeof(out[0]), 0),
+              (long long) (n * sizeof(out[0])));
+    ASSERT_EQ(chan_recv(sv[1], &rec), CHAN_OK);
+    ASSERT_EQ(rec.count, n);
+    for (i = 0; i < rec.count; i++) {
+        chan_stats_apply(&got, &rec.msgs[i]);
+    }
+    ASSERT(memcmp(&got, &now, sizeof(now)) == 0);
+    chan_stats_add(&got, &now);
+    ASSERT_EQ(got.requests[3][1], 14);
+    /* A triple that is not one: malformed. */
+    out[0].conn_id = 1;
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, false, NULL, &rec), -1);
+    out[0].conn_id = CHAN_STATS_WORDS;
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, false, NULL, &rec), -1);
+    out[0].conn_id = CHAN_STATS_WORDS - CHAN_STATS_PER_MSG;
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, false, NULL, &rec), 1);
+    out[0].flags = CHAN_F_FD; /* no fd rides with STATS */
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, true, NULL, &rec), -1);
+    /* Each bucket holds up to its bound; the last, the rest. */
+    ASSERT_EQ(chan_latency_bucket(0), 0);
+    ASSERT_EQ(chan_latency_bucket(100), 0);
+    ASSERT_EQ(chan_latency_bucket(101), 1);
+    ASSERT_EQ(chan_latency_bucket(1000000), 12);
+    ASSERT_EQ(chan_latency_bucket(10000000), CHAN_LATENCY_BOUNDS - 1);
+    ASSERT_EQ(chan_latency_bucket(10000001), CHAN_LATENCY_BOUNDS);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 /* A malformed record with an fd: EPROTO, and the fd is closed. */
@@ -366,5 +427,6 @@ main(void)
     RUN(test_malformed_closes_fds);
     RUN(test_eof);
     RUN(test_fds_truncated);
+    RUN(test_stats_messages);
     TEST_EXIT();
 }

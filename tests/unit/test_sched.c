@@ -292,6 +292,36 @@ test_ack_of_unknown_conn(void)
     ASSERT_EQ(sched_ack(&s, &W[1], 1, SCHED_ACCEPTED), -1); /* only once */
 }
 
+/* SIGHUP's policy switch: the workers in the rotation join the new
+ * policy, what they hold stays theirs, and what waits is handed out by
+ * the new one; back to rr, a worker with one unanswered gets no more. */
+static void
+test_set_policy_keeps_workers(void)
+{
+    setup(&policy_rr, 2);
+    (void) sends();
+    sched_conn_arrive(&s, &C[1]);
+    sched_conn_arrive(&s, &C[2]);
+    sched_conn_arrive(&s, &C[3]); /* rr: one each, C3 waits */
+    ASSERT_STREQ(sends(), "C1>W1 C2>W2");
+    ASSERT_EQ(s.nqueued, 1);
+    ASSERT(sched_set_policy(&s, &policy_cyclic, 0) == 0);
+    ASSERT(s.policy == &policy_cyclic && s.window == SCHED_WINDOW_DEFAULT);
+    ASSERT_EQ(s.nworkers, 2);
+    ASSERT_EQ(s.nqueued, 0); /* cyclic's window lets C3 go */
+    ASSERT_EQ(W[1].ninflight + W[2].ninflight, 3);
+    ASSERT(sched_ack(&s, &W[1], 1, SCHED_ACCEPTED) == 0);
+    ASSERT(sched_ack(&s, &W[2], 2, SCHED_ACCEPTED) == 0);
+    ASSERT(sched_set_policy(&s, &policy_rr, 0) == 0);
+    ASSERT_EQ(s.window, 1);
+    (void) sends();
+    sched_conn_arrive(&s, &C[4]);
+    /* whichever worker holds C3 still has it unanswered: C4 goes to the
+     * other one */
+    ASSERT_STREQ(sends(), C[3].worker == &W[1] ? "C4>W2" : "C4>W1");
+    sched_fini(&s);
+}
+
 static void
 test_policy_lookup(void)
 {
@@ -311,6 +341,7 @@ main(void)
     RUN(test_full_refusal_parks_until_report);
     RUN(test_leave_keeps_answers);
     RUN(test_ack_of_unknown_conn);
+    RUN(test_set_policy_keeps_workers);
     RUN(test_policy_lookup);
     TEST_EXIT();
 }

@@ -2,8 +2,11 @@
  * accesslog.c: the access log, in Apache's combined format:
  *
  *   127.0.0.1 - - [23/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 24
- *   "-" "curl/7.88.1"
+ *   "-" "curl/7.88.1" 0.0.0.0:8080
  *
+ * followed by the address of the listener the connection came in on (as
+ * the master named it: LISTEN, LISTENER; "-" until it has), so that a
+ * log analyser reading the combined format sees the fields it knows.
  * Lines collect in a buffer written once per loop turn (or when full),
  * with O_APPEND, so workers sharing the file never split each other's
  * lines. The client address is the one the master passed with the
@@ -33,6 +36,8 @@ static size_t accesslog_len;
 static const char *accesslog_path; /* --access-log, or NULL */
 static int accesslog_fd = -1;
 static char accesslog_time[40];
+/* "0.0.0.0:8080", "[::1]:8080", by listener index; "" when unknown. */
+static char accesslog_listeners[CHAN_LISTENERS_MAX][INET6_ADDRSTRLEN + 8];
 static time_t accesslog_time_sec = -1;
 
 /* Opens accesslog_path; -1 with errno when it cannot. */
@@ -107,6 +112,23 @@ accesslog_reopen(void)
 }
 
 void
+accesslog_listener(unsigned index, const struct chan_peer *addr)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (index >= CHAN_LISTENERS_MAX) {
+        return;
+    }
+    accesslog_listeners[index][0] = '\0';
+    if ((addr->family == AF_INET || addr->family == AF_INET6)
+        && inet_ntop(addr->family, addr->addr, host, sizeof(host)) != NULL) {
+        snprintf(accesslog_listeners[index], sizeof(accesslog_listeners[0]),
+                 addr->family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+                 addr->port);
+    }
+}
+
+void
 accesslog_close(void)
 {
     accesslog_flush();
@@ -128,7 +150,9 @@ struct logline {
 
 #define LOG_URL_MAX 2048  /* raw bytes of the request target logged */
 #define LOG_FIELD_MAX 512 /* of Referer, User-Agent */
-#define LOG_TAIL_ROOM 2   /* closing quote and newline, always */
+/* The closing quote, the listener (a space and its address) and the
+ * newline, always. */
+#define LOG_TAIL_ROOM (2 + 1 + INET6_ADDRSTRLEN + 8)
 
 static void
 logline_put(struct logline *l, const char *s, size_t len)
@@ -202,8 +226,8 @@ accesslog_write(const struct conn *c, int status, uint64_t bytes)
     static struct logline l;
     char addr[INET6_ADDRSTRLEN] = "-";
     time_t now = (time_t) ev_now(engine.loop);
-    const char *url;
-    size_t ulen;
+    const char *url, *lis;
+    size_t ulen, llen;
 
     if (accesslog_fd == -1) {
         return;
@@ -241,10 +265,17 @@ accesslog_write(const struct conn *c, int status, uint64_t bytes)
     logline_header(&l, c, HDR_REFERER);
     logline_put(&l, " ", 1);
     logline_header(&l, c, HDR_USER_AGENT);
-    /* LOG_TAIL_ROOM kept these two bytes free even in a cut line. */
+    /* LOG_TAIL_ROOM kept these bytes free even in a cut line. */
     if (l.buf[l.len - 1] != '"') {
         l.buf[l.len++] = '"';
     }
+    lis = c->peer.listener < CHAN_LISTENERS_MAX
+              ? accesslog_listeners[c->peer.listener]
+              : "";
+    llen = lis[0] != '\0' ? strlen(lis) : 1;
+    l.buf[l.len++] = ' ';
+    memcpy(l.buf + l.len, lis[0] != '\0' ? lis : "-", llen);
+    l.len += llen;
     l.buf[l.len++] = '\n';
     if (accesslog_len + l.len > sizeof(accesslog_buf)) {
         accesslog_flush();

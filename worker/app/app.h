@@ -15,6 +15,7 @@
  *   static.c    files under --root: conditional requests, ranges
  *   mime.c      Content-Type from /etc/mime.types
  *   accesslog.c the access log (combined format)
+ *   metrics.c   responses by listener and status class, and latency
  */
 #ifndef HS_WORKER_APP_APP_H
 #define HS_WORKER_APP_APP_H
@@ -49,6 +50,13 @@ int mime_load(const char *path);
 const char *mime_type(const char *name, size_t len);
 void mime_free(void);
 
+/* metrics.c */
+/* Responses by listener and status class, and their latency; the top
+ * level reports them to the master. */
+extern struct chan_stats app_stats;
+/* http_app.answered: counts the response, then logs it. */
+void app_answered(const struct conn *c, int status, uint64_t bytes);
+
 /* accesslog.c */
 /* Opens <path> ("-": stderr; NULL: no log); -1 with errno on failure. */
 int accesslog_open(const char *path);
@@ -56,6 +64,9 @@ int accesslog_open(const char *path);
 void accesslog_write(const struct conn *c, int status, uint64_t bytes);
 void accesslog_flush(void);
 void accesslog_reopen(void);
+/* The master's listener <index> is at <addr> (family 0: it closed), as
+ * its lines name it. */
+void accesslog_listener(unsigned index, const struct chan_peer *addr);
 void accesslog_close(void);
 
 #endif

@@ -272,6 +272,18 @@ conn_parse(struct conn *c, const char *data, size_t len)
     }
 }
 
+/* Reads what <c> has into engine.rbuf, counting it; as io->read. */
+static ssize_t
+conn_read(struct conn *c)
+{
+    ssize_t n = c->io->read(c, engine.rbuf, sizeof(engine.rbuf));
+
+    if (n > 0) {
+        engine.bytes_in += (uint64_t) n;
+    }
+    return n;
+}
+
 /* Sends <len> bytes; returns what was sent, or -1 on a fatal error. */
 static ssize_t
 conn_send(struct conn *c, const char *data, size_t len)
@@ -291,6 +303,7 @@ conn_send(struct conn *c, const char *data, size_t len)
     }
     if (done > 0) {
         c->last_write = ev_now(engine.loop);
+        engine.bytes_out += done;
     }
     return (ssize_t) done;
 }
@@ -315,6 +328,7 @@ conn_send_file(struct conn *c)
             return false;
         }
         c->file_left -= (uint64_t) n;
+        engine.bytes_out += (uint64_t) n;
         c->last_write = ev_now(engine.loop);
     }
     conn_file_done(c);
@@ -507,7 +521,7 @@ static void
 conn_linger_read(struct conn *c)
 {
     for (;;) {
-        ssize_t n = c->io->read(c, engine.rbuf, sizeof(engine.rbuf));
+        ssize_t n = conn_read(c);
 
         if (n > 0) {
             c->lingered += (size_t) n;
@@ -532,7 +546,7 @@ conn_linger_read(struct conn *c)
 static void
 conn_job_read(struct conn *c)
 {
-    ssize_t n = c->io->read(c, engine.rbuf, sizeof(engine.rbuf));
+    ssize_t n = conn_read(c);
 
     if (n > 0) {
         if (c->close_after) {
@@ -593,7 +607,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         conn_job_read(c);
         return;
     }
-    n = c->io->read(c, engine.rbuf, sizeof(engine.rbuf));
+    n = conn_read(c);
     if (n == -1) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return;

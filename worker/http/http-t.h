@@ -72,6 +72,7 @@ struct request {
     unsigned nheaders;
     size_t head_bytes; /* request line + fields, as parsed */
     uint64_t body_bytes;
+    ev_tstamp begun;  /* its first byte was read (ev_now), or 0 */
     bool method_done; /* llhttp parsed the method (c->parser.method) */
     bool headers_done;
     bool debug;       /* X-Handoff-Debug: say which worker and request */
@@ -216,6 +217,7 @@ struct engine {
     unsigned nconns;
     unsigned in_flight;
     uint64_t served;
+    uint64_t bytes_in, bytes_out; /* from and to clients, files included */
 
     /* Scratch space for one callback at a time: reads land in rbuf, and
      * responses go to wbuf while the connection has no backlog, so the

@@ -122,6 +122,7 @@ http_on_message_begin(llhttp_t *p)
     struct conn *c = p->data;
 
     http_reset_request(&c->req);
+    c->req.begun = ev_now(engine.loop); /* for the latency histogram */
     c->hvals.len = 0;
     c->msg_open = true;
     /* The first request's clock started when the connection did. */
