@@ -1,6 +1,7 @@
 # handoff: build, run, test.
 #
-#   make            build build/handoff and build/handoff-worker
+#   make            build build/handoff and build/handoff-worker (and the
+#                   preload for Node workers beside them)
 #   make run        build and serve on :8080 (Ctrl-C stops it gracefully)
 #   make test       every test, on the normal build and under ASan+UBSan,
 #                   and a 10 s run of each fuzzer
@@ -101,7 +102,8 @@ SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard master/sched/*.c))
 
 .PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
 
-all: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TESTS)
+all: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoff-preload.cjs \
+     $(BUILD)/handoffctl $(UNIT_TESTS)
 
 # The set-up pass has installed the packages by now.
 deps:
@@ -114,6 +116,12 @@ $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
 $(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^ $(WORKER_LDLIBS)
+
+# What the master loads into each Node worker (--node): found beside it,
+# as the worker is.
+$(BUILD)/handoff-preload.cjs: master/node/preload.cjs
+	@mkdir -p $(@D)
+	@cp $< $@
 
 $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
@@ -235,20 +243,24 @@ fuzz: fuzz-build
 	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the master and handoffctl in
-# bin/, the worker in lib/handoff/ (the master finds it there, relative to
-# itself, so the tree can move), the man page in share/man/man1/.
+# bin/, the worker and the Node preload in lib/handoff/ (the master finds
+# them there, relative to itself, so the tree can move), the man page in
+# share/man/man1/.
 PREFIX ?= /usr/local
 
-install: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl
+install: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoff-preload.cjs \
+         $(BUILD)/handoffctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/handoff \
 	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/handoff $(BUILD)/handoffctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/handoff-worker $(DESTDIR)$(PREFIX)/lib/handoff/
+	install -m 644 $(BUILD)/handoff-preload.cjs $(DESTDIR)$(PREFIX)/lib/handoff/
 	install -m 644 docs/handoff.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/handoff $(DESTDIR)$(PREFIX)/bin/handoffctl \
 	    $(DESTDIR)$(PREFIX)/lib/handoff/handoff-worker \
+	    $(DESTDIR)$(PREFIX)/lib/handoff/handoff-preload.cjs \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/handoff.1
 	-rmdir $(DESTDIR)$(PREFIX)/lib/handoff
 

@@ -40,6 +40,7 @@ struct master_options {
     const char *control;     /* --control PATH, "none", or NULL (default) */
     const char *node_script; /* --node SCRIPT: Node workers, or NULL */
     const char *node_bin;    /* --node-bin PATH, or NULL: node on PATH */
+    bool node_preload;       /* --node-preload: handoff's preload (on) */
     char **node_args;        /* arguments after SCRIPT (into argv) */
     int node_argc;
 };
@@ -60,6 +61,7 @@ struct options_set {
     struct master_options *o;
     bool policy_given;
     int demo_routes; /* -1 until given, then 0 or 1 */
+    bool node_preload_given;
     /* The first flag given that only handoff's own workers read, as
      * "--name", or "" */
     char native_flag[64];

@@ -27,6 +27,8 @@ static bool options_policy(struct options_set *set, const char *v, char *err,
                            size_t len);
 static bool options_demo(struct options_set *set, const char *v, char *err,
                          size_t len);
+static bool options_node_preload(struct options_set *set, const char *v,
+                                 char *err, size_t len);
 
 const struct opt_def options_table[] = {
     {.name = "port",
@@ -187,6 +189,13 @@ const struct opt_def options_table[] = {
      .offset = FIELD(node_bin),
      .need = "a path",
      .help = "the node program (default: node on PATH)"},
+    {.name = "node-preload",
+     .arg = "on|off",
+     .kind = OPT_CUSTOM,
+     .set = options_node_preload,
+     .help = "load handoff's preload into each Node worker: load\n"
+             "reports, and reloads that close no idle connection\n"
+             "under its client (default on)"},
     {.name = "help",
      .letter = 'h',
      .kind = OPT_ACTION,
@@ -317,6 +326,21 @@ options_demo(struct options_set *set, const char *v, char *err, size_t len)
     return true;
 }
 
+static bool
+options_node_preload(struct options_set *set, const char *v, char *err,
+                     size_t len)
+{
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+        snprintf(err, len,
+                 "invalid value '%s' for --node-preload (expected on or off)",
+                 v);
+        return false;
+    }
+    set->o->node_preload = strcmp(v, "on") == 0;
+    set->node_preload_given = true;
+    return true;
+}
+
 /* An HTTP limit, by its own table. */
 static bool
 options_limit(struct options_set *set, enum limit_id id, const char *v,
@@ -431,6 +455,7 @@ options_begin(struct options_set *set, struct master_options *o)
     o->policy = &policy_rr;
     limits_default(&o->limits);
     o->worker_timeout_ms = 30000; /* gunicorn's default */
+    o->node_preload = true;
 }
 
 /*
@@ -521,6 +546,10 @@ options_finish(struct options_set *set, char *err, size_t len)
     }
     if (o->node_script == NULL && o->node_bin != NULL) {
         snprintf(err, len, "--node-bin needs --node SCRIPT");
+        return false;
+    }
+    if (o->node_script == NULL && set->node_preload_given) {
+        snprintf(err, len, "--node-preload needs --node SCRIPT");
         return false;
     }
     return true;
