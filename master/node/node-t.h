@@ -46,6 +46,7 @@ struct node_link {
     unsigned user_logged, user_hidden;
     /* handoff's preload (node_preload.c). */
     bool reports;      /* it has sent a load report: it drains, too */
+    bool drain_told;   /* its drain's start is logged */
     uint32_t heap_kib; /* its latest V8 heap in use */
 };
 

@@ -8,7 +8,8 @@
  * worker hands such a line from the master to 'internalMessage', never to
  * the program's process.on('message').
  *   act:"load"  its figures (open, inflight, served, lag_us, rss_kib,
- *               heap_kib), as a native worker's CHAN_LOAD
+ *               heap_kib), as a native worker's CHAN_LOAD, and
+ *               "draining":true once it drains (logged once)
  *   "load" in a newconn's {ack, accepted:true}: open and inflight with
  *               that connection counted, as a native worker's ACK
  * The master sends {"cmd":"NODE_HANDOFF","act":"drain"} in place of
@@ -79,6 +80,7 @@ static void
 node_preload_report(struct mworker *w, const struct json_value *msg)
 {
     struct node_link *nl = node_of(w);
+    struct json_value v;
     struct chan_load l;
 
     l.open_conns = (uint32_t) node_preload_count(msg, "open", UINT32_MAX);
@@ -92,6 +94,14 @@ node_preload_report(struct mworker *w, const struct json_value *msg)
                  "graceful drain",
                  MW_ARGS(w));
         nl->reports = true;
+    }
+    if (!nl->drain_told && json_get(msg, "draining", &v)
+        && v.type == JSON_TRUE) {
+        log_info("worker " MW_FMT " drains: %u open connection%s, %u "
+                 "request%s in flight",
+                 MW_ARGS(w), l.open_conns, l.open_conns == 1 ? "" : "s",
+                 l.in_flight, l.in_flight == 1 ? "" : "s");
+        nl->drain_told = true;
     }
     if (w->fl->opt->trace) {
         log_trace("load     W%u: %u open, %u in flight, %llu served, lag "

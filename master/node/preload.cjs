@@ -5,11 +5,11 @@
 //
 //   load reports   open connections, requests in flight and served,
 //                  event-loop lag, RSS and heap, as worker/report.c sends
-//                  them: when a figure changes, at most every 50 ms, and
-//                  every second as a heartbeat; and each answer to a
-//                  newconn carries the open connections and requests in
-//                  flight, as a native worker's ACK does, so that
-//                  least-loaded and p2c see a worker busy in a long
+//                  them: when a figure changes (at most every 50 ms),
+//                  and every second as a heartbeat; and each
+//                  answer to a newconn carries the open connections and
+//                  requests in flight, as a native worker's ACK does, so
+//                  that least-loaded and p2c see a worker busy in a long
 //                  synchronous handler before it stops reading;
 //   a drain        that drops nothing when the master retires the worker:
 //                  requests in flight are served, each connection's next
@@ -71,7 +71,7 @@
   let lagUs = 0;
   let rssKib = 0;
   let heapKib = 0;
-  let lastSent = 0;
+  let sentLast = 0; // when the last report of a change went out
   let timer = null;
   let draining = false;
   let left = false;
@@ -80,15 +80,10 @@
   function ignore() {}
 
   function report() {
-    if (timer !== null) {
-      clearTimeout(timer);
-      timer = null;
-    }
     if (!process.connected) {
       return;
     }
-    lastSent = Date.now();
-    send.call(process, {
+    const msg = {
       cmd: 'NODE_HANDOFF',
       act: 'load',
       open,
@@ -97,27 +92,54 @@
       lag_us: lagUs,
       rss_kib: rssKib,
       heap_kib: heapKib,
-    }, ignore);
+    };
+    if (draining) {
+      msg.draining = true;
+    }
+    send.call(process, msg, ignore);
   }
 
   function onTimer() {
     timer = null;
+    sentLast = Date.now();
     report();
   }
 
   // A figure changed: report now, or once MIN_GAP_MS has passed since the
-  // last report.
+  // last report of a change. Returns true if it reported now.
   function changed() {
     if (timer !== null) {
-      return;
+      return false;
     }
-    const wait = lastSent + MIN_GAP_MS - Date.now();
+    const now = Date.now();
+    const wait = sentLast + MIN_GAP_MS - now;
     if (wait <= 0) {
+      sentLast = now;
       report();
-      return;
+      return true;
     }
     timer = setTimeout(onTimer, wait);
     timer.unref();
+    return false;
+  }
+
+  // The master now reads this request as in flight. A worker that blocks
+  // in a long synchronous handler has said so before it blocks; for a
+  // quick answer, its end is told before the answer goes out, or the
+  // master would count it for a while after the client has it (and send
+  // the client's next connection to a worker that is really busy).
+  function tellEndFirst(res) {
+    const end = res.end;
+    let told = false;
+    res.end = function handoffEnd() {
+      if (!told) {
+        told = true;
+        inflight--;
+        report(); // as it will be once answered; counted at 'finish'
+        inflight++;
+      }
+      return Reflect.apply(end, this, arguments);
+    };
   }
 
   const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
@@ -215,7 +237,7 @@
     }
     sweepTimer = setTimeout(sweep, DRAIN_IDLE_MS);
     sweepTimer.unref();
-    // From the socket's 'close', after Node's own handlers.
+    report(); // the master logs what the drain waits for
     setImmediate(leave);
   }
 
@@ -228,7 +250,7 @@
     rec.last = null;
     changed();
     if (draining) {
-      setImmediate(leave);
+      setImmediate(leave); // after Node's own 'close' handlers
     }
   }
 
@@ -257,7 +279,9 @@
     } else {
       rec.last = msg.response;
     }
-    changed();
+    if (changed()) {
+      tellEndFirst(msg.response);
+    }
   }
 
   function onResponseFinish(msg) {
