@@ -9,6 +9,8 @@
 #   make asan       every test under AddressSanitizer + UBSan
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60)
 #   make bench      throughput figures with wrk (not a test)
+#   make bench-node one Node program under Node's primary, PM2 and handoff
+#                   --node: throughput, the primary's cost, reload errors
 #   make experiment every scheduling policy under every workload, with plots
 #   make demo       a guided tour of the scheduler, live in the terminal
 #                   (tools/demo; one scenario: make demo DEMO=burst)
@@ -47,8 +49,8 @@ ifndef HANDOFF_SETUP_DONE
 ifneq ($(filter-out $(NO_SETUP_GOALS),$(GOALS)),)
 
 SETUP_EXTRA = $(if $(filter test check asan fuzz fuzz-build experiment,$(GOALS)),$(TEST_DEPS)) \
-              $(if $(filter bench,$(GOALS)),$(BENCH_DEPS))
-SETUP_CMDS = $(if $(filter test check asan experiment bench demo,$(GOALS)),$(NODE_CMDS))
+              $(if $(filter bench bench-node,$(GOALS)),$(BENCH_DEPS))
+SETUP_CMDS = $(if $(filter test check asan experiment bench bench-node demo,$(GOALS)),$(NODE_CMDS))
 
 .PHONY: setup-pass $(GOALS)
 setup-pass:
@@ -100,7 +102,7 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard master/sched/*.c))
 
-.PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
+.PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench bench-node experiment demo clean format check-format
 
 all: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoff-preload.cjs \
      $(BUILD)/handoffctl $(UNIT_TESTS)
@@ -288,6 +290,20 @@ asan: asan-build
 bench: all $(BUILD)/fdpass-bench
 	@$(BUILD)/fdpass-bench
 	@tools/bench.py --build $(BUILD) $(BENCH)
+
+# The same Node cluster program under Node's own primary, PM2's cluster
+# mode and handoff --node, with and without the preload: see
+# tools/bench_node.py. PM2 comes from the npm registry, into $(BUILD)/pm2
+# (its PM2_HOME is there too). Options in BENCH_NODE="--rounds 5".
+PM2_VERSION = 7.0.4
+
+$(BUILD)/pm2/.pm2-$(PM2_VERSION):
+	@mkdir -p $(@D)
+	@npm install --prefix $(@D) --no-audit --no-fund --loglevel=error pm2@$(PM2_VERSION)
+	@touch $@
+
+bench-node: all $(BUILD)/pm2/.pm2-$(PM2_VERSION)
+	@tools/bench_node.py --build $(BUILD) --pm2 $(BUILD)/pm2 $(BENCH_NODE)
 
 # Every policy under every workload; results and plots in build/experiment.
 # Pass options with EXPERIMENT="--workers 8 --duration 4".

@@ -261,14 +261,20 @@
     s[kRec] = { busy: 0, last: null, lastKeep: true, swept: -1 };
     sockets.add(s);
     open++;
-    s.once('close', onClose);
+    s.on('close', onClose); // once, as a socket closes once
     if (draining) {
       stopListening(s.server);
     }
   }
 
+  // An HTTPS request's socket is the TLS socket over the one accepted.
+  function recOf(socket) {
+    const rec = socket[kRec];
+    return rec !== undefined || socket._parent == null ? rec : socket._parent[kRec];
+  }
+
   function onRequestStart(msg) {
-    const rec = msg.socket[kRec];
+    const rec = recOf(msg.socket);
     if (rec === undefined) {
       return; // a socket the program emitted by hand, not accepted
     }
@@ -285,7 +291,7 @@
   }
 
   function onResponseFinish(msg) {
-    const rec = msg.socket[kRec];
+    const rec = recOf(msg.socket);
     if (rec === undefined || rec.busy === 0) {
       return;
     }
