@@ -203,11 +203,10 @@
     }
   }
 
-  // Draining: closes what has been idle since the last sweep (no request
-  // in flight, nothing read, nothing left to write).
-  // Only an HTTP connection between requests (it has its parser): one
-  // upgraded (WebSocket) or a plain net server's is waited for, as Node
-  // waits for it.
+  // Draining: closes each HTTP connection (it has its parser) idle since
+  // the last sweep: no request in flight, nothing read, nothing left to
+  // write. One upgraded (WebSocket) or a plain net server's is waited for,
+  // as Node waits for it.
   function sweep() {
     for (const s of sockets) {
       const rec = s[kRec];

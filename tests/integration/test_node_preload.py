@@ -67,6 +67,34 @@ def test_reloads_under_keepalive_load_drop_nothing():
     reload_twice_under_load(s, "express program, two reloads")
 
 
+def test_reloads_drop_nothing_where_workers_accept_themselves():
+    # Under none and reuseport a draining worker accepts by itself: it
+    # stops (net's close() of its listening socket, not http's).
+    for policy in ("none", "reuseport"):
+        s = nw.node_server(HELLO, "--policy", policy, workers=2)
+        reload_twice_under_load(s, f"{policy}, two reloads")
+        h.check(s.stop() == 0, f"{policy}: exit code")
+
+
+def test_a_draining_worker_that_accepts_itself_stops_accepting():
+    # The old worker, kept draining by an idle connection, must not take
+    # new connections from the socket it shares with its replacement.
+    for policy in ("none", "reuseport"):
+        s = nw.node_server(HELLO, "--policy", policy, workers=1)
+        old = s.worker_pids()[0]
+        with h.connect(s.port) as idle:
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            h.check(h.hello_pid(h.Reader(idle).read_response()) == old, "first answer")
+            mark = s.mark()
+            s.signal(signal.SIGHUP)
+            s.wait_log(r"\(pid %d\) drains: 1 open connection, 0 requests in flight" % old,
+                       start=mark)
+            served = collections.Counter(h.hello_pid(h.request(s.port, "/")) for _ in range(20))
+            h.check(old not in served, f"{policy}: {served[old]} of 20 new connections went "
+                    "to the draining worker")
+        h.check(s.stop() == 0, f"{policy}: exit code")
+
+
 def test_idle_keepalive_connections_are_closed_only_after_their_next_response():
     # 200 idle keep-alive connections and one request in flight when the
     # workers are retired: the old workers keep them all; each next
