@@ -17,8 +17,8 @@ steadier measure of a cost than throughput); one connection per request
 and CPU per connection; and the failed requests of two reloads
 under wrk -t1 -c32 keep-alive: SIGHUP to Node's primary (the program's own
 rolling restart, one worker at a time) and to handoff's master, `pm2
-reload` for PM2. Peers alternate over --rounds rounds; throughput and CPU
-are medians.
+reload` for PM2. Peers alternate over --rounds rounds, in turned order
+every other round; throughput and CPU are medians.
 
 A benchmark, not a test: it prints figures. wrk shares the machine's cores
 with the servers, so only ratios within one run mean anything. Only
@@ -161,7 +161,9 @@ def main():
                            capture_output=True, timeout=30)
         for r in range(args.rounds):
             for scenario in ("keepalive", "close"):
-                for p in peers:
+                # The order turns each round: on a shared machine the one
+                # after a burst of closed connections fares worse.
+                for p in peers if r % 2 == 0 else peers[::-1]:
                     res = bench.run_wrk(running[p], scenario, args)
                     results.setdefault((p, scenario), []).append(res)
                     print(f"round {r + 1} {scenario:<9} {p:<22} {res['rps']:>9.0f}/s  "
