@@ -1,6 +1,7 @@
 # handoff: build, run, test.
 #
-#   make            build build/handoff and build/handoff-worker
+#   make            build build/handoff and build/handoff-worker (and the
+#                   preload for Node workers beside them)
 #   make run        build and serve on :8080 (Ctrl-C stops it gracefully)
 #   make test       every test, on the normal build and under ASan+UBSan,
 #                   and a 10 s run of each fuzzer
@@ -8,6 +9,8 @@
 #   make asan       every test under AddressSanitizer + UBSan
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (60)
 #   make bench      throughput figures with wrk (not a test)
+#   make bench-node one Node program under Node's primary, PM2 and handoff
+#                   --node: throughput, the primary's cost, reload errors
 #   make experiment every scheduling policy under every workload, with plots
 #   make demo       a guided tour of the scheduler, live in the terminal
 #                   (tools/demo; one scenario: make demo DEMO=burst)
@@ -46,8 +49,8 @@ ifndef HANDOFF_SETUP_DONE
 ifneq ($(filter-out $(NO_SETUP_GOALS),$(GOALS)),)
 
 SETUP_EXTRA = $(if $(filter test check asan fuzz fuzz-build experiment,$(GOALS)),$(TEST_DEPS)) \
-              $(if $(filter bench,$(GOALS)),$(BENCH_DEPS))
-SETUP_CMDS = $(if $(filter test check asan experiment bench demo,$(GOALS)),$(NODE_CMDS))
+              $(if $(filter bench bench-node,$(GOALS)),$(BENCH_DEPS))
+SETUP_CMDS = $(if $(filter test check asan experiment bench bench-node demo,$(GOALS)),$(NODE_CMDS))
 
 .PHONY: setup-pass $(GOALS)
 setup-pass:
@@ -99,9 +102,10 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard master/sched/*.c))
 
-.PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench experiment demo clean format check-format
+.PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench bench-node experiment demo clean format check-format
 
-all: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl $(UNIT_TESTS)
+all: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoff-preload.cjs \
+     $(BUILD)/handoffctl $(UNIT_TESTS)
 
 # The set-up pass has installed the packages by now.
 deps:
@@ -124,6 +128,11 @@ $(BUILD)/handoff-closer: $(BUILD)/obj/tools/ceiling/closer.o $(COMMON_OBJ)
 $(BUILD)/connflood: $(BUILD)/obj/tools/ceiling/connflood.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
+# What the master loads into each Node worker (--node): found beside it,
+# as the worker is.
+$(BUILD)/handoff-preload.cjs: master/node/preload.cjs
+	@mkdir -p $(@D)
+	@cp $< $@
 
 $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
@@ -245,20 +254,24 @@ fuzz: fuzz-build
 	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the master and handoffctl in
-# bin/, the worker in lib/handoff/ (the master finds it there, relative to
-# itself, so the tree can move), the man page in share/man/man1/.
+# bin/, the worker and the Node preload in lib/handoff/ (the master finds
+# them there, relative to itself, so the tree can move), the man page in
+# share/man/man1/.
 PREFIX ?= /usr/local
 
-install: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoffctl
+install: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoff-preload.cjs \
+         $(BUILD)/handoffctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/handoff \
 	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/handoff $(BUILD)/handoffctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BUILD)/handoff-worker $(DESTDIR)$(PREFIX)/lib/handoff/
+	install -m 644 $(BUILD)/handoff-preload.cjs $(DESTDIR)$(PREFIX)/lib/handoff/
 	install -m 644 docs/handoff.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/handoff $(DESTDIR)$(PREFIX)/bin/handoffctl \
 	    $(DESTDIR)$(PREFIX)/lib/handoff/handoff-worker \
+	    $(DESTDIR)$(PREFIX)/lib/handoff/handoff-preload.cjs \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/handoff.1
 	-rmdir $(DESTDIR)$(PREFIX)/lib/handoff
 
@@ -287,6 +300,20 @@ bench: all $(BUILD)/fdpass-bench $(BUILD)/handoff-closer $(BUILD)/connflood
 	@$(BUILD)/fdpass-bench
 	@tools/ceiling/run --build $(BUILD)
 	@tools/bench.py --build $(BUILD) $(BENCH)
+
+# The same Node cluster program under Node's own primary, PM2's cluster
+# mode and handoff --node, with and without the preload: see
+# tools/bench_node.py. PM2 comes from the npm registry, into $(BUILD)/pm2
+# (its PM2_HOME is there too). Options in BENCH_NODE="--rounds 5".
+PM2_VERSION = 7.0.4
+
+$(BUILD)/pm2/.pm2-$(PM2_VERSION):
+	@mkdir -p $(@D)
+	@npm install --prefix $(@D) --no-audit --no-fund --loglevel=error pm2@$(PM2_VERSION)
+	@touch $@
+
+bench-node: all $(BUILD)/pm2/.pm2-$(PM2_VERSION)
+	@tools/bench_node.py --build $(BUILD) --pm2 $(BUILD)/pm2 $(BENCH_NODE)
 
 # Every policy under every workload; results and plots in build/experiment.
 # Pass options with EXPERIMENT="--workers 8 --duration 4".

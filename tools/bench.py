@@ -5,6 +5,8 @@ Peers (all with the same number of workers, answering a ~24-byte body):
   handoff-rr, handoff-cyclic, handoff-reuseport   build/handoff --policy ...
   node-rr, node-none      tools/bench/node_cluster.js, NODE_CLUSTER_SCHED_POLICY
   handoff-node            the same Node workers under handoff's C master (--node)
+  handoff-node-nopreload  ...without handoff's preload (--node-preload off;
+                          not in the default list: tools/bench_node.py runs it)
   nginx, nginx-reuseport  tools/bench/nginx.conf.in, `return 200`
 
 Scenarios: keep-alive (wrk -t1 -cCONNS) and one connection per request
@@ -123,7 +125,8 @@ def make_site(tmp):
 
 def serves_files(name):
     name = name.split("@")[0]
-    return name.startswith("nginx") or (name.startswith("handoff") and name != "handoff-node")
+    return name.startswith("nginx") or (name.startswith("handoff")
+                                        and not name.startswith("handoff-node"))
 
 
 class Peer:
@@ -137,11 +140,13 @@ class Peer:
             name, build = name.split("@")[0], build[1]
         elif isinstance(build, tuple):
             build = build[0]
-        if name == "handoff-node":
-            # Node's workers, unmodified, with handoff's master as primary.
+        if name in ("handoff-node", "handoff-node-nopreload"):
+            # Node's workers, unmodified, with handoff's master as primary
+            # (and without handoff's preload in them).
             cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
                    str(self.port), "--workers", str(workers), "--control", "none",
-                   "--node", os.path.join(ROOT, "tools", "bench", "node_cluster.js")]
+                   "--node", os.path.join(ROOT, "tools", "bench", "node_cluster.js")] \
+                + (["--node-preload", "off"] if name.endswith("nopreload") else [])
         elif name.startswith("handoff"):
             m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?$", name)
             cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
@@ -247,7 +252,8 @@ def main():
     for p in peers:
         if p.endswith("@base") and p.startswith("handoff") and args.baseline:
             p = p[:-len("@base")]
-        if p not in PEERS and not re.match(r"handoff-[a-z-]+-w\d+$", p):
+        if p not in PEERS + ["handoff-node-nopreload"] \
+                and not re.match(r"handoff-[a-z-]+-w\d+$", p):
             raise SystemExit(f"bench: unknown peer {p} (choose from {', '.join(PEERS)})")
     scenarios = [x for x in args.scenarios.split(",") if x]
     for x in scenarios:

@@ -63,6 +63,7 @@ struct master_options {
     const char *user;        /* --user USER[:GROUP], or NULL */
     const char *node_script; /* --node SCRIPT: Node workers, or NULL */
     const char *node_bin;    /* --node-bin PATH, or NULL: node on PATH */
+    bool node_preload;       /* --node-preload: handoff's preload (on) */
     char **node_args;        /* arguments after SCRIPT (into argv) */
     int node_argc;
     enum log_level log_level;   /* --log-level */
@@ -96,6 +97,7 @@ struct options_set {
     bool policy_given;
     bool listen_given, host_or_port_given;
     int demo_routes; /* -1 until given, then 0 or 1 */
+    bool node_preload_given;
     /* The first flag given that only handoff's own workers read, as
      * "--name", or "" */
     char native_flag[64];

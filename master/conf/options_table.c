@@ -37,6 +37,8 @@ static bool options_log_level(struct options_set *set, const char *v, char *err,
                               size_t len);
 static bool options_log_format(struct options_set *set, const char *v,
                                char *err, size_t len);
+static bool options_node_preload(struct options_set *set, const char *v,
+                                 char *err, size_t len);
 
 const struct opt_def options_table[] = {
     {.name = "port",
@@ -290,6 +292,13 @@ const struct opt_def options_table[] = {
      .kind = OPT_ACTION,
      .help = "check the configuration (file and options: paths,\n"
              "addresses) and exit: 0, or 1 with FILE:LINE: errors"},
+    {.name = "node-preload",
+     .arg = "on|off",
+     .kind = OPT_CUSTOM,
+     .set = options_node_preload,
+     .help = "load handoff's preload into each Node worker: load\n"
+             "reports, and reloads that close no idle connection\n"
+             "under its client (default on)"},
     {.name = "help",
      .letter = 'h',
      .kind = OPT_ACTION,
@@ -568,6 +577,21 @@ options_log_format(struct options_set *set, const char *v, char *err,
     return true;
 }
 
+static bool
+options_node_preload(struct options_set *set, const char *v, char *err,
+                     size_t len)
+{
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+        snprintf(err, len,
+                 "invalid value '%s' for --node-preload (expected on or off)",
+                 v);
+        return false;
+    }
+    set->o->node_preload = strcmp(v, "on") == 0;
+    set->node_preload_given = true;
+    return true;
+}
+
 /* An HTTP limit, by its own table. */
 static bool
 options_limit(struct options_set *set, enum limit_id id, const char *v,
@@ -696,6 +720,7 @@ options_begin(struct options_set *set, struct master_options *o)
     o->worker_timeout_ms = 30000; /* gunicorn's default */
     o->log_level = LOG_LEVEL_INFO;
     o->log_format = LOG_FORMAT_TEXT;
+    o->node_preload = true;
 }
 
 /* Where-slot of option <name>: its row's index, or a limit's after the
@@ -872,6 +897,10 @@ options_finish(struct options_set *set, char *err, size_t len)
     }
     if (o->node_script == NULL && o->node_bin != NULL) {
         snprintf(err, len, "--node-bin needs --node SCRIPT");
+        return false;
+    }
+    if (o->node_script == NULL && set->node_preload_given) {
+        snprintf(err, len, "--node-preload needs --node SCRIPT");
         return false;
     }
     return true;

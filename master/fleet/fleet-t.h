@@ -111,6 +111,8 @@ struct fleet {
     const struct link_ops *kind; /* of every worker: native or Node */
     struct fleet_hooks hooks;
     const char *program; /* what workers run, for log lines */
+    bool reports;        /* its workers send load reports (the kind's
+                          * resolve() may say they do not) */
 
     /* The native kind's program and what it is given (native.c). */
     char worker_bin[PATH_MAX];

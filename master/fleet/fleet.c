@@ -57,6 +57,7 @@ fleet_init(struct fleet *fl, struct ev_loop *loop,
     fl->sched = sched;
     fl->lis = lis;
     fl->kind = kind;
+    fl->reports = kind->load != NULL;
     fl->hooks = *hooks;
     TAILQ_INIT(&fl->all);
     TAILQ_INIT(&fl->dirty);

@@ -44,6 +44,10 @@ struct node_link {
     ev_tstamp asked_at;     /* its oldest unanswered newconn went out */
     ev_tstamp user_window;  /* user-message log budget */
     unsigned user_logged, user_hidden;
+    /* handoff's preload (node_preload.c). */
+    bool reports;      /* it has sent a load report: it drains, too */
+    bool drain_told;   /* its drain's start is logged */
+    uint32_t heap_kib; /* its latest V8 heap in use */
 };
 
 static inline struct node_link *

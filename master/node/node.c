@@ -6,9 +6,9 @@
  * Where the native kind differs: the channel is a SOCK_STREAM of JSON
  * lines; a connection goes out as Node's newconn; stopping is Node's
  * disconnect, possible before the worker listens; a Node worker has no
- * access log to reopen and no trace switch, sends no load reports
- * (/stats prints null), and says nothing unasked (the watchdog counts
- * only a handoff left unanswered).
+ * access log to reopen and no trace switch, sends load reports only
+ * through handoff's preload (node_preload.c; without it /stats prints
+ * null), and the watchdog counts only a handoff left unanswered.
  */
 #include <sys/socket.h>
 
@@ -16,6 +16,7 @@
 #include "node/node.h"
 #include "node/node_cluster.h"
 #include "node/node_link.h"
+#include "node/node_preload.h"
 #include "node/node_spawn.h"
 
 static int
@@ -77,5 +78,6 @@ const struct link_ops node_link_ops = {
     .drain = node_link_drain,
     .close = node_close,
     .free = node_link_free,
+    .load = node_preload_load,
     .silent_since = node_silent_since,
 };

@@ -18,7 +18,9 @@
  * What the master sends: the answers, newconn (wrapped in NODE_HANDLE,
  * with the connection's fd), and disconnect for a graceful stop. Lines
  * whose cmd does not start with NODE_ are the program's process.send()
- * messages; they are logged.
+ * messages; they are logged. NODE_HANDOFF lines are handoff's preload's
+ * (node_preload.c), and so is the drain that replaces disconnect where
+ * the preload is.
  *
  * Differences from Node's primary, each deliberate: the master keeps a
  * connection's fd until the worker accepts it, so a worker that dies or
@@ -44,6 +46,7 @@
 #include "node/node-t.h"
 #include "node/node_cluster.h"
 #include "node/node_link.h"
+#include "node/node_preload.h"
 #include "sbuf.h"
 #include "sched/policy.h"
 #include "strlit.h"
@@ -423,9 +426,12 @@ node_answer(struct mworker *w, const struct json_value *msg, int64_t ack)
     }
     (void) sched_ack(fl->sched, &w->sw, sc->id,
                      accepted ? SCHED_ACCEPTED : SCHED_REFUSED);
-    /* Node workers report no load: what counts for least-loaded is how
-     * many handoffs each has left unanswered. */
-    sched_note_load(&w->sw, 0, 0);
+    /* The preload's answer counts the worker's connections, as a native
+     * ACK does. Without it, what counts for least-loaded is how many
+     * handoffs each worker has left unanswered. */
+    if (!node_preload_ack(w, msg) && !node_of(w)->reports) {
+        sched_note_load(&w->sw, 0, 0);
+    }
     node_of(w)->asked_at = ev_now(fl->loop);
 }
 
@@ -558,6 +564,8 @@ node_cluster_line(struct mworker *w, const char *line, size_t len)
         node_handle_answer(w, false);
     } else if (strcmp(cmd, "NODE_HANDLE") == 0) {
         node_worker_handle(w, line, len);
+    } else if (strcmp(cmd, "NODE_HANDOFF") == 0) {
+        node_preload_message(w, &msg);
     }
     /* Other internal commands are not the cluster's business. */
 }
@@ -617,7 +625,11 @@ node_cluster_disconnect(struct mworker *w)
         return;
     }
     node_of(w)->disconnecting = true;
-    node_send_cluster(w, "\"act\":\"disconnect\"");
+    /* With the preload, a drain that closes no idle connection under its
+     * client; it leaves by itself (exitedAfterDisconnect) when done. */
+    if (!node_preload_drain(w)) {
+        node_send_cluster(w, "\"act\":\"disconnect\"");
+    }
 }
 
 /*

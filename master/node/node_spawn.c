@@ -7,7 +7,8 @@
  * false and runs its worker branch.
  *
  * PORT is set to the port the master serves, so a program that listens
- * on process.env.PORT gets the right one.
+ * on process.env.PORT gets the right one. Unless --node-preload off,
+ * `--require` loads handoff's preload first (node_preload.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,10 +21,13 @@
 #include "accept/accept-t.h"
 #include "conf/options.h"
 #include "log.h"
+#include "node/node_preload.h"
 #include "node/node_spawn.h"
 
 /* node, found on PATH or --node-bin. */
 static char node_bin[PATH_MAX];
+/* handoff's preload, or "" (--node-preload off). */
+static char node_preload[PATH_MAX];
 
 /* Finds <name> on PATH; 0 and <out> filled, or -1. */
 static int
@@ -103,7 +107,17 @@ node_spawn_resolve(struct fleet *fl)
     if (node_spawn_find(fl->opt) == -1) {
         return -1;
     }
+    if (fl->opt->node_preload
+        && node_preload_find(node_preload, sizeof(node_preload)) == -1) {
+        fprintf(stderr,
+                "handoff: --node: handoff's preload %s: %s (reinstall "
+                "handoff, or give --node-preload off)\n",
+                node_preload, strerror(errno));
+        return -1;
+    }
     fl->program = fl->opt->node_script;
+    /* Only the preload reports load: /stats says so (null) without it. */
+    fl->reports = fl->opt->node_preload;
     return 0;
 }
 
@@ -111,28 +125,36 @@ node_spawn_resolve(struct fleet *fl)
 void
 node_spawn_announce(const struct fleet *fl)
 {
-    log_info("workers are Node: %s %s", node_bin, fl->opt->node_script);
+    bool pre = node_preload[0] != '\0';
+
+    log_info("workers are Node: %s %s%s%s%s", node_bin, pre ? "--require " : "",
+             node_preload, pre ? " " : "", fl->opt->node_script);
 }
 
-/* node SCRIPT ARG..., each string owned by the vector; NULL on ENOMEM. */
+/* node [--require PRELOAD] SCRIPT ARG..., each string owned by the
+ * vector; NULL on ENOMEM. */
 static char **
 node_spawn_argv(const struct master_options *o)
 {
-    size_t n = (size_t) o->node_argc, i;
-    char **v = calloc(n + 3, sizeof(*v));
+    size_t n = (size_t) o->node_argc, i, k = 0;
+    char **v = calloc(n + 5, sizeof(*v));
 
     if (v == NULL) {
         return NULL;
     }
-    v[0] = strdup(node_bin);
-    v[1] = strdup(o->node_script);
-    for (i = 0; i < n; i++) {
-        v[i + 2] = strdup(o->node_args[i]);
+    v[k++] = strdup(node_bin);
+    if (node_preload[0] != '\0') {
+        v[k++] = strdup("--require");
+        v[k++] = strdup(node_preload);
     }
-    for (i = 0; i < n + 2; i++) {
+    v[k++] = strdup(o->node_script);
+    for (i = 0; i < n; i++) {
+        v[k++] = strdup(o->node_args[i]);
+    }
+    for (i = 0; i < k; i++) {
         if (v[i] == NULL) {
             /* exec_vec_free() stops at the first NULL: free them all. */
-            for (i = 0; i < n + 2; i++) {
+            for (i = 0; i < k; i++) {
                 free(v[i]);
             }
             free(v);

@@ -89,7 +89,7 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     s->worker_exits = fl->exits;
     s->nslots = fl->nslots;
     s->workers_ready = sc->nworkers;
-    s->reports = fl->kind->load != NULL;
+    s->reports = fl->reports;
     s->served_total = fl->served_gone;
     s->handed_total = fl->handed_gone;
     s->counted = fl->stats_gone;

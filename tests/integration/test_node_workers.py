@@ -28,8 +28,16 @@ HELLO = os.path.join(NODE_DIR, "hello_cluster.js")
 MESSAGES = os.path.join(NODE_DIR, "messages_cluster.js")
 
 
+# handoff's preload is on by default; HANDOFF_NODE_PRELOAD=off runs every
+# test here without it (test_node_preload.py does, to show that all works
+# as before it).
+PRELOAD = os.environ.get("HANDOFF_NODE_PRELOAD", "on") != "off"
+PRELOAD_JS = os.path.join(os.path.dirname(h.HANDOFF), "handoff-preload.cjs")
+
+
 def node_server(script, *args, workers=2, **kw):
-    return h.server("--node", script, *args, workers=workers, **kw)
+    off = () if PRELOAD else ("--node-preload", "off")
+    return h.server("--node", script, *off, *args, workers=workers, **kw)
 
 
 def cmdline(pid):
@@ -54,7 +62,10 @@ def test_tutorial_program_runs_its_worker_branch():
     h.check(len(pids) == 2, f"children: {pids}")
     for pid in pids:
         argv = cmdline(pid)
-        h.check(os.path.basename(argv[0]) == b"node" and argv[1] == HELLO.encode(),
+        # node [--require handoff-preload.cjs] SCRIPT: the program itself
+        # is not changed.
+        pre = [b"--require", PRELOAD_JS.encode()] if PRELOAD else []
+        h.check(os.path.basename(argv[0]) == b"node" and argv[1:-1] == pre + [HELLO.encode()],
                 f"worker {pid} runs {argv}")
         env = environ(pid)
         # What Node's cluster.fork() sets; Node deletes them from
@@ -114,10 +125,12 @@ def test_trace_shows_nodes_handoff_timeline():
 
 
 def test_stats_say_what_node_workers_do_not_report():
-    # Node workers send no load reports: /stats says "unknown" (null) for
-    # those figures rather than 0, and /metrics leaves their series out;
-    # what the master itself knows (handoffs) is there.
-    s = node_server(HELLO, "--admin", "127.0.0.1:0", workers=2)
+    # Without the preload Node workers send no load reports: /stats says
+    # "unknown" (null) for those figures rather than 0, and /metrics
+    # leaves their series out; what the master itself knows (handoffs) is
+    # there. (With it: test_node_preload.py.)
+    s = h.server("--node", HELLO, "--node-preload", "off", "--admin", "127.0.0.1:0",
+                 workers=2)
     base = "http://" + s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
     for _ in range(6):
         h.hello_pid(h.request(s.port, "/"))
@@ -199,8 +212,11 @@ def test_sigterm_drains_in_flight_requests():
     r = h.Reader(c).read_response()
     h.hello_pid(r)
     h.check(s.wait_exit() == 0, "master exit code")
-    h.check(re.search(r'ipc\s+-> W\d+ \{"cmd":"NODE_CLUSTER","act":"disconnect"', s.log()),
-            "no disconnect sent")
+    # Node's disconnect, or with the preload its drain, which ends in the
+    # worker's own disconnect.
+    told = r'"cmd":"NODE_HANDOFF","act":"drain"' if PRELOAD else \
+        r'"cmd":"NODE_CLUSTER","act":"disconnect"'
+    h.check(re.search(r'ipc\s+-> W\d+ \{' + told, s.log()), f"no {told} sent")
     h.check(len(re.findall(r"exited with code 0", s.log())) == 2, "workers did not exit 0")
     with socket.socket() as probe:
         h.check(probe.connect_ex(("127.0.0.1", s.port)) != 0, "still listening")
@@ -368,6 +384,9 @@ def test_flags_that_do_not_apply_and_bad_paths():
         (["--node", HELLO, "--node-bin", "/nonexistent/node"], 1,
          "--node-bin /nonexistent/node: No such file"),
         (["--node", ""], 2, "--node needs a script"),
+        (["--node", HELLO, "--node-preload", "maybe"], 2,
+         "invalid value 'maybe' for --node-preload (expected on or off)"),
+        (["--node-preload", "off"], 2, "--node-preload needs --node SCRIPT"),
     ]
     for args, code, msg in cases:
         p = subprocess.run([h.HANDOFF, "--port", "0", *args], capture_output=True,
