@@ -598,16 +598,18 @@ run(void)
         uint64_t now = now_ns(), wake = now + 100000000ULL;
         struct timespec ts;
 
+        /* Every request due before the end is sent, even if this turn
+         * comes late (the machine stalled us past the end). */
+        while (sending && opt.rate > 0 && next_due <= now && next_due < t_end) {
+            issue(next_due);
+            issued++;
+            next_due = t0 + (uint64_t) ((double) issued * 1e9 / opt.rate);
+        }
         if (sending && now >= t_end) {
             sending = false;
             if (opt.rate == 0) {
                 break; /* what is in flight is not counted, as in wrk */
             }
-        }
-        while (sending && opt.rate > 0 && next_due <= now) {
-            issue(next_due);
-            issued++;
-            next_due = t0 + (uint64_t) ((double) issued * 1e9 / opt.rate);
         }
         if (!sending && (in_flight() == 0 || now >= drain_end)) {
             break;
