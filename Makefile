@@ -12,6 +12,7 @@
 #   make bench-node one Node program under Node's primary, PM2 and handoff
 #                   --node: throughput, the primary's cost, reload errors
 #   make experiment every scheduling policy under every workload, with plots
+#   make paper      docs/policies.md's figures, from scratch (about 20 min)
 #   make demo       a guided tour of the scheduler, live in the terminal
 #                   (tools/demo; one scenario: make demo DEMO=burst)
 #   make deps       install the Debian packages we need (as root)
@@ -38,6 +39,8 @@ TEST_DEPS = wrk gnuplot-nox clang libclang-rt-14-dev media-types \
             prometheus chromium chromium-driver haproxy systemd
 # The peers of make bench.
 BENCH_DEPS = wrk nginx
+# What make paper draws its figures with (build/loadgen is ours).
+PAPER_DEPS = gnuplot-nox
 # Node.js runs the --node tests and the demo's node-wire (npm installs
 # Express for one test) and is a bench peer; Debian's packages only where
 # no node or npm is on PATH already.
@@ -49,7 +52,8 @@ ifndef HANDOFF_SETUP_DONE
 ifneq ($(filter-out $(NO_SETUP_GOALS),$(GOALS)),)
 
 SETUP_EXTRA = $(if $(filter test check asan fuzz fuzz-build experiment,$(GOALS)),$(TEST_DEPS)) \
-              $(if $(filter bench bench-node,$(GOALS)),$(BENCH_DEPS))
+              $(if $(filter bench bench-node,$(GOALS)),$(BENCH_DEPS)) \
+              $(if $(filter paper,$(GOALS)),$(PAPER_DEPS))
 SETUP_CMDS = $(if $(filter test check asan experiment bench bench-node demo,$(GOALS)),$(NODE_CMDS))
 
 .PHONY: setup-pass $(GOALS)
@@ -102,10 +106,10 @@ LLHTTP_OBJ = $(LLHTTP_C:%.c=$(BUILD)/obj/llhttp/%.o)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SCHED_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard master/sched/*.c))
 
-.PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench bench-node experiment demo clean format check-format
+.PHONY: install uninstall all deps asan-build fuzz fuzz-build fuzz-targets run test check asan bench bench-node experiment paper demo clean format check-format
 
 all: $(BUILD)/handoff $(BUILD)/handoff-worker $(BUILD)/handoff-preload.cjs \
-     $(BUILD)/handoffctl $(UNIT_TESTS)
+     $(BUILD)/handoffctl $(BUILD)/loadgen $(UNIT_TESTS)
 
 # The set-up pass has installed the packages by now.
 deps:
@@ -128,11 +132,18 @@ $(BUILD)/handoff-closer: $(BUILD)/obj/tools/ceiling/closer.o $(COMMON_OBJ)
 $(BUILD)/connflood: $(BUILD)/obj/tools/ceiling/connflood.o
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
+
 # What the master loads into each Node worker (--node): found beside it,
 # as the worker is.
 $(BUILD)/handoff-preload.cjs: master/node/preload.cjs
 	@mkdir -p $(@D)
 	@cp $< $@
+
+# The experiment's HTTP client (tools/experiment.d/loadgen.c): its own
+# program, using nothing of ours.
+$(BUILD)/loadgen: $(BUILD)/obj/tools/experiment.d/loadgen.o
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^ -lm
 
 $(BUILD)/fdpass-bench: $(BUILD)/obj/tools/fdpass_bench.o $(COMMON_OBJ)
 	@echo "  LD      $@"
@@ -315,10 +326,16 @@ $(BUILD)/pm2/.pm2-$(PM2_VERSION):
 bench-node: all $(BUILD)/pm2/.pm2-$(PM2_VERSION)
 	@tools/bench_node.py --build $(BUILD) --pm2 $(BUILD)/pm2 $(BENCH_NODE)
 
-# Every policy under every workload; results and plots in build/experiment.
-# Pass options with EXPERIMENT="--workers 8 --duration 4".
+# Every policy under every workload, 5 runs each, with build/loadgen;
+# CSVs and figures (PNG, SVG, PDF) in build/experiment. Pass options with
+# EXPERIMENT="--workers 8 --duration 4".
 experiment: all
 	@tools/experiment --build $(BUILD) $(EXPERIMENT)
+
+# docs/policies.md's figures and CSVs, from scratch, into docs/policies/
+# (about 20 minutes; see the doc). Options in PAPER="--runs 7".
+paper: all
+	@tools/experiment --build $(BUILD) --paper $(PAPER)
 
 # The scheduler step by step on a real server: tools/demo --list names the
 # scenarios; DEMO="burst blocked" runs some of them.
@@ -328,14 +345,14 @@ demo: all
 MASTER_FILES = $(sort $(shell find master -name '*.[ch]'))
 
 format:
-	clang-format -i common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c tools/ceiling/*.c
+	clang-format -i common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c tools/ceiling/*.c tools/experiment.d/*.c
 
 check-format:
-	@clang-format --dry-run --Werror common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c tools/ceiling/*.c
+	@clang-format --dry-run --Werror common/*.[ch] $(MASTER_FILES) $(WORKER_SRC) $(WORKER_HDR) tests/unit/*.[ch] tests/fuzz/*.c tools/*.c tools/ceiling/*.c tools/experiment.d/*.c
 
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj -name '*.d' -type f 2>/dev/null)
 
 endif # SETUP_PASS

@@ -61,6 +61,31 @@ CLAIMS = {
         r"rr, one at a time: even, max 100, min 100",
         r"none, one at a time: max \d+, min \d+ \(reported, not checked",
     ],
+    "why-none-skews": [
+        r"each worker's epoll watches the one listening socket for EPOLLIN, without "
+        r"EPOLLEXCLUSIVE",
+        r"none: every worker was woken for at least \d+ of the connections others "
+        r"served \(/proc\)",
+        r"rr and reuseport: a worker woke only for connections it served",
+        r"rr: every connection went to the worker idle longest \(400 of 400\)",
+        r"none: no such queue: the worker idle longest won \d+ of 400",
+        r"exclusive: one bare process took \d+ of 400",
+        r"none: the two that served most recently won \d+ of 400 .*\(reported, not "
+        r"checked",
+        # The three sentences of explanation.
+        r"Why: under none each worker's event loop .* the others getting EAGAIN\.",
+        r"Which one is first is the CPU scheduler's choice, not a queue's",
+        r"An exclusive wake-up \(nginx's EPOLLEXCLUSIVE\) wakes only the first idle "
+        r"waiter",
+    ],
+    "busy-loop": [
+        r"rr: the busy W1 was handed exactly one connection \(W2, W3, W1, W2, W3, W2\) "
+        r"and has not answered it",
+        r"rr: nothing more went to W1 while it looped",
+        r"once the loop ended, W1 answered /cpu and then C4",
+        r"least-loaded: no connection went to the busy W\d \((W\d, ){5}W\d\): its "
+        r"report, sent just before the loop, kept it out",
+    ],
     "node-wire": [
         r"the answer names the server by Node's key, 127\.0\.0\.1:\d+:4:undefined:0",
         r"newconn \(seq \d+\) \+ fd \d+ -> NODE_HANDLE_ACK -> \{ack:\d+, accepted:true\} "
@@ -270,6 +295,50 @@ def test_burst_fails_on_a_different_order():
                           r"free=\[\]; got .* and queue=\[C5\] free=\[W2,W3\]",
                           unwrapped(p.stdout)), p.stdout)
         h.check("1 of 1 scenarios failed: burst" in p.stdout, p.stdout)
+        check_nothing_left(p.stdout)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def _wrapped_build(tmp, body):
+    """A build directory whose handoff is a shell script around the real
+    one (<body> runs it), and whose handoffctl is the real one."""
+    wrapper = os.path.join(tmp, "handoff")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\n{body}\n")
+    os.chmod(wrapper, 0o755)
+    os.symlink(HANDOFFCTL, os.path.join(tmp, "handoffctl"))
+    return tmp
+
+
+def test_busy_loop_fails_when_the_busy_worker_gets_more():
+    # With --window 2, rr's busy worker may hold two unanswered handoffs,
+    # so it is handed a second connection while it loops: not what
+    # busy-loop claims. The demo must say so and fail.
+    tmp = tempfile.mkdtemp(prefix="handoff-demo-test-")
+    try:
+        build = _wrapped_build(tmp, f'exec {h.HANDOFF} "$@" --window 2')
+        p = run_demo("busy-loop", build=build)
+        h.check(p.returncode == 1, f"exit {p.returncode}\n{p.stdout}")
+        h.check(re.search(r"busy-loop: under rr the busy W1 should get exactly one "
+                          r"connection, unanswered; they went (W\d, )*W1, (W\d, )*W1\b",
+                          unwrapped(p.stdout)), p.stdout)
+        check_nothing_left(p.stdout)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def test_why_none_skews_fails_without_a_queue_of_idle_workers():
+    # A server that picks at random where rr was asked for: its choices no
+    # longer follow the idle order, and the demo must say so and fail.
+    tmp = tempfile.mkdtemp(prefix="handoff-demo-test-")
+    try:
+        build = _wrapped_build(tmp, f'exec {h.HANDOFF} $(echo "$@" | '
+                               "sed 's/--policy rr/--policy random/')")
+        p = run_demo("why-none-skews", build=build)
+        h.check(p.returncode == 1, f"exit {p.returncode}\n{p.stdout}")
+        h.check(re.search(r"why-none-skews: rr should always pick the worker free "
+                          r"longest; places \[", unwrapped(p.stdout)), p.stdout)
         check_nothing_left(p.stdout)
     finally:
         subprocess.run(["rm", "-rf", tmp])

@@ -94,6 +94,7 @@ def test_each_target_asks_for_its_packages_first():
             "bench": (["wrk", "nginx"], ["node=nodejs"]),
             "demo": ([], ["node=nodejs"]),
             "experiment": (["wrk", "gnuplot-nox"], []),
+            "paper": (["gnuplot-nox"], []),
         }
         for goal, (pkgs, cmds) in want.items():
             before = len(_runs(tmp))
