@@ -19,6 +19,7 @@
 #include "conf/options.h"
 #include "conf/options_table.h"
 #include "conf/runas.h"
+#include "conf/tlscheck.h"
 
 const char *
 options_where(const struct options_set *set, unsigned where, char *buf,
@@ -208,6 +209,22 @@ check_paths(const struct options_set *set, struct conf_errors *errs)
     check_worker_bin(set, errs);
 }
 
+/* Each certificate with its key, as the workers will load them. */
+static void
+check_tls(const struct options_set *set, struct conf_errors *errs)
+{
+    const struct tls_files *t = &set->o->tls;
+    char at[320], why[768];
+    unsigned i;
+
+    for (i = 0; i < t->ncert && i < t->nkey; i++) {
+        if (tlscheck_pair(t->cert[i], t->key[i], why, sizeof(why)) == -1) {
+            conf_error(errs, "%s%s", check_at(set, "tls-cert", at, sizeof(at)),
+                       why);
+        }
+    }
+}
+
 /*
  * Checks the options in <set> (filled and finished) as -t does. Returns
  * true, or false with every error in <errs>.
@@ -219,5 +236,6 @@ options_check(const struct options_set *set, struct conf_errors *errs)
 
     check_listen(set, errs);
     check_paths(set, errs);
+    check_tls(set, errs);
     return errs->n + errs->more == before;
 }
