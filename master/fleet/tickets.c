@@ -93,8 +93,8 @@ tickets_new_key(struct tickets *t)
     return 0;
 }
 
-static void
-tickets_arm(struct fleet *fl)
+void
+tickets_rearm(struct fleet *fl)
 {
     struct tickets *t = &fl->tickets;
     ev_tstamp due =
@@ -124,7 +124,7 @@ tickets_rotate_cb(struct ev_loop *loop, ev_timer *tw, int revents)
         }
         t->made = ev_now(loop);
     }
-    tickets_arm(fl);
+    tickets_rearm(fl);
 }
 
 /* The old master's keys from <fd>, or false. Closes <fd>. */
@@ -184,7 +184,7 @@ tickets_init(struct fleet *fl)
         log_error(errno, "getrandom() failed: no session tickets");
     }
     if (t->keys.n > 0) {
-        tickets_arm(fl);
+        tickets_rearm(fl);
     }
 }
 

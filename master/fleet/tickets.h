@@ -21,6 +21,8 @@ struct tickets {
  * rotation timer runs from now. */
 void tickets_init(struct fleet *fl);
 void tickets_fini(struct fleet *fl);
+/* --tls-ticket-rotate changed (SIGHUP): the next key is due by it. */
+void tickets_rearm(struct fleet *fl);
 /* SIGUSR2: a pipe's read end holding the keys and their age, for the
  * new master (HANDOFF_TICKETS_FD); -1 with errno on failure. */
 int tickets_handover(const struct fleet *fl);

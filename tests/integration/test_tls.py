@@ -154,7 +154,8 @@ def test_static_file_12mib_over_tls():
     with tls_connect(s.port) as c:
         c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         r = h.Reader(c)
-        time.sleep(0.2)  # a reader that is late: the server must wait for it
+        time.sleep(0.2)  # not a wait for anything: a late reader, so that
+        # the worker's SSL_write meets a full socket (WANT_WRITE) and resumes
         resp = r.read_response()
         h.check(resp.status == 200 and resp.body == data, "slow reader got the file")
         c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=100-199\r\n\r\n")
@@ -317,6 +318,75 @@ def test_garbage_and_truncated_records_end_cleanly():
     log = s.log()
     h.check(not re.search(r"worker W\d+\[\d+\] (warn|error)", log), f"logged: {log[-800:]}")
     get(s.port)
+
+
+def test_renegotiation_is_refused_and_ends_the_connection():
+    s = tls_server()
+    t0 = time.monotonic()
+    # s_client renegotiates on "R"; its stdin then stays open for 20 s
+    p = subprocess.Popen(["openssl", "s_client", "-tls1_2", "-connect",
+                          f"127.0.0.1:{s.port}", "-CAfile", CERT],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        # s_client reads "R" once connected: after it printed the session
+        seen = b""
+        while b"Verify return code" not in seen:
+            line = p.stdout.readline()
+            h.check(line, f"s_client ended: {seen[-300:]}")
+            seen += line
+        p.stdin.write(b"R\n")
+        p.stdin.flush()
+        out, _ = p.communicate(timeout=20 * h.SLOW)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out = seen + out
+    h.check(b"RENEGOTIATING" in out and b"no renegotiation" in out, out[-400:])
+    h.check(time.monotonic() - t0 < 10 * h.SLOW, "the connection was not ended")
+    h.check(not re.search(r"worker W\d+\[\d+\] (warn|error)", s.log()), s.log()[-600:])
+    get(s.port)
+
+
+def test_proxy_header_is_read_first_by_the_master():
+    log = os.path.join(TMP, "proxy-access.log")
+    s = tls_server("--proxy-protocol", "--access-log", log)
+    raw = h.connect(s.port)
+    raw.sendall(b"PROXY TCP4 203.0.113.9 127.0.0.1 4444 443\r\n")
+    with CTX.wrap_socket(raw, server_hostname="localhost") as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        h.hello_pid(h.Reader(c).read_response())
+    line = h.wait_until(lambda: (lambda t: t if "203.0.113.9" in t else None)(
+        open(log).read() if os.path.exists(log) else ""), what="the access-log line")
+    h.check(re.match(r"203\.0\.113\.9 - - .* TLSv1\.3 ", line), line)
+
+
+def test_config_file_keys_and_a_listener_turned_https_at_sighup():
+    p1, p2 = h.free_port(), h.free_port()
+    conf = os.path.join(TMP, "tls.conf")
+    text = (f"listen-tls 127.0.0.1:{p1}\nlisten 127.0.0.1:{p2}\n"
+            f"tls-cert {CERT}\ntls-key {KEY}\nhandshake-timeout 5s\n"
+            f"tls-ticket-rotate 6\nworkers 2\n")
+    with open(conf, "w") as f:
+        f.write(text)
+    s = h.server(argv=[h.HANDOFF, "-c", conf], workers=2)
+    get(p1)
+    h.hello_pid(h.request(p2))
+    with open(conf, "w") as f:
+        f.write(text.replace(f"listen 127.0.0.1:{p2}", f"listen-tls 127.0.0.1:{p2}"))
+    mark = s.mark()
+    s.signal(signal.SIGHUP)
+    s.wait_log(r"SIGHUP: 127\.0\.0\.1:%d is HTTPS now" % p2, start=mark)
+    s.wait_ready(2, start=mark)
+    h.hello_pid(get(p2)[0])
+    # -t checks the file's certificate pair, naming its line
+    with open(conf, "w") as f:
+        f.write(text.replace(f"tls-key {KEY}", f"tls-key {KEY2}"))
+    p = subprocess.run([h.HANDOFF, "-c", conf, "-t"], capture_output=True, text=True,
+                       timeout=10 * h.SLOW)
+    h.check(p.returncode == 1 and f"{conf}:3: --tls-key {KEY2} does not match" in p.stderr,
+            p.stderr)
 
 
 def test_a_stalled_handshake_is_closed_at_the_timeout():
