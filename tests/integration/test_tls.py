@@ -245,6 +245,47 @@ def test_sessions_resume_on_every_worker_after_sighup_and_upgrade():
             h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
+def test_node_workers_get_the_masters_keys():
+    """--node: an unmodified Node HTTPS cluster program; its workers'
+    listen() is answered with the master's keys, so a session made on one
+    resumes on the other (each would make keys of its own)."""
+    if shutil.which("node") is None:
+        print("skip: no node")
+        return
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node",
+                          "tls_cluster.js")
+    env = dict(os.environ, TLS_CERT=CERT, TLS_KEY=KEY)
+    s = h.server("--node", script, "--policy", "rr", workers=2, env=env)
+    h.wait_until(lambda: _node_answers(s.port), what="the Node workers to serve", timeout=20)
+    resp, sess, _ = get(s.port)
+    pids = {h.hello_pid(resp)}
+    for _ in range(4):
+        resp, _, reused = get(s.port, session=sess)
+        pids.add(h.hello_pid(resp))
+        h.check(reused, "a Node worker did not resume another's session")
+    h.check(len(pids) == 2, f"rr used one Node worker only: {pids}")
+    # the keys are the master's, not the first worker's: they survive an
+    # upgrade, whose Node workers are all new
+    s.signal(signal.SIGUSR2)
+    new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready",
+                                timeout=20).group(1))
+    try:
+        h.check(s.wait_exit() == 0, "the old master did not exit 0")
+        _, _, reused = get(s.port, session=sess)
+        h.check(reused, "a session from before the upgrade did not resume")
+    finally:
+        if h.alive(new_master):
+            os.kill(new_master, signal.SIGTERM)
+            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
+
+
+def _node_answers(port):
+    try:
+        return get(port)[0].status == 200
+    except OSError:
+        return False
+
+
 def test_ticket_keys_rotate_and_old_ones_still_decrypt():
     s = tls_server("--tls-ticket-rotate", "2s", "--log-level", "debug")
     _, sess, _ = get(s.port)
