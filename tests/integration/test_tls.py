@@ -110,6 +110,18 @@ def test_curl_over_tls12_and_tls13_with_alpn():
     h.check(re.search(r" TLSv1\.2 ECDHE-ECDSA-\S+\n", lines), f"access log: {lines!r}")
 
 
+def test_policies_where_workers_accept_serve_https_too():
+    """none and reuseport: the workers accept on the sockets the master
+    sends them (LISTEN, flagged HTTPS), beside a plain listener."""
+    for policy in ("none", "reuseport", "least-loaded"):
+        plain = h.free_port()
+        s = tls_server("--policy", policy, "--listen", f"127.0.0.1:{plain}")
+        for _ in range(4):
+            h.hello_pid(get(s.port)[0])
+            h.hello_pid(h.request(plain))
+        s.stop()
+
+
 def test_keepalive_and_pipelining_over_tls():
     s = tls_server()
     with tls_connect(s.port) as c:

@@ -34,6 +34,9 @@
 static SSL_CTX *tls_ctxs[8];
 static unsigned tls_nctx;
 static struct chan_tickets tls_keys;
+/* Fetched once: EVP_aes_256_cbc() would be looked up by name at every
+ * ticket sealed or opened. */
+static EVP_CIPHER *tls_ticket_cipher;
 
 SSL_CTX *
 tls_default_ctx(void)
@@ -120,7 +123,7 @@ tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     unsigned i;
 
     (void) ssl;
-    if (tls_keys.n == 0) {
+    if (tls_keys.n == 0 || tls_ticket_cipher == NULL) {
         return 0; /* none yet: a full handshake, no ticket */
     }
     if (enc) {
@@ -128,7 +131,7 @@ tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 
         memcpy(name, k, TLS_NAME_LEN);
         if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1
-            || EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+            || EVP_EncryptInit_ex(cctx, tls_ticket_cipher, NULL,
                                   k + TLS_AES_OFF, iv)
                    != 1
             || tls_ticket_mac(hctx, k + TLS_HMAC_OFF) != 1) {
@@ -141,7 +144,7 @@ tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 
         if (memcmp(name, k, TLS_NAME_LEN) == 0) {
             if (tls_ticket_mac(hctx, k + TLS_HMAC_OFF) != 1
-                || EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
+                || EVP_DecryptInit_ex(cctx, tls_ticket_cipher, NULL,
                                       k + TLS_AES_OFF, iv)
                        != 1) {
                 return -1;
@@ -168,9 +171,11 @@ tls_ctx_new(const char *cert, const char *key, const char *ciphers, char *why,
                                  | SSL_OP_CIPHER_SERVER_PREFERENCE
                                  | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS
                                  | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
-                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
-                              | SSL_MODE_RELEASE_BUFFERS);
+    /* NO_AUTO_CHAIN: the chain is the file's, as nginx does it; else
+     * OpenSSL would build one from the trust store at every handshake. */
+    SSL_CTX_set_mode(
+        ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                 | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_tlsext_servername_callback(ctx, tls_servername_cb);
     SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
@@ -204,6 +209,13 @@ tls_init(const char *const *certs, const char *const *keys, unsigned n,
 {
     unsigned i;
 
+    tls_ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+    if (tls_ticket_cipher == NULL) {
+        snprintf(why, len, "no AES-256-CBC for session tickets: %s",
+                 tls_err("not in this OpenSSL"));
+        ERR_clear_error();
+        return -1;
+    }
     for (i = 0; i < n && i < sizeof(tls_ctxs) / sizeof(tls_ctxs[0]); i++) {
         tls_ctxs[i] = tls_ctx_new(certs[i], keys[i], ciphers, why, len);
         if (tls_ctxs[i] == NULL) {
@@ -225,6 +237,8 @@ tls_fini(void)
         tls_ctxs[i] = NULL;
     }
     tls_nctx = 0;
+    EVP_CIPHER_free(tls_ticket_cipher);
+    tls_ticket_cipher = NULL;
     OPENSSL_cleanse(&tls_keys, sizeof(tls_keys));
 }
 

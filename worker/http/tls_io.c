@@ -56,10 +56,18 @@ tls_io_open(struct conn *c)
     struct tls_conn *t;
 
     if (ctx == NULL) {
-        log_error(0,
-                  "C%llu came in on an HTTPS listener, but this worker "
-                  "has no certificate; closing",
-                  (unsigned long long) c->id);
+        static ev_tstamp warned;
+
+        /* Started before the listener turned HTTPS (SIGHUP): refused,
+         * the master hands it to another worker; the restart that
+         * follows replaces this one. */
+        if (ev_now(engine.loop) - warned >= 1.0) {
+            warned = ev_now(engine.loop);
+            log_warn(0,
+                     "refusing C%llu of an HTTPS listener: this worker has no "
+                     "certificate",
+                     (unsigned long long) c->id);
+        }
         return -1;
     }
     t = calloc(1, sizeof(*t));
