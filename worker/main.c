@@ -37,6 +37,7 @@ static struct {
     const char *tls_cert[8], *tls_key[8];
     unsigned ntls_cert, ntls_key;
     const char *tls_ciphers;
+    bool check_tls; /* --check-tls: load them, say why not, exit */
 } opts;
 
 /* --tls-cert ('C'), --tls-key ('K') or --tls-ciphers ('P'). */
@@ -105,6 +106,7 @@ worker_parse(int argc, char **argv)
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
         {"tls-ciphers", required_argument, NULL, 'P'},
+        {"check-tls", no_argument, NULL, 'T'},
         {"version", no_argument, NULL, 'V'},
     };
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
@@ -162,6 +164,9 @@ worker_parse(int argc, char **argv)
         case 't':
             engine.trace = true;
             break;
+        case 'T':
+            opts.check_tls = true;
+            break;
         case 'V':
             printf("handoff-worker %s\n", HANDOFF_VERSION);
             exit(0);
@@ -172,7 +177,7 @@ worker_parse(int argc, char **argv)
             break;
         }
     }
-    if (have_id && have_fd && optind == argc
+    if (((have_id && have_fd) || opts.check_tls) && optind == argc
         && opts.ntls_cert == opts.ntls_key) {
         log_configure(opts.log_level, opts.log_format);
         /* The master always says; this is its default. */
@@ -258,6 +263,23 @@ worker_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     worker_log_flush(loop);
 }
 
+/* --check-tls: what the master cannot check without libssl (the cipher
+ * list), with the very code that will load it: one line and 1, or 0. */
+static int
+worker_check_tls(void)
+{
+    char why[512];
+
+    if (tls_init(opts.tls_cert, opts.tls_key, opts.ntls_cert, opts.tls_ciphers,
+                 why, sizeof(why))
+        == -1) {
+        fprintf(stderr, "%s\n", why);
+        return 1;
+    }
+    tls_fini();
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -267,6 +289,9 @@ main(int argc, char **argv)
     engine.pid = getpid();
     if (worker_parse(argc, argv) == -1) {
         return 2;
+    }
+    if (opts.check_tls) {
+        return worker_check_tls();
     }
     log_init("worker", worker.id);
     log_nonblocking();

@@ -4,15 +4,21 @@
  * parses (PEM, with its chain), its key parses and is the certificate's.
  * The workers load the same files and do the handshakes; this is only
  * so that a bad file is refused with a clear message before any worker
- * would fail on it (libcrypto alone, no TLS in the master).
+ * would fail on it (libcrypto alone, no TLS in the master). What takes
+ * libssl, --tls-ciphers, is checked by the worker program itself
+ * (handoff-worker --check-tls), run once and waited for.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conf/tlscheck.h"
 
@@ -102,4 +108,91 @@ tlscheck_files(const struct tls_files *t, char *why, size_t len)
         }
     }
     return 0;
+}
+
+extern char **environ;
+
+/* Reads what <fd> gives until EOF into <buf> (NUL-terminated, the first
+ * line kept). */
+static void
+tlscheck_read_line(int fd, char *buf, size_t len)
+{
+    size_t k = 0;
+    ssize_t n;
+    char *nl;
+
+    for (;;) {
+        char tmp[256];
+
+        n = read(fd, tmp, sizeof(tmp));
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        if (k + 1 < len) {
+            size_t take = (size_t) n < len - 1 - k ? (size_t) n : len - 1 - k;
+
+            memcpy(buf + k, tmp, take);
+            k += take;
+        }
+    }
+    buf[k] = '\0';
+    nl = strchr(buf, '\n');
+    if (nl != NULL) {
+        *nl = '\0';
+    }
+}
+
+int
+tlscheck_ciphers(const char *worker_bin, const struct tls_files *t,
+                 const char *ciphers, char *why, size_t len)
+{
+    char cert[TLS_PATH_MAX + 16], key[TLS_PATH_MAX + 16], list[1024], out[512];
+    char *argv[] = {(char *) "handoff-worker",
+                    (char *) "--check-tls",
+                    cert,
+                    key,
+                    list,
+                    NULL};
+    posix_spawn_file_actions_t fa;
+    int p[2], status, rc;
+    pid_t pid;
+
+    if (ciphers == NULL || t->ncert == 0 || t->nkey == 0) {
+        return 0;
+    }
+    snprintf(cert, sizeof(cert), "--tls-cert=%s", t->cert[0]);
+    snprintf(key, sizeof(key), "--tls-key=%s", t->key[0]);
+    snprintf(list, sizeof(list), "--tls-ciphers=%s", ciphers);
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        snprintf(why, len, "--tls-ciphers: cannot check it: %s",
+                 strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
+    rc = posix_spawn(&pid, worker_bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if (rc != 0) {
+        close(p[0]);
+        snprintf(why, len, "--tls-ciphers: cannot run %s to check it: %s",
+                 worker_bin, strerror(rc));
+        return -1;
+    }
+    tlscheck_read_line(p[0], out, sizeof(out));
+    close(p[0]);
+    while (waitpid(pid, &status, 0) == -1) {
+        if (errno != EINTR) {
+            status = 0; /* reaped by someone else: its words decide */
+            break;
+        }
+    }
+    if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) && out[0] == '\0') {
+        return 0;
+    }
+    snprintf(why, len, "%s", out[0] != '\0' ? out : "--tls-ciphers: refused");
+    return -1;
 }

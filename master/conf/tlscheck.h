@@ -15,4 +15,9 @@ int tlscheck_pair(const char *cert, const char *key, char *why, size_t len);
 /* Every pair of <t>, the first error in <why>. */
 int tlscheck_files(const struct tls_files *t, char *why, size_t len);
 
+/* --tls-ciphers, as handoff-worker --check-tls at <worker_bin> loads it
+ * (with the first pair of <t>): 0, or -1 and one line in <why>. */
+int tlscheck_ciphers(const char *worker_bin, const struct tls_files *t,
+                     const char *ciphers, char *why, size_t len);
+
 #endif

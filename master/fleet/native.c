@@ -140,13 +140,16 @@ native_resolve(struct fleet *fl)
     if (fl->opt->access_log != NULL && native_resolve_access_log(fl) == -1) {
         return -1;
     }
-    if (tlscheck_files(&fl->opt->tls, why, sizeof(why)) == -1) {
-        fprintf(stderr, "handoff: %s\n", why);
-        return -1;
-    }
     if (native_find_bin(fl) == -1) {
         fprintf(stderr, "handoff: worker program %s: %s\n", fl->worker_bin,
                 strerror(errno));
+        return -1;
+    }
+    if (tlscheck_files(&fl->opt->tls, why, sizeof(why)) == -1
+        || tlscheck_ciphers(fl->worker_bin, &fl->opt->tls, fl->opt->tls_ciphers,
+                            why, sizeof(why))
+               == -1) {
+        fprintf(stderr, "handoff: %s\n", why);
         return -1;
     }
     fl->program = fl->worker_bin;

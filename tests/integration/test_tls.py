@@ -10,6 +10,7 @@ request on the TLS port, TLS 1.0 and 1.1 refused, bad certificates at
 start and at SIGHUP, and the kTLS fallback chosen on a kernel without
 it. Certificates are made by the test with openssl req (ECDSA P-256)."""
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -88,7 +90,14 @@ def curl(port, *args):
 
 def test_curl_over_tls12_and_tls13_with_alpn():
     log = os.path.join(TMP, "access.log")
-    s = tls_server("--access-log", log)
+    plain = h.free_port()
+    s = tls_server("--access-log", log, "--listen", f"127.0.0.1:{plain}",
+                   "--admin", "127.0.0.1:0")
+    admin = s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
+    with urllib.request.urlopen(f"http://{admin}/stats", timeout=10) as r:
+        tls = {l["address"]: l["tls"] for l in json.load(r)["listeners"]}
+    h.check(tls == {f"127.0.0.1:{s.port}": True, f"127.0.0.1:{plain}": False},
+            f"/stats listeners: {tls}")
     for ver, proto in (("--tlsv1.2", "TLSv1.2"), ("--tlsv1.3", "TLSv1.3")):
         maxv = ["--tls-max", "1.2"] if proto == "TLSv1.2" else []
         p = curl(s.port, ver, *maxv, "-v")
@@ -120,6 +129,15 @@ def test_policies_where_workers_accept_serve_https_too():
             h.hello_pid(get(s.port)[0])
             h.hello_pid(h.request(plain))
         s.stop()
+
+
+def test_tls_ciphers_chooses_the_tls12_cipher():
+    s = tls_server("--tls-ciphers", "ECDHE-ECDSA-CHACHA20-POLY1305")
+    p = curl(s.port, "--tls-max", "1.2", "-v")
+    h.check("SSL connection using TLSv1.2 / ECDHE-ECDSA-CHACHA20-POLY1305" in p.stderr,
+            p.stderr[-500:])
+    p = curl(s.port, "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256")
+    h.check(p.returncode != 0, "a cipher outside --tls-ciphers was taken")
 
 
 def test_keepalive_and_pipelining_over_tls():
@@ -517,6 +535,8 @@ def test_bad_certificate_at_start():
         (["--tls-cert", CERT, "--tls-key", KEY2], f"--tls-key {KEY2} does not match"),
         (["--tls-cert", os.path.join(TMP, "none.crt"), "--tls-key", KEY],
          "No such file"),
+        (["--tls-cert", CERT, "--tls-key", KEY, "--tls-ciphers", "BOGUS"],
+         "--tls-ciphers BOGUS: no cipher match"),
     ]
     for args, needle in cases:
         argv = [h.HANDOFF, "--listen-tls", f"127.0.0.1:{h.free_port()}", *args]
