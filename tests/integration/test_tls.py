@@ -316,6 +316,24 @@ def _node_answers(port):
         return False
 
 
+def test_sessions_resume_after_a_worker_is_recycled_or_killed():
+    s = tls_server("--max-requests", "3", workers=1)
+    resp, sess, _ = get(s.port)
+    first = h.hello_pid(resp)
+    for _ in range(3):
+        get(s.port)
+    h.wait_until(lambda: s.worker_pids() and first not in s.worker_pids(),
+                 what="the worker to be recycled")
+    resp, _, reused = get(s.port, session=sess)
+    h.check(h.hello_pid(resp) != first and reused, "not resumed by the recycled worker's heir")
+    mark = s.mark()
+    pid = s.worker_pids()[0]
+    os.kill(pid, signal.SIGKILL)
+    s.wait_ready(1, start=mark)
+    resp, _, reused = get(s.port, session=sess)
+    h.check(h.hello_pid(resp) != pid and reused, "not resumed after a crash")
+
+
 def test_ticket_keys_rotate_and_old_ones_still_decrypt():
     s = tls_server("--tls-ticket-rotate", "2s", "--log-level", "debug")
     _, sess, _ = get(s.port)
