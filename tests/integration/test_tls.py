@@ -167,6 +167,31 @@ def test_keepalive_and_pipelining_over_tls():
         h.check(r.at_eof(), "closed after Connection: close")
 
 
+def test_limits_timeouts_and_the_thread_pool_over_tls():
+    s = tls_server("--header-timeout", "1s", "--max-body", "16", "--threads", "1")
+    # a head that stalls: 408, then the close
+    with tls_connect(s.port) as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        resp = h.Reader(c).read_response()
+        h.check(resp.status == 408 and time.monotonic() - t0 >= 0.9, f"{resp}")
+    # a body over --max-body: 413; a head over --max-header-size: 431
+    with tls_connect(s.port) as c:
+        c.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 100)
+        h.check(h.Reader(c).read_response().status == 413, "413 over TLS")
+    with tls_connect(s.port) as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20000 + b"\r\n\r\n")
+        h.check(h.Reader(c).read_response().status == 431, "431 over TLS")
+    # a job on the pool, answered in order before a pipelined request
+    with tls_connect(s.port) as c:
+        c.sendall(b"GET /cpu?n=2000&offload=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = h.Reader(c)
+        first = r.read_response()
+        h.check(first.status == 200 and b'"offloaded":true' in first.body, first.body)
+        h.hello_pid(r.read_response())
+
+
 def test_static_file_12mib_over_tls():
     root = tempfile.mkdtemp(dir=TMP)
     data = os.urandom(12 * 1024 * 1024)
