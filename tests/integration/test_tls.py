@@ -599,6 +599,22 @@ def test_bad_certificate_at_start():
                            capture_output=True, text=True, timeout=10 * h.SLOW)
         h.check(p.returncode == 2 and needle in p.stderr
                 and len(p.stderr.strip().splitlines()) == 1, f"{args}: {p.stderr!r}")
+    pair = ["--tls-cert", CERT, "--tls-key", KEY]
+    for args, needle in ((["--listen-tls", "127.0.0.1", *pair], "--listen-tls"),
+                         (["--listen-tls", "127.0.0.1:8443", "--listen", "127.0.0.1:8443",
+                           *pair], "given twice"),
+                         (["--listen-tls", "8443", "--node", "app.js", *pair],
+                          "a Node worker (--node) would ignore it"),
+                         (["--listen-tls", "8443", "--tls-ticket-rotate", "soon", *pair],
+                          "--tls-ticket-rotate"),
+                         (["--listen-tls", "8443", "--handshake-timeout", "1ms", *pair],
+                          "--handshake-timeout"),
+                         (["--listen-tls", "8443", "--tls-cert", "x" * 300, "--tls-key", KEY],
+                          "--tls-cert needs a file")):
+        p = subprocess.run([h.HANDOFF, *args], capture_output=True, text=True,
+                           timeout=10 * h.SLOW)
+        h.check(p.returncode == 2 and needle in p.stderr
+                and len(p.stderr.strip().splitlines()) == 1, f"{args}: {p.stderr!r}")
 
 
 def test_bad_certificate_at_sighup_keeps_old_workers():
