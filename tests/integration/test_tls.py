@@ -359,6 +359,40 @@ def test_sessions_resume_after_a_worker_is_recycled_or_killed():
     h.check(h.hello_pid(resp) != pid and reused, "not resumed after a crash")
 
 
+class HttpsWrk(h.Wrk):
+    """The harness's wrk, over HTTPS."""
+
+    def __init__(self, port, duration=4, conns=32, path="/", args=()):
+        self.proc = subprocess.Popen(
+            ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--timeout", "5s", *args,
+             f"https://127.0.0.1:{port}{path}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.duration = duration
+
+
+def test_sighup_and_upgrade_under_https_load_fail_nothing():
+    s = tls_server()
+    for what in ("keep-alive", "one connection per request"):
+        load = HttpsWrk(s.port, duration=5,
+                        args=() if what == "keep-alive" else ("-H", "Connection: close"))
+        for _ in range(2):
+            mark = s.mark()
+            s.signal(signal.SIGHUP)
+            s.wait_ready(2, start=mark)
+        load.check_no_failures(f"SIGHUP twice under HTTPS {what}")
+    load = HttpsWrk(s.port, duration=5)
+    s.signal(signal.SIGUSR2)
+    new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready",
+                                timeout=15).group(1))
+    try:
+        h.check(s.wait_exit() == 0, "the old master did not exit 0")
+        load.check_no_failures("SIGUSR2 under HTTPS keep-alive")
+    finally:
+        if h.alive(new_master):
+            os.kill(new_master, signal.SIGTERM)
+            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
+
+
 def test_ticket_keys_rotate_and_old_ones_still_decrypt():
     s = tls_server("--tls-ticket-rotate", "2s", "--log-level", "debug")
     _, sess, _ = get(s.port)
