@@ -341,6 +341,18 @@ def _node_answers(port):
         return False
 
 
+def test_a_resumed_tls13_session_gets_a_new_ticket():
+    """TLS 1.3 tickets are used once (RFC 8446 C.4): each resumption is
+    given a new one, so that a client can go on resuming."""
+    s = tls_server()
+    _, sess, _ = get(s.port)
+    for _ in range(4):
+        _, new, reused = get(s.port, session=sess)
+        h.check(reused, "not resumed")
+        h.check(new.id != sess.id, "a resumption got no new ticket")
+        sess = new
+
+
 def test_sessions_resume_after_a_worker_is_recycled_or_killed():
     s = tls_server("--max-requests", "3", workers=1)
     resp, sess, _ = get(s.port)

@@ -114,7 +114,8 @@ tls_ticket_mac(EVP_MAC_CTX *hctx, const unsigned char *k)
 
 /*
  * Session tickets under the master's keys: new ones with the newest key;
- * one sealed by an older key is accepted and renewed (2).
+ * one sealed by an older key is accepted and renewed (2), and so is
+ * every TLS 1.3 one.
  */
 static int
 tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
@@ -122,7 +123,6 @@ tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 {
     unsigned i;
 
-    (void) ssl;
     if (tls_keys.n == 0 || tls_ticket_cipher == NULL) {
         return 0; /* none yet: a full handshake, no ticket */
     }
@@ -149,7 +149,10 @@ tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
                        != 1) {
                 return -1;
             }
-            return i == 0 ? 1 : 2;
+            /* TLS 1.3 clients use a ticket once (RFC 8446 C.4): a new
+             * one each time, as nginx does, or a browser would be back
+             * to full handshakes after two resumptions. */
+            return i == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
         }
     }
     return 0; /* a key rotated out: a full handshake */
