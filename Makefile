@@ -86,8 +86,11 @@ CFLAGS_OURS = $(CFLAGS_BASE) $(WARN) -Icommon -I$(LLHTTP_INC)
 # whitespace before a field's colon (request smuggling vectors).
 CFLAGS_LLHTTP = $(CFLAGS_BASE) -w -I$(LLHTTP_INC) -DLLHTTP_STRICT_MODE=1
 LDLIBS = -lev
-# The worker runs /cpu?offload=1 on a thread pool (worker/app/pool.c).
-WORKER_LDLIBS = $(LDLIBS) -pthread
+# The worker runs /cpu?offload=1 on a thread pool (worker/app/pool.c) and
+# does the TLS handshakes of HTTPS listeners (OpenSSL 3, libssl-dev); the
+# master only checks certificates against their keys (libcrypto).
+WORKER_LDLIBS = $(LDLIBS) -pthread -lssl -lcrypto
+MASTER_LDLIBS = $(LDLIBS) -lcrypto
 
 COMMON_SRC = $(wildcard common/*.c)
 MASTER_SRC = $(sort $(shell find master -name '*.c'))
@@ -117,7 +120,7 @@ deps:
 
 $(BUILD)/handoff: $(MASTER_OBJ) $(COMMON_OBJ)
 	@echo "  LD      $@"
-	@$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@$(CC) $(SAN) -o $@ $^ $(MASTER_LDLIBS)
 
 $(BUILD)/handoff-worker: $(WORKER_OBJ) $(COMMON_OBJ) $(LLHTTP_OBJ)
 	@echo "  LD      $@"

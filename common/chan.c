@@ -66,6 +66,8 @@ chan_type_name(unsigned type)
         return "REOPEN";
     case CHAN_TRACE:
         return "TRACE";
+    case CHAN_TICKET:
+        return "TICKET";
     default:
         return "?";
     }
@@ -215,6 +217,61 @@ chan_outbox_flush(int sock, struct chan_outbox *ob)
     return CHAN_OK;
 }
 
+/* TICKET's conn_id: part | key << 8 | keys in the set << 16. */
+static uint64_t
+chan_ticket_id(unsigned part, unsigned key, unsigned n)
+{
+    return (uint64_t) part | (uint64_t) key << 8 | (uint64_t) n << 16;
+}
+
+static bool
+chan_ticket_valid(uint64_t id)
+{
+    uint64_t part = id & 0xff, key = (id >> 8) & 0xff, n = id >> 16;
+
+    return n >= 1 && n <= CHAN_TICKET_KEYS_MAX && key < n
+           && part < CHAN_TICKET_PARTS;
+}
+
+size_t
+chan_ticket_encode(const struct chan_tickets *t, uint32_t worker_id,
+                   struct chan_msg *out)
+{
+    size_t k = 0;
+    unsigned i, p;
+
+    for (i = 0; i < t->n && i < CHAN_TICKET_KEYS_MAX; i++) {
+        for (p = 0; p < CHAN_TICKET_PARTS; p++) {
+            size_t off = (size_t) p * CHAN_TICKET_PART;
+            size_t len = CHAN_TICKET_KEY_LEN - off < CHAN_TICKET_PART
+                             ? CHAN_TICKET_KEY_LEN - off
+                             : CHAN_TICKET_PART;
+
+            chan_msg_init(&out[k], CHAN_TICKET, worker_id);
+            out[k].conn_id = chan_ticket_id(p, i, t->n);
+            memcpy(out[k].u.raw, t->key[i] + off, len);
+            k++;
+        }
+    }
+    return k;
+}
+
+bool
+chan_ticket_apply(struct chan_tickets *staging, const struct chan_msg *m)
+{
+    unsigned part = (unsigned) (m->conn_id & 0xff);
+    unsigned key = (unsigned) ((m->conn_id >> 8) & 0xff);
+    unsigned n = (unsigned) (m->conn_id >> 16);
+    size_t off = (size_t) part * CHAN_TICKET_PART;
+    size_t len = CHAN_TICKET_KEY_LEN - off < CHAN_TICKET_PART
+                     ? CHAN_TICKET_KEY_LEN - off
+                     : CHAN_TICKET_PART;
+
+    memcpy(staging->key[key] + off, m->u.raw, len);
+    staging->n = n;
+    return key == n - 1 && part == CHAN_TICKET_PARTS - 1;
+}
+
 int
 chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
             const int *fds, struct chan_record *rec)
@@ -234,7 +291,8 @@ chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
         const struct chan_msg *m = &rec->msgs[i];
 
         if (m->version != CHAN_VERSION || m->type == 0
-            || m->type > CHAN_TYPE_MAX || (m->flags & ~CHAN_F_FD) != 0) {
+            || m->type > CHAN_TYPE_MAX
+            || (m->flags & ~(CHAN_F_FD | CHAN_F_TLS)) != 0) {
             return -1;
         }
         /* CONN and LISTEN carry an fd, always, unless truncated. */
@@ -246,6 +304,9 @@ chan_decode(const void *buf, size_t len, size_t nfds, bool fds_truncated,
         if (m->type == CHAN_STATS
             && (m->conn_id % CHAN_STATS_PER_MSG != 0
                 || m->conn_id >= CHAN_STATS_WORDS)) {
+            return -1;
+        }
+        if (m->type == CHAN_TICKET && !chan_ticket_valid(m->conn_id)) {
             return -1;
         }
         rec->fds[i] = -1;

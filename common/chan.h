@@ -42,8 +42,10 @@ enum chan_type {
     CHAN_STATS = 10,    /* worker->master: three of its counters (below) */
     CHAN_LISTENER = 11, /* master->worker: listener u.peer.listener is at
                            u.peer (family 0: it closed); no fd */
+    CHAN_TICKET = 12,   /* master->worker: a part of the session-ticket keys
+                           (below); the last part installs them all */
 };
-#define CHAN_TYPE_MAX CHAN_LISTENER
+#define CHAN_TYPE_MAX CHAN_TICKET
 
 /* Why a worker refused a CONN (ACK with accepted == 0). */
 enum chan_refusal {
@@ -52,7 +54,8 @@ enum chan_refusal {
     CHAN_REFUSE_DRAINING = 2, /* stopping */
 };
 
-#define CHAN_F_FD 0x0001 /* an fd rides with this message */
+#define CHAN_F_FD 0x0001  /* an fd rides with this message */
+#define CHAN_F_TLS 0x0002 /* LISTEN, LISTENER: the listener is HTTPS */
 
 /* A peer address without the padding of struct sockaddr_storage. */
 struct chan_peer {
@@ -96,6 +99,25 @@ struct chan_stats {
 
 #define CHAN_STATS_PER_MSG 3
 #define CHAN_STATS_WORDS (sizeof(struct chan_stats) / sizeof(uint64_t))
+
+/*
+ * TLS session-ticket keys, made by the master and the same in every
+ * worker, so that a session made on one resumes on any: each key is a
+ * 16-byte name, a 32-byte HMAC-SHA256 key and a 32-byte AES-256 key
+ * (nginx's 80-byte format); [0] encrypts new tickets, all of them
+ * decrypt. A set travels as TICKET messages, CHAN_TICKET_PART bytes of
+ * one key each in u.raw; conn_id says which (chan_ticket_id()).
+ */
+#define CHAN_TICKET_KEY_LEN 80
+#define CHAN_TICKET_KEYS_MAX 3
+#define CHAN_TICKET_PART 24
+#define CHAN_TICKET_PARTS                                                      \
+    ((CHAN_TICKET_KEY_LEN + CHAN_TICKET_PART - 1) / CHAN_TICKET_PART)
+
+struct chan_tickets {
+    uint8_t key[CHAN_TICKET_KEYS_MAX][CHAN_TICKET_KEY_LEN];
+    unsigned n; /* keys in use, 1..CHAN_TICKET_KEYS_MAX; 0: none yet */
+};
 
 struct chan_load {
     uint32_t open_conns; /* connections the worker holds */
@@ -253,6 +275,15 @@ void chan_stats_apply(struct chan_stats *s, const struct chan_msg *m);
 void chan_stats_add(struct chan_stats *into, const struct chan_stats *s);
 /* The latency bucket of <us> microseconds. */
 unsigned chan_latency_bucket(uint64_t us);
+
+/* TICKET: the messages that carry <t> into <out> (room for
+ * CHAN_TICKET_KEYS_MAX * CHAN_TICKET_PARTS); how many. */
+size_t chan_ticket_encode(const struct chan_tickets *t, uint32_t worker_id,
+                          struct chan_msg *out);
+/* Stores a TICKET message's part in <staging>; true when it was the last
+ * one of its set, which <staging> then holds whole. chan_decode() has
+ * checked its numbers. */
+bool chan_ticket_apply(struct chan_tickets *staging, const struct chan_msg *m);
 
 /* A name for trace and logs, e.g. "CONN". */
 const char *chan_type_name(unsigned type);

@@ -40,6 +40,10 @@ const struct limit_def limit_defs[LIM_COUNT] = {
     /* worker/pool.h's POOL_MAX_THREADS bounds it too. */
     [LIM_THREADS] = {"threads", LIMIT_COUNT, 0, 0, 64,
                      "pool threads per worker for /cpu?offload=1"},
+    [LIM_HANDSHAKE_TIMEOUT] = {"handshake-timeout", LIMIT_MS, 10000, 100,
+                               HOUR_MS,
+                               "time to complete a TLS handshake; then "
+                               "closed"},
 };
 
 void

@@ -28,6 +28,7 @@ enum limit_id {
     LIM_MAX_CONN_REQUESTS, /* requests per connection */
     LIM_MAX_CONNS,         /* connections per worker */
     LIM_THREADS,           /* pool threads per worker (0: none) */
+    LIM_HANDSHAKE_TIMEOUT, /* a whole TLS handshake, ms */
     LIM_COUNT
 };
 

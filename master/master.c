@@ -367,6 +367,7 @@ master_setup(struct master *m, char **argv)
     m->up.ctx = m;
     m->up.step_down = master_step_down;
     m->up.successor_gone = master_successor_gone;
+    m->up.fleet = &m->fleet;
     fleet_init(&m->fleet, m->loop, &m->opt, &m->sched, &m->lis, kind, &hooks);
     acceptor_init(&m->acc, m->loop, &m->opt, &m->sched, &m->lis);
     return kind->resolve(&m->fleet);

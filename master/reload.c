@@ -27,6 +27,7 @@
 #include "fleet/fleet.h"
 #include "fleet/link.h"
 #include "fleet/spawn.h"
+#include "fleet/tickets.h"
 #include "fleet/workers.h"
 #include "log.h"
 #include "master.h"
@@ -131,6 +132,29 @@ reload_close_listeners(struct master *m, const struct master_options *now)
     }
 }
 
+/* A listener kept whose line turned from --listen to --listen-tls, or
+ * back: the workers hear that its connections are HTTPS now, or not. */
+static void
+reload_tls_listeners(struct master *m, const struct master_options *now)
+{
+    unsigned i, k;
+
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        struct listener *l = &m->lis.l[i];
+
+        for (k = 0; l->open && k < now->listen.n; k++) {
+            const struct listen_spec *spec = &now->listen.v[k];
+
+            if (strcmp(l->spec, spec->text) == 0 && l->tls != spec->tls) {
+                l->tls = spec->tls;
+                workers_listener_changed(&m->fleet, i, true);
+                log_info("SIGHUP: %s is %s now", l->address,
+                         l->tls ? "HTTPS" : "plain HTTP");
+            }
+        }
+    }
+}
+
 /* Puts back what only a new master can take, and says so. Returns how
  * many rows changed in all. */
 static unsigned
@@ -215,6 +239,9 @@ reload_apply(struct master *m, const struct master_options *was, bool trace)
     } else {
         m->opt.trace = trace; /* as handoffctl left it */
     }
+    if (o->tls_rotate_ms != was->tls_rotate_ms) {
+        tickets_rearm(&m->fleet);
+    }
     if (o->worker_timeout_ms != was->worker_timeout_ms) {
         ev_timer_stop(m->loop, &m->fleet.watchdog);
         workers_watch(&m->fleet);
@@ -272,6 +299,7 @@ master_reload(struct master *m, char *why, size_t len)
     m->configured = now;
     if (!m->lis.from_systemd) {
         reload_close_listeners(m, &now);
+        reload_tls_listeners(m, &now);
     }
     reload_apply(m, &was, trace);
     if (m->opt.config != NULL) {

@@ -20,6 +20,16 @@ throughput's ratio to nginx and to node-rr, the CPU time all of a peer's
 processes spent per request (from /proc; wrk's own excluded), the
 master's CPU per connection, and each process's RSS. Also written as CSV.
 
+HTTPS (handoff's peers but handoff-node, and nginx's, each given a TLS
+listener too, with the same ECDSA P-256 certificate the bench makes with
+openssl req and the same TLS 1.2 ciphers; the rest as OpenSSL's defaults
+on both sides): keep-alive over TLS (wrk), one connection per request
+with a full handshake each (wrk with Connection: close: wrk never
+resumes a session), and handshakes without and with resumption from
+`openssl s_time -new` and `-reuse` (HTTP/1.0, one connection per
+request), TLS_CLIENTS of them at once, their connections per second
+summed.
+
 Benchmarks are not tests: this prints figures. The load generator shares
 the machine's cores with the server, so only ratios within one run mean
 anything. Only 127.0.0.1 is used.
@@ -50,6 +60,17 @@ SCENARIOS = {
     "static-1m": ("/static/1m.bin", 32, []),
 }
 STATIC_FILES = {"4k.bin": 4096, "1m.bin": 1024 * 1024}
+SCENARIOS.update({
+    "https-keepalive": ("/", None, []),
+    "https-close": ("/", None, ["-H", "Connection: close"]),
+    "https-new": ("/", None, ["-new"]),
+    "https-resume": ("/", None, ["-reuse"]),
+})
+TLS_CLIENTS = 4  # s_time processes at once (each one connection at a time)
+# Both servers' TLS 1.2 list: handoff's default (worker/http/tls_ctx.c).
+TLS_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+               "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+               "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
 # Also accepted: handoff-<policy>-w<N>, i.e. with --window N; and with
 # --baseline DIR, any handoff peer with "@base" after its name runs the
 # binaries in DIR (an older build), to compare two builds in one run.
@@ -129,10 +150,28 @@ def serves_files(name):
                                         and not name.startswith("handoff-node"))
 
 
+def serves_tls(name):
+    """A peer with a TLS listener: handoff's own workers (not an older
+    build's, which may predate it) and nginx."""
+    return serves_files(name) and "@" not in name
+
+
+def make_cert(tmp):
+    """An ECDSA P-256 certificate for 127.0.0.1, and its key."""
+    cert, key = os.path.join(tmp, "bench.crt"), os.path.join(tmp, "bench.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    os.chmod(key, 0o644)  # nginx's master reads it as root; readable for the bench only
+    return cert, key
+
+
 class Peer:
-    def __init__(self, name, workers, build, tmp, site):
+    def __init__(self, name, workers, build, tmp, site, cert=None):
         self.name = name
         self.port = free_port()
+        self.tls_port = free_port() if cert and serves_tls(name) else None
         env = dict(os.environ)
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
@@ -149,10 +188,13 @@ class Peer:
                 + (["--node-preload", "off"] if name.endswith("nopreload") else [])
         elif name.startswith("handoff"):
             m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?$", name)
-            cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
-                   str(self.port), "--workers", str(workers), "--policy", m.group(1),
+            cmd = [os.path.join(build, "handoff"), "--listen", f"127.0.0.1:{self.port}",
+                   "--workers", str(workers), "--policy", m.group(1),
                    "--control", "none", "--root", site, "--demo-routes", "on"] \
                 + (["--window", m.group(2)] if m.group(2) else [])
+            if self.tls_port:
+                cmd += ["--listen-tls", f"127.0.0.1:{self.tls_port}", "--tls-cert", cert[0],
+                        "--tls-key", cert[1]]
         elif name.startswith("node"):
             env.update(PORT=str(self.port), WORKERS=str(workers),
                        NODE_CLUSTER_SCHED_POLICY=name.split("-", 1)[1])
@@ -163,6 +205,7 @@ class Peer:
             conf = (conf.replace("@PORT@", str(self.port)).replace("@DIR@", self.dir)
                     .replace("@SITE@", site)
                     .replace("@REUSEPORT@", "reuseport" if "reuseport" in name else "")
+                    .replace("@TLS@", self.nginx_tls(cert, "reuseport" in name))
                     .replace("worker_processes 2", f"worker_processes {workers}"))
             path = os.path.join(self.dir, "nginx.conf")
             with open(path, "w") as f:
@@ -176,6 +219,15 @@ class Peer:
         deadline = time.monotonic() + 10
         while len(proc_tree(self.proc.pid)) < workers + 1 and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def nginx_tls(self, cert, reuseport):
+        if not self.tls_port:
+            return ""
+        # one line: the template's header comment names @TLS@ too
+        return (f"listen 127.0.0.1:{self.tls_port} ssl{' reuseport' if reuseport else ''}; "
+                f"ssl_certificate {cert[0]}; ssl_certificate_key {cert[1]}; "
+                f"ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers {TLS_CIPHERS}; "
+                f"ssl_prefer_server_ciphers on;")
 
     def pids(self):
         return proc_tree(self.proc.pid)
@@ -203,12 +255,42 @@ def parse_latency(out, pct):
     return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
 
 
+def run_stime(peer, scenario, args):
+    """TLS_CLIENTS `openssl s_time` at once: handshakes per second, full
+    (-new) or resumed (-reuse), one HTTP/1.0 request each."""
+    path, _, extra = SCENARIOS[scenario]
+    pids = peer.pids()
+    before = {p: cpu_seconds(p) for p in pids}
+    procs = [subprocess.Popen(["openssl", "s_time", "-connect", f"127.0.0.1:{peer.tls_port}",
+                               "-www", path, "-time", str(args.duration), *extra],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(TLS_CLIENTS)]
+    total, secs = 0, 0.0
+    for p in procs:
+        out = p.communicate(timeout=args.duration * 3 + 60)[0]
+        m = re.search(r"(\d+) connections in ([\d.]+) real seconds", out)
+        if not m:
+            raise SystemExit(f"bench: s_time against {peer.name} failed:\n{out[-800:]}")
+        total += int(m.group(1))
+        secs = max(secs, float(m.group(2)))
+    after = {p: cpu_seconds(p) for p in pids}
+    cpu = sum(after[p] - before.get(p, 0) for p in after)
+    master = after.get(peer.proc.pid, 0) - before.get(peer.proc.pid, 0)
+    return {"rps": total / max(secs, 1e-9), "p50_ms": float("nan"), "p99_ms": float("nan"),
+            "cpu_us_per_req": 1e6 * cpu / max(total, 1),
+            "master_us_per_req": 1e6 * master / max(total, 1), "errors": 0}
+
+
 def run_wrk(peer, scenario, args):
     path, conns, extra = SCENARIOS[scenario]
+    if scenario in ("https-new", "https-resume"):
+        return run_stime(peer, scenario, args)
+    url = (f"https://127.0.0.1:{peer.tls_port}{path}" if scenario.startswith("https")
+           else f"http://127.0.0.1:{peer.port}{path}")
     pids = peer.pids()
     before = {p: cpu_seconds(p) for p in pids}
     out = subprocess.run(["wrk", "-t1", f"-c{conns or args.connections}", f"-d{args.duration}s",
-                          "--latency", *extra, f"http://127.0.0.1:{peer.port}{path}"],
+                          "--latency", *extra, url],
                          capture_output=True, text=True, timeout=args.duration + 60).stdout
     after = {p: cpu_seconds(p) for p in pids}
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -268,8 +350,9 @@ def main():
     results = {}  # (peer, scenario) -> list of runs
     try:
         site = make_site(tmp)
+        cert = make_cert(tmp) if any(x.startswith("https") for x in scenarios) else None
         for p in peers:
-            running[p] = Peer(p, args.workers, (args.build, args.baseline), tmp, site)
+            running[p] = Peer(p, args.workers, (args.build, args.baseline), tmp, site, cert)
         idle_rss = {p: [rss_kib(x) for x in running[p].pids()] for p in peers}
         for p in peers:  # warm up (Node's JIT, connection pools)
             subprocess.run(["wrk", "-t1", "-c16", "-d1s", f"http://127.0.0.1:{running[p].port}/"],
@@ -278,6 +361,8 @@ def main():
             for scenario in scenarios:
                 for p in peers:
                     if scenario.startswith("static") and not serves_files(p):
+                        continue
+                    if scenario.startswith("https") and not running[p].tls_port:
                         continue
                     res = run_wrk(running[p], scenario, args)
                     results.setdefault((p, scenario), []).append(res)
@@ -300,9 +385,15 @@ def main():
           f"with wrk.")
     titles = {"keepalive": "keep-alive", "close": "one connection per request",
               "static-4k": "static file, 4 KiB, keep-alive (wrk -c32)",
-              "static-1m": "static file, 1 MiB, keep-alive (wrk -c32)"}
+              "static-1m": "static file, 1 MiB, keep-alive (wrk -c32)",
+              "https-keepalive": "HTTPS keep-alive",
+              "https-close": "HTTPS, one connection per request, a full handshake each (wrk)",
+              "https-new": f"HTTPS full handshakes (openssl s_time -new, {TLS_CLIENTS} at once)",
+              "https-resume": f"HTTPS resumed handshakes (openssl s_time -reuse, "
+                              f"{TLS_CLIENTS} at once)"}
     for s in scenarios:
-        unit = "conn/s" if s == "close" else "req/s"
+        unit = "conn/s" if s in ("close", "https-close", "https-new", "https-resume") \
+            else "req/s"
         print(f"\n{titles[s]}")
         print(f"{'peer':<18} {unit:>9} {'/nginx':>7} {'/node-rr':>8} {'p50 ms':>7} "
               f"{'p99 ms':>7} {'CPU us/req':>10} {'master us':>9}")

@@ -7,7 +7,7 @@
 # package is installed only when the command is missing.
 set -u
 
-need="libev-dev node-llhttp curl python3 $(echo "${HANDOFF_DEPS_EXTRA:-}")"
+need="libev-dev node-llhttp libssl-dev openssl curl python3 $(echo "${HANDOFF_DEPS_EXTRA:-}")"
 missing=""
 for pkg in $need; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then

@@ -8,18 +8,21 @@
  * acknowledged is untouched and can be served by another worker.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "app/app.h"
 #include "channel.h"
 #include "fdutil.h"
 #include "http/http.h"
+#include "http/tls.h"
 #include "listen.h"
 #include "log.h"
 #include "worker.h"
 
 
 static struct chan_batch channel_batch;
+static struct chan_tickets channel_tickets; /* a TICKET set arriving */
 
 static void
 channel_master_gone(const char *why)
@@ -112,6 +115,7 @@ channel_handle(const struct chan_msg *msg, int fd)
         channel_take(msg, fd);
         break;
     case CHAN_LISTEN:
+        tls_set_listener(msg->u.peer.listener, msg->flags & CHAN_F_TLS);
         accesslog_listener(msg->u.peer.listener, &msg->u.peer);
         if (fd < 0) {
             log_error(0, "LISTEN without its socket; ignored");
@@ -120,6 +124,8 @@ channel_handle(const struct chan_msg *msg, int fd)
         }
         break;
     case CHAN_LISTENER:
+        tls_set_listener(msg->u.peer.listener,
+                         msg->u.peer.family != 0 && (msg->flags & CHAN_F_TLS));
         accesslog_listener(msg->u.peer.listener, &msg->u.peer);
         if (msg->u.peer.family == 0) {
             listen_forget(msg->u.peer.listener);
@@ -127,6 +133,12 @@ channel_handle(const struct chan_msg *msg, int fd)
         break;
     case CHAN_REOPEN:
         accesslog_reopen();
+        break;
+    case CHAN_TICKET:
+        if (chan_ticket_apply(&channel_tickets, msg)) {
+            tls_set_tickets(&channel_tickets);
+            explicit_bzero(&channel_tickets, sizeof(channel_tickets));
+        }
         break;
     case CHAN_TRACE:
         engine.trace = msg->u.trace.on != 0;

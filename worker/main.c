@@ -17,6 +17,7 @@
 #include "channel.h"
 #include "fdutil.h"
 #include "http/http.h"
+#include "http/tls.h"
 #include "http_limits.h"
 #include "listen.h"
 #include "log.h"
@@ -32,7 +33,30 @@ static struct {
     bool demo_routes;       /* --demo-routes: / and /cpu answer the demo */
     enum log_level log_level;
     enum log_format log_format;
+    /* --tls-cert, --tls-key (paired in order), --tls-ciphers */
+    const char *tls_cert[8], *tls_key[8];
+    unsigned ntls_cert, ntls_key;
+    const char *tls_ciphers;
+    bool check_tls; /* --check-tls: load them, say why not, exit */
 } opts;
+
+/* --tls-cert ('C'), --tls-key ('K') or --tls-ciphers ('P'). */
+static bool
+worker_parse_tls(int c, const char *arg)
+{
+    const unsigned max = sizeof(opts.tls_cert) / sizeof(opts.tls_cert[0]);
+
+    if (c == 'P') {
+        opts.tls_ciphers = arg;
+    } else if (c == 'C' && opts.ntls_cert < max) {
+        opts.tls_cert[opts.ntls_cert++] = arg;
+    } else if (c == 'K' && opts.ntls_key < max) {
+        opts.tls_key[opts.ntls_key++] = arg;
+    } else {
+        return false;
+    }
+    return true;
+}
 
 /* --log-level ('l') or --log-format ('f'), as the master passes them. */
 static bool
@@ -40,6 +64,30 @@ worker_parse_log(int c, const char *arg)
 {
     return c == 'l' ? log_level_parse(arg, &opts.log_level)
                     : log_format_parse(arg, &opts.log_format);
+}
+
+/* The flags that name files and how to log: --root, --access-log,
+ * --log-*, --tls-*; false for another letter or a bad value. */
+static bool
+worker_parse_file_flags(int c, const char *arg)
+{
+    switch (c) {
+    case 'r':
+        opts.root = arg;
+        return true;
+    case 'a':
+        opts.access_log = arg;
+        return true;
+    case 'l':
+    case 'f':
+        return worker_parse_log(c, arg);
+    case 'C':
+    case 'K':
+    case 'P':
+        return worker_parse_tls(c, arg);
+    default:
+        return false;
+    }
 }
 
 static int
@@ -55,6 +103,10 @@ worker_parse(int argc, char **argv)
         {"demo-routes", required_argument, NULL, 'd'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"tls-ciphers", required_argument, NULL, 'P'},
+        {"check-tls", no_argument, NULL, 'T'},
         {"version", no_argument, NULL, 'V'},
     };
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
@@ -82,12 +134,6 @@ worker_parse(int argc, char **argv)
             continue;
         }
         switch (c) {
-        case 'r':
-            opts.root = optarg;
-            break;
-        case 'a':
-            opts.access_log = optarg;
-            break;
         case 'd':
             if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
                 goto bad;
@@ -118,20 +164,21 @@ worker_parse(int argc, char **argv)
         case 't':
             engine.trace = true;
             break;
-        case 'l':
-        case 'f':
-            if (!worker_parse_log(c, optarg)) {
-                goto bad;
-            }
+        case 'T':
+            opts.check_tls = true;
             break;
         case 'V':
             printf("handoff-worker %s\n", HANDOFF_VERSION);
             exit(0);
         default:
-            goto bad;
+            if (!worker_parse_file_flags(c, optarg)) {
+                goto bad;
+            }
+            break;
         }
     }
-    if (have_id && have_fd && optind == argc) {
+    if (((have_id && have_fd) || opts.check_tls) && optind == argc
+        && opts.ntls_cert == opts.ntls_key) {
         log_configure(opts.log_level, opts.log_format);
         /* The master always says; this is its default. */
         opts.demo_routes = demo == -1 ? opts.root == NULL : demo == 1;
@@ -216,6 +263,23 @@ worker_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     worker_log_flush(loop);
 }
 
+/* --check-tls: what the master cannot check without libssl (the cipher
+ * list), with the very code that will load it: one line and 1, or 0. */
+static int
+worker_check_tls(void)
+{
+    char why[512];
+
+    if (tls_init(opts.tls_cert, opts.tls_key, opts.ntls_cert, opts.tls_ciphers,
+                 why, sizeof(why))
+        == -1) {
+        fprintf(stderr, "%s\n", why);
+        return 1;
+    }
+    tls_fini();
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -225,6 +289,9 @@ main(int argc, char **argv)
     engine.pid = getpid();
     if (worker_parse(argc, argv) == -1) {
         return 2;
+    }
+    if (opts.check_tls) {
+        return worker_check_tls();
     }
     log_init("worker", worker.id);
     log_nonblocking();
@@ -244,6 +311,16 @@ main(int argc, char **argv)
                         "application/octet-stream");
     }
     worker_clamp_conns();
+    if (opts.ntls_cert > 0) {
+        char why[512];
+
+        if (tls_init(opts.tls_cert, opts.tls_key, opts.ntls_cert,
+                     opts.tls_ciphers, why, sizeof(why))
+            == -1) {
+            log_error(0, "%s", why);
+            return 1;
+        }
+    }
     if (accesslog_open(opts.access_log) == -1) {
         log_error(errno, "cannot open the access log %s", opts.access_log);
         return 1;
@@ -288,6 +365,7 @@ main(int argc, char **argv)
     chan_outbox_free(&worker.out);
     ev_loop_destroy(engine.loop);
     mime_free();
+    tls_fini();
     accesslog_close();
     static_close_root();
     log_info("exiting");

@@ -15,7 +15,8 @@
  * Files:
  *   main.c      flags, start-up, the loop and exit
  *   worker.c    the process-wide state; the engine's hooks; draining
- *   channel.c   the channel: CONN in, ACK and READY out, SHUTDOWN
+ *   channel.c   the channel: CONN in, ACK and READY out, SHUTDOWN,
+ *               the listeners (HTTPS or not) and the ticket keys
  *   listen.c    accepting by itself (policies none and reuseport)
  *   report.c    load reports and the heartbeat
  *   http/       the HTTP engine: connections, parsing, responses

@@ -63,6 +63,7 @@ struct listener {
     char spec[72];    /* the --listen it comes from, "host:port" */
     char name[72];    /* what /stats calls it: the spec, or systemd's */
     char address[64]; /* bound: "127.0.0.1:8080", "[::1]:8080" */
+    bool tls;         /* --listen-tls: its workers do a TLS handshake */
     uint64_t accepted;
     /* What its index had counted before it (a reused index). */
     uint64_t base[CHAN_STATUS_CLASSES];

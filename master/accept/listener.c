@@ -383,6 +383,7 @@ listeners_open_spec(struct listeners *l, const struct listen_spec *spec,
             goto fail;
         }
         opened[n++] = i;
+        l->l[i].tls = spec->tls;
         if (reuseport) {
             if (h != NULL) {
                 listeners_take_slots(l, (unsigned) i, nslots, h);

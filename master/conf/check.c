@@ -19,6 +19,7 @@
 #include "conf/options.h"
 #include "conf/options_table.h"
 #include "conf/runas.h"
+#include "conf/tlscheck.h"
 
 const char *
 options_where(const struct options_set *set, unsigned where, char *buf,
@@ -102,40 +103,44 @@ check_writable(const char *path)
 }
 
 /* The worker program options.c will look for. */
-static void
-check_worker_bin(const struct options_set *set, struct conf_errors *errs)
+/* Where the worker program is, as native.c will find it, into <bin>;
+ * false (and the error told) when it is not there. */
+static bool
+check_worker_path(const struct options_set *set, struct conf_errors *errs,
+                  char *bin, size_t len)
 {
     const struct master_options *o = set->o;
-    char self[PATH_MAX], bin[PATH_MAX + 32], at[320];
+    char self[PATH_MAX], at[320];
     ssize_t n;
 
-    if (o->node_script != NULL) {
-        return;
-    }
     if (o->worker_bin != NULL) {
+        snprintf(bin, len, "%s", o->worker_bin);
         if (access(o->worker_bin, X_OK) == -1) {
             conf_error(errs, "%s--worker-bin %s: %s",
                        check_at(set, "worker-bin", at, sizeof(at)),
                        o->worker_bin, strerror(errno));
+            return false;
         }
-        return;
+        return true;
     }
     n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0) {
-        return;
+        return false;
     }
     self[n] = '\0';
-    snprintf(bin, sizeof(bin), "%s/handoff-worker", dirname(self));
+    snprintf(bin, len, "%s/handoff-worker", dirname(self));
     if (access(bin, X_OK) == 0) {
-        return;
+        return true;
     }
     snprintf(bin + strlen(bin) - strlen("/handoff-worker"),
-             sizeof(bin) - (strlen(bin) - strlen("/handoff-worker")),
+             len - (strlen(bin) - strlen("/handoff-worker")),
              "/../lib/handoff/handoff-worker");
     if (access(bin, X_OK) == -1) {
         conf_error(errs, "worker program %s: %s (give --worker-bin)", bin,
                    strerror(errno));
+        return false;
     }
+    return true;
 }
 
 static void
@@ -205,7 +210,30 @@ check_paths(const struct options_set *set, struct conf_errors *errs)
                        why);
         }
     }
-    check_worker_bin(set, errs);
+}
+
+/* Each certificate with its key, as the workers will load them, and
+ * the cipher list by the worker program itself. */
+static void
+check_tls(const struct options_set *set, const char *bin,
+          struct conf_errors *errs)
+{
+    const struct tls_files *t = &set->o->tls;
+    char at[320], why[768];
+    unsigned i;
+
+    if (bin != NULL && set->o->tls_ciphers != NULL
+        && tlscheck_ciphers(bin, t, set->o->tls_ciphers, why, sizeof(why))
+               == -1) {
+        conf_error(errs, "%s%s", check_at(set, "tls-ciphers", at, sizeof(at)),
+                   why);
+    }
+    for (i = 0; i < t->ncert && i < t->nkey; i++) {
+        if (tlscheck_pair(t->cert[i], t->key[i], why, sizeof(why)) == -1) {
+            conf_error(errs, "%s%s", check_at(set, "tls-cert", at, sizeof(at)),
+                       why);
+        }
+    }
 }
 
 /*
@@ -216,8 +244,13 @@ bool
 options_check(const struct options_set *set, struct conf_errors *errs)
 {
     unsigned before = errs->n + errs->more;
+    char bin[PATH_MAX + 32];
+    bool have_bin;
 
     check_listen(set, errs);
     check_paths(set, errs);
+    have_bin = set->o->node_script == NULL
+               && check_worker_path(set, errs, bin, sizeof(bin));
+    check_tls(set, have_bin ? bin : NULL, errs);
     return errs->n + errs->more == before;
 }

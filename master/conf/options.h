@@ -18,12 +18,25 @@ struct sched_policy;
  * CHAN_LISTENERS_MAX bounds those). */
 #define LISTEN_SPECS_MAX 16
 
-/* One --listen ADDR:PORT (or the --host, --port shorthand). HTTPS
- * (--listen-tls) is meant to add its flag and files here. */
+/* One --listen ADDR:PORT (or the --host, --port shorthand), or one
+ * --listen-tls ADDR:PORT, whose certificates are the --tls-cert ones. */
 struct listen_spec {
     char host[64]; /* numeric address or name, brackets stripped */
     unsigned port; /* 0: the kernel picks one (logged) */
     char text[72]; /* "host:port", "[v6]:port": its name in logs, stats */
+    bool tls;      /* --listen-tls: HTTPS, the workers do the handshake */
+};
+
+/* The most --tls-cert (and --tls-key) files: SNI picks among them. */
+#define TLS_CERTS_MAX 8
+#define TLS_PATH_MAX 256
+
+/* HTTPS: the certificates (PEM, each with its chain) and their keys,
+ * paired in order, and the TLS 1.2 cipher list (1.3 keeps OpenSSL's). */
+struct tls_files {
+    char cert[TLS_CERTS_MAX][TLS_PATH_MAX];
+    char key[TLS_CERTS_MAX][TLS_PATH_MAX];
+    unsigned ncert, nkey;
 };
 
 struct listen_list {
@@ -69,6 +82,9 @@ struct master_options {
     enum log_level log_level;   /* --log-level */
     enum log_format log_format; /* --log-format */
     const char *config;         /* -c FILE, or NULL */
+    struct tls_files tls;       /* --tls-cert, --tls-key */
+    const char *tls_ciphers;    /* --tls-ciphers, or NULL: our default */
+    uint64_t tls_rotate_ms;     /* --tls-ticket-rotate: a new ticket key */
 };
 
 enum options_result {

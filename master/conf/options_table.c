@@ -27,6 +27,14 @@ static bool options_listen(struct options_set *set, const char *v, char *err,
                            size_t len);
 static bool options_admin(struct options_set *set, const char *v, char *err,
                           size_t len);
+static bool options_listen_tls(struct options_set *set, const char *v,
+                               char *err, size_t len);
+static bool options_tls_cert(struct options_set *set, const char *v, char *err,
+                             size_t len);
+static bool options_tls_key(struct options_set *set, const char *v, char *err,
+                            size_t len);
+static bool options_tls_rotate(struct options_set *set, const char *v,
+                               char *err, size_t len);
 static bool options_policy(struct options_set *set, const char *v, char *err,
                            size_t len);
 static bool options_demo(struct options_set *set, const char *v, char *err,
@@ -71,6 +79,57 @@ const struct opt_def options_table[] = {
      .help = "listen on ADDR:PORT ([V6]:PORT, or PORT for\n"
              "0.0.0.0); repeat for several listeners (at most\n"
              "16); instead of --host and --port"},
+    /* Its specs are in the listen row's list (size 0: that row compares
+     * them). */
+    {.name = "listen-tls",
+     .offset = FIELD(listen),
+     .reload = OPT_RELOAD_MASTER,
+     .repeat = true,
+     .arg = "ADDR:PORT",
+     .kind = OPT_CUSTOM,
+     .set = options_listen_tls,
+     .native = true,
+     .help = "an HTTPS listener (as --listen; TLS 1.2 and 1.3,\n"
+             "ALPN http/1.1); needs --tls-cert and --tls-key"},
+    {.name = "tls-cert",
+     .offset = FIELD(tls),
+     .size = sizeof(struct tls_files),
+     .repeat = true,
+     .arg = "FILE",
+     .kind = OPT_CUSTOM,
+     .set = options_tls_cert,
+     .native = true,
+     .help = "a PEM certificate with its chain; repeat for\n"
+             "several (at most 8): SNI picks the one whose names\n"
+             "match, else the first; SIGHUP loads them again"},
+    {.name = "tls-key",
+     .offset = FIELD(tls),
+     .repeat = true,
+     .arg = "FILE",
+     .kind = OPT_CUSTOM,
+     .set = options_tls_key,
+     .native = true,
+     .help = "the private key (PEM) of the --tls-cert of the same\n"
+             "rank"},
+    {.name = "tls-ciphers",
+     .arg = "LIST",
+     .kind = OPT_PATH,
+     .offset = FIELD(tls_ciphers),
+     .need = "an OpenSSL cipher list",
+     .native = true,
+     .help = "TLS 1.2 ciphers, OpenSSL's syntax (default: ECDHE\n"
+             "with AES-GCM or ChaCha20-Poly1305 only)"},
+    {.name = "tls-ticket-rotate",
+     .offset = FIELD(tls_rotate_ms),
+     .size = sizeof(uint64_t),
+     .reload = OPT_RELOAD_MASTER,
+     .arg = "HOURS",
+     .kind = OPT_CUSTOM,
+     .set = options_tls_rotate,
+     .native = true,
+     .help = "a new session-ticket key every HOURS (default 12;\n"
+             "a duration such as 90s works too); the previous two\n"
+             "still decrypt; the master makes them for all workers"},
     {.name = "workers",
      .reload = OPT_RELOAD_MASTER,
      .letter = 'w',
@@ -459,6 +518,84 @@ options_listen(struct options_set *set, const char *v, char *err, size_t len)
     return true;
 }
 
+static bool
+options_listen_tls(struct options_set *set, const char *v, char *err,
+                   size_t len)
+{
+    struct listen_list *l = &set->o->listen;
+
+    if (!options_listen_parse(v, &(struct listen_spec){0})) {
+        snprintf(err, len,
+                 "invalid value '%s' for --listen-tls (expected ADDR:PORT, "
+                 "[V6]:PORT or PORT, PORT from 0 to 65535)",
+                 v);
+        return false;
+    }
+    if (!options_listen(set, v, err, len)) {
+        return false;
+    }
+    l->v[l->n - 1].tls = true;
+    return true;
+}
+
+/* A --tls-cert or --tls-key path into <dst>, the <*n>th of its kind. */
+static bool
+options_tls_path(const char *name, const char *v, char (*dst)[TLS_PATH_MAX],
+                 unsigned *n, char *err, size_t len)
+{
+    if (v[0] == '\0' || strlen(v) >= TLS_PATH_MAX) {
+        snprintf(err, len, "--%s needs a file (a path under %d bytes)", name,
+                 TLS_PATH_MAX);
+        return false;
+    }
+    if (*n == TLS_CERTS_MAX) {
+        snprintf(err, len, "--%s %s: at most %d", name, v, TLS_CERTS_MAX);
+        return false;
+    }
+    snprintf(dst[(*n)++], TLS_PATH_MAX, "%s", v);
+    return true;
+}
+
+static bool
+options_tls_cert(struct options_set *set, const char *v, char *err, size_t len)
+{
+    struct tls_files *t = &set->o->tls;
+
+    return options_tls_path("tls-cert", v, t->cert, &t->ncert, err, len);
+}
+
+static bool
+options_tls_key(struct options_set *set, const char *v, char *err, size_t len)
+{
+    struct tls_files *t = &set->o->tls;
+
+    return options_tls_path("tls-key", v, t->key, &t->nkey, err, len);
+}
+
+/* Hours ("12", "0.5"), or a duration with its unit ("90s", "500ms"),
+ * from 1 s to a week. */
+static bool
+options_tls_rotate(struct options_set *set, const char *v, char *err,
+                   size_t len)
+{
+    uint64_t ms;
+    size_t n = strlen(v);
+    bool bare = n > 0 && strspn(v, "0123456789.") == n;
+
+    if (!num_parse_duration_ms(v, 0, UINT64_MAX / 3600, &ms)
+        || (bare && (ms *= 3600) == 0) || ms < 1000
+        || ms > 7 * 24 * 3600 * 1000ULL) {
+        snprintf(err, len,
+                 "invalid value '%s' for --tls-ticket-rotate (expected "
+                 "hours such as 12 or 0.5, or a duration such as 90s; from "
+                 "1s to 168 hours)",
+                 v);
+        return false;
+    }
+    set->o->tls_rotate_ms = ms;
+    return true;
+}
+
 /* --admin: "PORT" (on 127.0.0.1), "HOST:PORT" or "[V6]:PORT". */
 static bool
 options_admin(struct options_set *set, const char *v, char *err, size_t len)
@@ -721,6 +858,7 @@ options_begin(struct options_set *set, struct master_options *o)
     o->log_level = LOG_LEVEL_INFO;
     o->log_format = LOG_FORMAT_TEXT;
     o->node_preload = true;
+    o->tls_rotate_ms = 12 * 3600 * 1000ULL;
 }
 
 /* Where-slot of option <name>: its row's index, or a limit's after the
@@ -753,8 +891,9 @@ options_note_where(struct options_set *set, const char *name, char *err,
 {
     size_t slot = options_row_slot(name);
     const struct opt_def *r = options_row(name);
-    bool where_row = strcmp(name, "listen") == 0 || strcmp(name, "host") == 0
-                     || strcmp(name, "port") == 0;
+    bool where_row = strcmp(name, "listen") == 0
+                     || strcmp(name, "listen-tls") == 0
+                     || strcmp(name, "host") == 0 || strcmp(name, "port") == 0;
 
     if (slot >= OPTIONS_WHERE_SLOTS) {
         return true;
@@ -769,6 +908,7 @@ options_note_where(struct options_set *set, const char *name, char *err,
     if (set->line == OPTIONS_CMDLINE && where_row
         && (set->listen_given || set->host_or_port_given)
         && set->where[options_row_slot("listen")] != OPTIONS_CMDLINE
+        && set->where[options_row_slot("listen-tls")] != OPTIONS_CMDLINE
         && set->where[options_row_slot("host")] != OPTIONS_CMDLINE
         && set->where[options_row_slot("port")] != OPTIONS_CMDLINE) {
         struct master_options *o = set->o;
@@ -778,6 +918,7 @@ options_note_where(struct options_set *set, const char *name, char *err,
         o->port = 8080;
         set->listen_given = set->host_or_port_given = false;
         set->where[options_row_slot("listen")] = OPTIONS_UNSET;
+        set->where[options_row_slot("listen-tls")] = OPTIONS_UNSET;
         set->where[options_row_slot("host")] = OPTIONS_UNSET;
         set->where[options_row_slot("port")] = OPTIONS_UNSET;
     }
@@ -844,6 +985,30 @@ options_node_policy(struct master_options *o)
     }
 }
 
+/* --listen-tls and its files go together, one key per certificate. */
+static bool
+options_finish_tls(const struct master_options *o, char *err, size_t len)
+{
+    bool tls = false;
+    unsigned i;
+
+    for (i = 0; i < o->listen.n; i++) {
+        tls = tls || o->listen.v[i].tls;
+    }
+    if (o->tls.ncert != o->tls.nkey) {
+        snprintf(err, len,
+                 "%u --tls-cert but %u --tls-key: each certificate needs "
+                 "its key, given in the same order",
+                 o->tls.ncert, o->tls.nkey);
+        return false;
+    }
+    if (tls && o->tls.ncert == 0) {
+        snprintf(err, len, "--listen-tls needs --tls-cert and --tls-key");
+        return false;
+    }
+    return true;
+}
+
 /*
  * Once every option is applied: what follows from several of them, and
  * what they may not ask for together. Returns true, or false with one
@@ -893,6 +1058,9 @@ options_finish(struct options_set *set, char *err, size_t len)
                  "%s configures handoff's own workers; a Node worker "
                  "(--node) would ignore it",
                  set->native_flag);
+        return false;
+    }
+    if (!options_finish_tls(o, err, len)) {
         return false;
     }
     if (o->node_script == NULL && o->node_bin != NULL) {

@@ -22,6 +22,7 @@
 #include "conf/runas.h"
 #include "container_of.h"
 #include "fleet/backoff.h"
+#include "fleet/tickets.h"
 #include "sched/sched.h"
 
 struct link_ops;
@@ -137,6 +138,7 @@ struct fleet {
     uint64_t exits;       /* worker exits, for any reason */
     uint64_t restarts[RESTART_CAUSES];
     struct chan_stats stats_gone; /* what exited workers counted */
+    struct tickets tickets;       /* TLS session-ticket keys (tickets.c) */
 };
 
 static inline struct mworker *

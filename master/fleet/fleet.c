@@ -19,6 +19,7 @@
 #include "fleet/link.h"
 #include "fleet/mworker.h"
 #include "fleet/spawn.h"
+#include "fleet/tickets.h"
 #include "fleet/workers.h"
 #include "log.h"
 #include "sched/policy.h"
@@ -62,6 +63,7 @@ fleet_init(struct fleet *fl, struct ev_loop *loop,
     TAILQ_INIT(&fl->all);
     TAILQ_INIT(&fl->dirty);
     fl->reload_next = -1;
+    tickets_init(fl);
 }
 
 /* Creates the first --workers slots (their workers start with the loop).
@@ -161,6 +163,7 @@ fleet_fini(struct fleet *fl)
     unsigned i;
 
     fleet_stop(fl);
+    tickets_fini(fl);
     while ((w = TAILQ_FIRST(&fl->all)) != NULL) {
         if (!w->exited) {
             int status;

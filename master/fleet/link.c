@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "accept/accept-t.h"
@@ -67,6 +68,21 @@ link_trace_load(const struct mworker *w, const struct chan_load *l)
               (unsigned long long) l->served, l->lag_us / 1000.0, l->rss_kib);
 }
 
+static void link_send(struct mworker *w, const struct chan_msg *msg, int fd);
+
+/* The session-ticket keys, as TICKET messages (chan.h). */
+static void
+link_tickets(struct mworker *w, const struct chan_tickets *keys)
+{
+    struct chan_msg msgs[CHAN_TICKET_KEYS_MAX * CHAN_TICKET_PARTS];
+    size_t n = chan_ticket_encode(keys, w->sw.id, msgs), i;
+
+    for (i = 0; i < n; i++) {
+        link_send(w, &msgs[i], -1);
+    }
+    explicit_bzero(msgs, sizeof(msgs));
+}
+
 static void
 link_start(struct mworker *w)
 {
@@ -80,6 +96,8 @@ link_start(struct mworker *w)
         w->out.on_record = link_trace_record;
         w->out.on_record_arg = w;
     }
+    /* Before any connection: the channel keeps the order. */
+    link_tickets(w, &fl->tickets.keys);
 }
 
 /* A worker that breaks the protocol is killed; its exit cleans up. */
@@ -144,6 +162,9 @@ link_send_listener(struct mworker *w, unsigned index,
         chan_peer_from(&msg.u.peer, (const struct sockaddr *) addr);
     }
     msg.u.peer.listener = (uint8_t) index;
+    if (addr != NULL && w->fl->lis->l[index].tls) {
+        msg.flags |= CHAN_F_TLS;
+    }
     link_send(w, &msg, fd);
 }
 
@@ -376,6 +397,7 @@ const struct link_ops native_link_ops = {
     .handoff = link_handoff,
     .listener = link_send_listener,
     .shutdown = link_shutdown,
+    .tickets = link_tickets,
     .notify = link_notify,
     .flush = link_flush,
     .drain = link_drain,

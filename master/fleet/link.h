@@ -61,6 +61,9 @@ struct link_ops {
                      const struct sockaddr_storage *addr, int fd);
     /* Finish what it has and exit. */
     void (*shutdown)(struct mworker *w);
+    /* Optional: the TLS session-ticket keys are <keys> (at its start,
+     * and at each rotation). */
+    void (*tickets)(struct mworker *w, const struct chan_tickets *keys);
     /* Optional: CHAN_REOPEN (the access log), CHAN_TRACE <arg> on/off. */
     void (*notify)(struct mworker *w, enum chan_type type, uint32_t arg);
     /* Writes what is queued (once per loop turn, and when writable). */

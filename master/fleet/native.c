@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf/options.h"
+#include "conf/tlscheck.h"
 #include "fdutil.h"
 #include "fleet/native.h"
 #include "http_limits.h"
@@ -131,6 +132,8 @@ native_resolve_access_log(struct fleet *fl)
 int
 native_resolve(struct fleet *fl)
 {
+    char why[768];
+
     if (fl->opt->root != NULL && native_resolve_root(fl) == -1) {
         return -1;
     }
@@ -140,6 +143,13 @@ native_resolve(struct fleet *fl)
     if (native_find_bin(fl) == -1) {
         fprintf(stderr, "handoff: worker program %s: %s\n", fl->worker_bin,
                 strerror(errno));
+        return -1;
+    }
+    if (tlscheck_files(&fl->opt->tls, why, sizeof(why)) == -1
+        || tlscheck_ciphers(fl->worker_bin, &fl->opt->tls, fl->opt->tls_ciphers,
+                            why, sizeof(why))
+               == -1) {
+        fprintf(stderr, "handoff: %s\n", why);
         return -1;
     }
     fl->program = fl->worker_bin;
@@ -162,6 +172,29 @@ native_arg(char **argv, size_t *argc, const char *fmt, ...)
     }
     (*argc)++;
     return true;
+}
+
+/* --tls-cert=, --tls-key= (absolute: a worker may not share our cwd) and
+ * --tls-ciphers= when set. */
+static bool
+native_tls_flags(const struct master_options *o, char **argv, size_t *argc)
+{
+    char abs[PATH_MAX];
+    bool ok = true;
+    unsigned i;
+
+    for (i = 0; i < o->tls.ncert && i < o->tls.nkey && ok; i++) {
+        ok = native_arg(argv, argc, "--tls-cert=%s",
+                        realpath(o->tls.cert[i], abs) != NULL ? abs
+                                                              : o->tls.cert[i])
+             && native_arg(
+                 argv, argc, "--tls-key=%s",
+                 realpath(o->tls.key[i], abs) != NULL ? abs : o->tls.key[i]);
+    }
+    if (ok && o->tls_ciphers != NULL) {
+        ok = native_arg(argv, argc, "--tls-ciphers=%s", o->tls_ciphers);
+    }
+    return ok;
 }
 
 /* The flags that configure a worker: trace, limits, files, demo. */
@@ -192,6 +225,7 @@ native_flags(const struct fleet *fl, char **argv, size_t *argc)
     if (ok && fl->access_log[0] != '\0') {
         ok = native_arg(argv, argc, "--access-log=%s", fl->access_log);
     }
+    ok = ok && native_tls_flags(o, argv, argc);
     return ok
            && native_arg(argv, argc, "--demo-routes=%s",
                          o->demo_routes ? "on" : "off");
@@ -202,7 +236,7 @@ int
 native_command(const struct mworker *w, struct exec_cmd *cmd)
 {
     size_t argc = 0;
-    char **argv = calloc(16 + LIM_COUNT, sizeof(*argv));
+    char **argv = calloc(16 + LIM_COUNT + 2 * TLS_CERTS_MAX + 1, sizeof(*argv));
 
     if (argv == NULL) {
         return -1;

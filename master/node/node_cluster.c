@@ -39,6 +39,7 @@
 #include "accept/listener.h"
 #include "conf/options.h"
 #include "fdutil.h"
+#include "fleet/fleet-t.h"
 #include "fleet/mworker.h"
 #include "fleet/workers.h"
 #include "json.h"
@@ -202,6 +203,38 @@ node_shared_fd(const struct mworker *w)
 }
 
 /*
+ * The data a queryServer is answered with: the first worker's, as Node's
+ * primary gives it (a TLS server's is {"ticketKeys": hex}); but a TLS
+ * server's keys are the master's own (fleet/tickets.c), so that Node
+ * workers share them as handoff's do, in Node's 48-byte form (name,
+ * HMAC key, AES-128 key: the first 16 bytes of each part of ours). They
+ * are a Node worker's from its listen() on: Node takes no others.
+ */
+static void
+node_put_data(const struct mworker *w, struct sbuf *b)
+{
+    const struct chan_tickets *t = &w->fl->tickets.keys;
+    static const char hex[] = "0123456789abcdef";
+    static const size_t from[3] = {0, 16, 48};
+    size_t i, k;
+
+    if (node_data == NULL || t->n == 0
+        || strstr(node_data, "\"ticketKeys\"") == NULL) {
+        sbuf_printf(b, "%s", node_data != NULL ? node_data : "null");
+        return;
+    }
+    sbuf_printf(b, "{\"ticketKeys\":\"");
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < 16; i++) {
+            uint8_t v = t->key[0][from[k] + i];
+
+            sbuf_printf(b, "%c%c", hex[v >> 4], hex[v & 15]);
+        }
+    }
+    sbuf_printf(b, "\"}");
+}
+
+/*
  * Answers a queryServer: errno (a negative libuv code, or 0), the key,
  * ack, the first worker's data, and either sockname (the master accepts)
  * or the socket itself.
@@ -229,8 +262,9 @@ node_reply_query(struct mworker *w, const char *qkey, int64_t ack, int uverr,
     } else {
         sbuf_printf(&b, fd != -1 ? "0" : "null");
     }
-    sbuf_printf(&b, ",\"key\":%.*s,\"ack\":%lld,\"data\":%s", (int) keypos, key,
-                (long long) ack, node_data != NULL ? node_data : "null");
+    sbuf_printf(&b, ",\"key\":%.*s,\"ack\":%lld,\"data\":", (int) keypos, key,
+                (long long) ack);
+    node_put_data(w, &b);
     if (uverr == 0 && fd == -1) {
         node_sockname(w->fl->lis, &b);
     }

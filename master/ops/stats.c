@@ -122,6 +122,7 @@ stats_take_listeners(struct stats_snapshot *s, const struct ops_env *env)
         o->index = i;
         memcpy(o->name, li->name, sizeof(o->name));
         memcpy(o->address, li->address, sizeof(o->address));
+        o->tls = li->tls;
         o->accepted = li->accepted;
         stats_accept_queue(li, &o->queue, &o->queue_max);
         s->accept_queue += o->queue;
@@ -326,10 +327,11 @@ stats_json_restarts_listeners(const struct stats_snapshot *s, struct sbuf *b)
         name[pos] = '\0';
         sbuf_printf(b,
                     "%s{\"index\":%u,\"name\":%s,\"address\":\"%s\","
-                    "\"accepted\":%llu,\"accept_queue\":%u,"
+                    "\"tls\":%s,\"accepted\":%llu,\"accept_queue\":%u,"
                     "\"accept_queue_max\":%u,\"responses\":",
                     i ? "," : "", l->index, name, l->address,
-                    (unsigned long long) l->accepted, l->queue, l->queue_max);
+                    l->tls ? "true" : "false", (unsigned long long) l->accepted,
+                    l->queue, l->queue_max);
         if (s->reports) {
             stats_json_classes(l->requests, b);
         } else {

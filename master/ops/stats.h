@@ -56,6 +56,7 @@ struct stats_listener {
     unsigned index;
     char name[72];             /* its --listen, or systemd's name */
     char address[64];          /* where it is bound */
+    bool tls;                  /* --listen-tls */
     uint64_t accepted;         /* by the master */
     unsigned queue, queue_max; /* the kernel's accept queue */
     uint64_t requests[CHAN_STATUS_CLASSES]; /* responses by status class */

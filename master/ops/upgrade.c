@@ -35,6 +35,7 @@
 #include "accept/listener.h"
 #include "fdutil.h"
 #include "fleet/exec.h"
+#include "fleet/tickets.h"
 #include "log.h"
 #include "ops/admin.h"
 #include "ops/pidfile.h"
@@ -51,6 +52,7 @@ struct upgrade_handover {
     bool systemd; /* they are systemd's: names go with them */
     int admin;    /* the --admin socket, or -1 */
     int pipe[2];  /* [1] is the new master's "ready" pipe */
+    int tickets;  /* the session-ticket keys' pipe (fleet/tickets.c), or -1 */
     char **envp;  /* owned */
 };
 
@@ -154,8 +156,8 @@ upgrade_env(struct upgrade_handover *h)
 {
     static char env_fds[32 + INHERIT_MAX * 12],
         env_names[32 + INHERIT_MAX * INHERIT_NAME_MAX];
-    char env_pipe[48], env_admin[48], *p, *q;
-    char *set[4] = {env_fds, env_pipe};
+    char env_pipe[48], env_admin[48], env_tickets[48], *p, *q;
+    char *set[5] = {env_fds, env_pipe};
     size_t i, n = 2;
 
     p = env_fds;
@@ -179,6 +181,12 @@ upgrade_env(struct upgrade_handover *h)
     if (h->systemd) {
         set[n++] = env_names;
     }
+    /* The descriptor's number; the keys are in the pipe behind it. */
+    snprintf(env_tickets, sizeof(env_tickets), "HANDOFF_TICKETS_FD=%d",
+             h->tickets);
+    if (h->tickets != -1) {
+        set[n++] = env_tickets;
+    }
     h->envp = exec_env(set, n);
     return h->envp != NULL;
 }
@@ -195,6 +203,9 @@ upgrade_exec(const struct upgrade *up, const struct upgrade_handover *h)
     (void) fd_set_cloexec(h->pipe[1], 0);
     if (h->admin != -1) {
         (void) fd_set_cloexec(h->admin, 0);
+    }
+    if (h->tickets != -1) {
+        (void) fd_set_cloexec(h->tickets, 0);
     }
     exec_child_signals();
     execve(up->self_path, up->argv, h->envp);
@@ -219,7 +230,7 @@ upgrade_watch(struct upgrade *up, pid_t pid, int ready_fd)
 void
 upgrade_start(struct upgrade *up, bool stopping)
 {
-    struct upgrade_handover h = {.admin = admin_fd()};
+    struct upgrade_handover h = {.admin = admin_fd(), .tickets = -1};
     sigset_t all, old;
     pid_t pid;
     int err;
@@ -238,10 +249,16 @@ upgrade_start(struct upgrade *up, bool stopping)
         log_error(errno, "SIGUSR2: pipe2() failed; no upgrade");
         return;
     }
+    h.tickets = tickets_handover(up->fleet);
+    if (h.tickets == -1) {
+        log_warn(errno, "SIGUSR2: the session-ticket keys cannot be handed "
+                        "over; the new master makes its own");
+    }
     if (!upgrade_env(&h)) {
         log_error(ENOMEM, "SIGUSR2: no upgrade");
         fd_close(h.pipe[0]);
         fd_close(h.pipe[1]);
+        fd_close(h.tickets);
         return;
     }
     log_info("SIGUSR2: starting a new master from %s", up->self_path);
@@ -256,6 +273,7 @@ upgrade_start(struct upgrade *up, bool stopping)
     err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     fd_close(h.pipe[1]);
+    fd_close(h.tickets);
     exec_vec_free(h.envp);
     if (pid == -1) {
         log_error(err, "SIGUSR2: fork() failed; no upgrade");

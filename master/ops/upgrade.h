@@ -9,11 +9,13 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+struct fleet;
 struct listeners;
 
 struct upgrade {
     struct ev_loop *loop;
     const struct listeners *lis; /* what the new master takes over */
+    const struct fleet *fleet;   /* its session-ticket keys go over too */
     char self_path[PATH_MAX];    /* this binary */
     char **argv;                 /* as started */
     pid_t pid;                   /* the new master, while it runs */

@@ -4,7 +4,8 @@
  * truncated them; the rest is a record. chan_decode must reject it or
  * pair every descriptor with exactly one flagged message, and a STATS
  * message it accepts must name a whole triple of the counters, which is
- * then applied (ASan checks it stays inside them). The same bytes then go
+ * then applied (ASan checks it stays inside them), and a TICKET a part
+ * of a key inside its set, stored the same way. The same bytes then go
  * through a real SEQPACKET socketpair into chan_recv.
  */
 #include <stdlib.h>
@@ -21,6 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct chan_record rec;
     static struct chan_stats stats;
+    static struct chan_tickets tickets;
     static struct chan_msg buf[CHAN_BATCH_MAX + 1];
     int fds[CHAN_BATCH_MAX], used[CHAN_BATCH_MAX];
     size_t nfds, len, i;
@@ -64,6 +66,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 }
                 chan_stats_apply(&stats, m);
+            }
+            if (m->type == CHAN_TICKET) {
+                if ((m->conn_id >> 16) == 0
+                    || (m->conn_id >> 16) > CHAN_TICKET_KEYS_MAX
+                    || ((m->conn_id >> 8) & 0xff) >= (m->conn_id >> 16)
+                    || (m->conn_id & 0xff) >= CHAN_TICKET_PARTS) {
+                    abort();
+                }
+                (void) chan_ticket_apply(&tickets, m);
             }
             if (fd != -1) {
                 if (!(m->flags & CHAN_F_FD) || fd < 1000

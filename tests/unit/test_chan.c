@@ -416,6 +416,46 @@ test_fds_truncated(void)
     chan_outbox_free(&ob);
 }
 
+/* TICKET: a set of keys in parts; the last part says it is whole, and
+ * a part outside the set is malformed. */
+static void
+test_ticket_messages(void)
+{
+    static struct chan_tickets keys, got;
+    struct chan_msg out[CHAN_TICKET_KEYS_MAX * CHAN_TICKET_PARTS];
+    struct chan_record rec;
+    size_t n, i;
+    unsigned k;
+
+    for (k = 0; k < CHAN_TICKET_KEYS_MAX; k++) {
+        memset(keys.key[k], 0x41 + (int) k, CHAN_TICKET_KEY_LEN);
+    }
+    keys.n = 2;
+    n = chan_ticket_encode(&keys, 7, out);
+    ASSERT_EQ(n, 2 * CHAN_TICKET_PARTS);
+    ASSERT_EQ(chan_decode(out, n * sizeof(out[0]), 0, false, NULL, &rec),
+              (int) n);
+    for (i = 0; i < n; i++) {
+        ASSERT_EQ(rec.msgs[i].type, CHAN_TICKET);
+        ASSERT_EQ(chan_ticket_apply(&got, &rec.msgs[i]), i == n - 1);
+    }
+    ASSERT_EQ(got.n, 2);
+    ASSERT(memcmp(got.key, keys.key, 2 * CHAN_TICKET_KEY_LEN) == 0);
+    /* A key beyond its set's count, a part beyond a key, no count. */
+    out[0].conn_id = 2u << 8 | 2u << 16;
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, false, NULL, &rec), -1);
+    out[0].conn_id = CHAN_TICKET_PARTS | 1u << 16;
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, false, NULL, &rec), -1);
+    out[0].conn_id = 0;
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, false, NULL, &rec), -1);
+    out[0].conn_id = (uint64_t) (CHAN_TICKET_KEYS_MAX + 1) << 16;
+    ASSERT_EQ(chan_decode(out, sizeof(out[0]), 0, false, NULL, &rec), -1);
+    /* The TLS flag is allowed; a TICKET never carries an fd. */
+    chan_msg_init(&out[1], CHAN_LISTENER, 7);
+    out[1].flags = CHAN_F_TLS;
+    ASSERT_EQ(chan_decode(&out[1], sizeof(out[1]), 0, false, NULL, &rec), 1);
+}
+
 int
 main(void)
 {
@@ -428,5 +468,6 @@ main(void)
     RUN(test_eof);
     RUN(test_fds_truncated);
     RUN(test_stats_messages);
+    RUN(test_ticket_messages);
     TEST_EXIT();
 }

@@ -26,6 +26,7 @@
 
 #include "app/app.h"
 #include "fdutil.h"
+#include "http/tls.h"
 #include "log.h"
 
 #define ACCESSLOG_BUF (64 * 1024)
@@ -152,7 +153,9 @@ struct logline {
 #define LOG_FIELD_MAX 512 /* of Referer, User-Agent */
 /* The closing quote, the listener (a space and its address) and the
  * newline, always. */
-#define LOG_TAIL_ROOM (2 + 1 + INET6_ADDRSTRLEN + 8)
+#define LOG_TAIL_ROOM (2 + 1 + INET6_ADDRSTRLEN + 8 + LOG_TLS_MAX)
+/* " TLSv1.3 TLS_AES_256_GCM_SHA384" after an HTTPS request's listener. */
+#define LOG_TLS_MAX 80
 
 static void
 logline_put(struct logline *l, const char *s, size_t len)
@@ -226,7 +229,7 @@ accesslog_write(const struct conn *c, int status, uint64_t bytes)
     static struct logline l;
     char addr[INET6_ADDRSTRLEN] = "-";
     time_t now = (time_t) ev_now(engine.loop);
-    const char *url, *lis;
+    const char *url, *lis, *proto, *cipher;
     size_t ulen, llen;
 
     if (accesslog_fd == -1) {
@@ -276,6 +279,11 @@ accesslog_write(const struct conn *c, int status, uint64_t bytes)
     l.buf[l.len++] = ' ';
     memcpy(l.buf + l.len, lis[0] != '\0' ? lis : "-", llen);
     l.len += llen;
+    if (tls_conn_info(c, &proto, &cipher)) {
+        int n = snprintf(l.buf + l.len, LOG_TLS_MAX, " %s %s", proto, cipher);
+
+        l.len += n > 0 && n < LOG_TLS_MAX ? (size_t) n : 0;
+    }
     l.buf[l.len++] = '\n';
     if (accesslog_len + l.len > sizeof(accesslog_buf)) {
         accesslog_flush();

@@ -24,8 +24,12 @@
  * once, and the application drops the job's result (engine.app's
  * conn_closed; a job that had not started never runs).
  *
- * Every read, write, file and close goes through c->io (plain_io.c for
- * now), chosen in conn_new().
+ * Every read, write, file and close goes through c->io, chosen in
+ * conn_new(): plain_io.c, or tls_io.c for a connection of an HTTPS
+ * listener. An io with a handshake (TLS) puts a HANDSHAKE phase between
+ * ACK_PENDING and OPEN, run by the same watchers in the direction it
+ * asks for, under --handshake-timeout; the connection counts against
+ * --max-conns from its adoption, handshake included.
  *
  * conn_run() is the single place that decides what happens next after any
  * event; it may free the connection, so callers return right after it.
@@ -64,10 +68,17 @@ conn_new(int fd, const struct chan_msg *msg)
         return NULL;
     }
     c->fd = fd;
-    c->io = &plain_io; /* the one kind of connection there is yet */
     c->file_fd = -1;
     c->id = msg->conn_id;
     c->peer = msg->u.peer;
+    c->io = c->peer.listener < CHAN_LISTENERS_MAX
+                    && engine.tls_listener[c->peer.listener]
+                ? &tls_io
+                : &plain_io;
+    if (c->io->open != NULL && c->io->open(c) == -1) {
+        free(c);
+        return NULL;
+    }
     c->state = CONN_ACK_PENDING;
     ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
@@ -130,6 +141,9 @@ conn_deadline(const struct conn *c)
     if (c->state == CONN_LINGER) {
         return c->idle_since + LINGER_TIMEOUT;
     }
+    if (c->state == CONN_HANDSHAKE) {
+        return c->head_start + conn_limit_s(LIM_HANDSHAKE_TIMEOUT);
+    }
     if (conn_output_pending(c)) {
         return c->last_write + conn_limit_s(LIM_SEND_TIMEOUT);
     }
@@ -169,21 +183,60 @@ conn_arm_timer(struct conn *c)
     ev_timer_start(engine.loop, &c->timer);
 }
 
-/*
- * The connection is ours alone from now on (our ACK has left, or we
- * accepted it ourselves): start serving it. It is not in engine.pending.
- */
-void
-conn_activate(struct conn *c)
+/* Serving: reads, parses and answers from now on. */
+static void
+conn_open(struct conn *c)
 {
     /* TCP_NODELAY comes with the socket, from the master's listener. */
     c->state = CONN_OPEN;
     c->head_start = c->last_read = c->last_write = c->idle_since =
         ev_now(engine.loop);
+    ev_io_stop(engine.loop, &c->wio);
     conn_arm_timer(c);
     ev_io_start(engine.loop, &c->rio);
     /* The request is usually there already: no need to wait a loop turn. */
     conn_read_cb(engine.loop, &c->rio, EV_READ);
+}
+
+/* A step of c->io's handshake; then serving, or waiting, or closed. */
+static void
+conn_handshake(struct conn *c)
+{
+    int rc = c->io->handshake(c);
+
+    if (rc == 0) {
+        conn_open(c);
+        return;
+    }
+    if (rc < 0) {
+        conn_free(c);
+        return;
+    }
+    if (rc & EV_WRITE) {
+        ev_io_stop(engine.loop, &c->rio);
+        ev_io_start(engine.loop, &c->wio);
+    } else {
+        ev_io_stop(engine.loop, &c->wio);
+        ev_io_start(engine.loop, &c->rio);
+    }
+}
+
+/*
+ * The connection is ours alone from now on (our ACK has left, or we
+ * accepted it ourselves): start serving it, after its handshake if its
+ * io has one. It is not in engine.pending.
+ */
+void
+conn_activate(struct conn *c)
+{
+    if (c->io->handshake == NULL) {
+        conn_open(c);
+        return;
+    }
+    c->state = CONN_HANDSHAKE;
+    c->head_start = ev_now(engine.loop);
+    conn_arm_timer(c);
+    conn_handshake(c);
 }
 
 static void
@@ -599,6 +652,10 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
     (void) loop;
     (void) revents;
+    if (c->state == CONN_HANDSHAKE) {
+        conn_handshake(c);
+        return;
+    }
     if (c->state == CONN_LINGER) {
         conn_linger_read(c);
         return;
@@ -610,6 +667,9 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     n = conn_read(c);
     if (n == -1) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (c->io_read_wants_write) {
+                ev_io_start(engine.loop, &c->wio); /* then read again */
+            }
             return;
         }
         conn_free(c); /* ECONNRESET and friends: nobody to answer */
@@ -632,6 +692,16 @@ conn_write_cb(struct ev_loop *loop, ev_io *io, int revents)
 
     (void) loop;
     (void) revents;
+    if (c->state == CONN_HANDSHAKE) {
+        conn_handshake(c);
+        return;
+    }
+    if (c->io_read_wants_write && !conn_output_pending(c)) {
+        /* The read that stopped for this goes on. */
+        ev_io_stop(engine.loop, &c->wio);
+        conn_read_cb(loop, &c->rio, EV_READ);
+        return;
+    }
     conn_run(c);
 }
 
@@ -644,6 +714,12 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     (void) revents;
     if (now < conn_deadline(c)) {
         conn_arm_timer(c); /* activity moved it: sleep the rest */
+        return;
+    }
+    if (c->state == CONN_HANDSHAKE) {
+        log_debug("C%llu: TLS handshake timed out; closing",
+                  (unsigned long long) c->id);
+        conn_free(c);
         return;
     }
     if (c->state == CONN_OPEN && c->msg_open && !conn_output_pending(c)) {

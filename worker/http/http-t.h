@@ -97,6 +97,12 @@ struct request {
  * meaning "wait for the socket".
  */
 struct conn_io {
+    /* Optional: sets up c->io_state, at adoption; -1 refuses <c>. */
+    int (*open)(struct conn *c);
+    /* Optional: a handshake before the first read (TLS): 0 when done;
+     * EV_READ or EV_WRITE: call again when the socket is so; -1: failed,
+     * close (it has said why, and answered if it could). */
+    int (*handshake)(struct conn *c);
     ssize_t (*read)(struct conn *c, void *buf, size_t len);
     /* <more>: a file body follows at once, so the kernel may hold these
      * bytes to send them with its first part (MSG_MORE): a head in a
@@ -112,6 +118,7 @@ struct conn_io {
 
 enum conn_state {
     CONN_ACK_PENDING, /* received; its ACK has not left yet: do not read */
+    CONN_HANDSHAKE,   /* c->io's handshake (TLS), under --handshake-timeout */
     CONN_OPEN,        /* serving */
     CONN_LINGER,      /* output done, write side shut, draining input */
 };
@@ -121,6 +128,10 @@ struct conn {
     TAILQ_ENTRY(conn) pending_link; /* engine.pending, while ACK_PENDING */
     int fd;                         /* owned, released by io->close */
     const struct conn_io *io;
+    void *io_state; /* what c->io keeps for it (an SSL), owned by c->io */
+    /* The last read waits for the socket to be writable (TLS: OpenSSL
+     * must send before it can read on). */
+    bool io_read_wants_write;
     uint64_t id; /* the master's C number */
     struct chan_peer peer;
     uint64_t ack_index; /* outbox message number of our ACK (channel.c) */
@@ -205,11 +216,13 @@ struct http_hooks {
 /* The engine's state: one per process, `engine`. */
 struct engine {
     struct ev_loop *loop;
-    struct limits lim;          /* from the master's flags */
-    pid_t pid;                  /* getpid() is a system call: asked once */
-    bool trace;                 /* log each step (--trace, handoffctl) */
-    bool draining;              /* answer with Connection: close, shut idle */
-    bool log_fields;            /* keep Referer, User-Agent: a log wants them */
+    struct limits lim; /* from the master's flags */
+    pid_t pid;         /* getpid() is a system call: asked once */
+    bool trace;        /* log each step (--trace, handoffctl) */
+    bool draining;     /* answer with Connection: close, shut idle */
+    bool log_fields;   /* keep Referer, User-Agent: a log wants them */
+    /* By listener index: HTTPS (the master's LISTEN, LISTENER). */
+    bool tls_listener[CHAN_LISTENERS_MAX];
     const struct http_app *app; /* set before the first connection */
     struct http_hooks hooks;    /* set before the first connection */
     struct conn_list pending;   /* adopted, ACK not yet sent, FIFO */

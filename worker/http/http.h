@@ -17,12 +17,15 @@
  *   engine.c    the engine's state
  *   conn.c      a connection's life: reading, writing, keep-alive, closing
  *   plain_io.c  the I/O of a plain TCP (or UNIX) socket
+ *   tls_io.c    the I/O of an HTTPS listener's connection (OpenSSL)
+ *   tls_ctx.c   the TLS contexts: certificates, SNI, ALPN, ticket keys
  *   http.c      llhttp callbacks: a request's method, target and headers
  *   syntax.c    pure checks: tchar, Host, Transfer-Encoding
  *   chunk.c     pure: the grammar of chunk-size lines
  *   response.c  status lines and headers
  *   buf.c       a growable byte buffer
- * internal.h declares what only these files share.
+ * internal.h declares what only these files share; tls.h what the top
+ * and the application use of TLS.
  */
 #ifndef HS_WORKER_HTTP_HTTP_H
 #define HS_WORKER_HTTP_HTTP_H

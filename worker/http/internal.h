@@ -15,6 +15,14 @@ void buf_free(struct buf *b);
 /* plain_io.c */
 extern const struct conn_io plain_io;
 
+/* tls_io.c */
+extern const struct conn_io tls_io;
+
+/* tls_ctx.c */
+struct ssl_ctx_st;
+/* The first certificate's context (SNI may switch), or NULL: no TLS. */
+struct ssl_ctx_st *tls_default_ctx(void);
+
 /* conn.c */
 /* Counts <c> in engine.in_flight while <busy>. */
 void conn_set_busy(struct conn *c, bool busy);
