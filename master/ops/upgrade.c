@@ -116,7 +116,7 @@ upgrade_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         log_error(0,
                   "upgrade failed: the new master (pid %ld) exited before "
                   "it was ready; this master goes on serving",
-                  (long) up->pid);
+                  (long) (up->pid != 0 ? up->pid : up->last_pid));
     }
 }
 
@@ -143,11 +143,14 @@ upgrade_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
 
     (void) revents;
     ev_child_stop(loop, cw);
+    /* What it took is ours again before the line that says it is gone,
+     * as when its pipe closes first. */
+    up->successor_gone(up->ctx);
     log_info("the new master (pid %ld) exited with status %d", (long) cw->rpid,
              WIFEXITED(cw->rstatus) ? WEXITSTATUS(cw->rstatus)
                                     : 128 + WTERMSIG(cw->rstatus));
     up->pid = 0;
-    up->successor_gone(up->ctx);
+    up->last_pid = cw->rpid;
 }
 
 /* The environment that hands <h>'s descriptors over; false on ENOMEM. */

@@ -19,6 +19,7 @@ struct upgrade {
     char self_path[PATH_MAX];    /* this binary */
     char **argv;                 /* as started */
     pid_t pid;                   /* the new master, while it runs */
+    pid_t last_pid;              /* the last one reaped, for the log */
     int fd;                      /* its "ready" pipe, or -1 */
     ev_io ready_r;
     ev_timer timer;

@@ -348,8 +348,13 @@ class Follower:
     """`handoffctl trace` in the background, its output collected."""
 
     def __init__(self, sock):
+        # SIGINT as a terminal's Ctrl-C delivers it: a shell that starts
+        # the tests in the background (`make test &`) leaves it ignored,
+        # and an ignored signal stays ignored across exec.
         self.proc = subprocess.Popen([HANDOFFCTL, "--socket", sock, "trace"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                      signal.SIG_DFL))
         self.lines = []
         self.err = []
         self.cond = threading.Condition()
