@@ -59,6 +59,9 @@ master_sink_release(void *ctx, struct sched_conn *sc)
     struct master *m = ctx;
     struct mconn *c = mconn_of(sc);
 
+    if (c->rh_slot != 0) {
+        return; /* its worker's table keeps it (fleet/rehand.c) */
+    }
     fd_close(c->fd);
     mconn_free(&m->acc.pool, c);
 }
@@ -368,6 +371,7 @@ master_setup(struct master *m, char **argv)
     m->up.step_down = master_step_down;
     m->up.successor_gone = master_successor_gone;
     fleet_init(&m->fleet, m->loop, &m->opt, &m->sched, &m->lis, kind, &hooks);
+    m->fleet.acc = &m->acc;
     acceptor_init(&m->acc, m->loop, &m->opt, &m->sched, &m->lis);
     return kind->resolve(&m->fleet);
 }

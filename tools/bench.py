@@ -48,7 +48,9 @@ SCENARIOS = {
     "static-1m": ("/static/1m.bin", 32, []),
 }
 STATIC_FILES = {"4k.bin": 4096, "1m.bin": 1024 * 1024}
-# Also accepted: handoff-<policy>-w<N>, i.e. with --window N; and with
+# Also accepted: handoff-<policy>-w<N>, i.e. with --window N;
+# handoff-<policy>[-w<N>]-norehand, with --rehand off (the cost of
+# connections that outlive their worker, in the same run); and with
 # --baseline DIR, any handoff peer with "@base" after its name runs the
 # binaries in DIR (an older build), to compare two builds in one run.
 
@@ -143,11 +145,12 @@ class Peer:
                    str(self.port), "--workers", str(workers), "--control", "none",
                    "--node", os.path.join(ROOT, "tools", "bench", "node_cluster.js")]
         elif name.startswith("handoff"):
-            m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?$", name)
+            m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?(-norehand)?$", name)
             cmd = [os.path.join(build, "handoff"), "--host", "127.0.0.1", "--port",
                    str(self.port), "--workers", str(workers), "--policy", m.group(1),
                    "--control", "none", "--root", site, "--demo-routes", "on"] \
-                + (["--window", m.group(2)] if m.group(2) else [])
+                + (["--window", m.group(2)] if m.group(2) else []) \
+                + (["--rehand", "off"] if m.group(3) else [])
         elif name.startswith("node"):
             env.update(PORT=str(self.port), WORKERS=str(workers),
                        NODE_CLUSTER_SCHED_POLICY=name.split("-", 1)[1])

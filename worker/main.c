@@ -15,6 +15,7 @@
 #include "app/app.h"
 #include "app/pool.h"
 #include "channel.h"
+#include "conn_state.h"
 #include "fdutil.h"
 #include "http/http.h"
 #include "http_limits.h"
@@ -34,10 +35,21 @@ static struct {
     enum log_format log_format;
 } opts;
 
-/* --log-level ('l') or --log-format ('f'), as the master passes them. */
+/* --log-level ('l'), --log-format ('f') or --rehand-slots ('R'), as
+ * the master passes them. */
 static bool
-worker_parse_log(int c, const char *arg)
+worker_parse_more(int c, const char *arg)
 {
+    uint64_t v;
+
+    if (c == 'R') {
+        /* The table itself is on fd REHAND_FD (conn_state.h). */
+        if (!num_parse_cstr(arg, 1, UINT32_MAX, &v)) {
+            return false;
+        }
+        engine.rehand_slots = (uint32_t) v;
+        return true;
+    }
     return c == 'l' ? log_level_parse(arg, &opts.log_level)
                     : log_format_parse(arg, &opts.log_format);
 }
@@ -55,6 +67,7 @@ worker_parse(int argc, char **argv)
         {"demo-routes", required_argument, NULL, 'd'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
+        {"rehand-slots", required_argument, NULL, 'R'},
         {"version", no_argument, NULL, 'V'},
     };
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
@@ -101,9 +114,7 @@ worker_parse(int argc, char **argv)
             worker.id = (uint32_t) v;
             have_id = true;
             break;
-        case 's':
-            /* Checked, not kept: the slot is in the command line for ps
-             * and the logs' readers; nothing here needs it. */
+        case 's': /* checked, not kept: for ps and the logs' readers */
             if (!num_parse_cstr(optarg, 0, 1u << 20, &v)) {
                 goto bad;
             }
@@ -118,9 +129,10 @@ worker_parse(int argc, char **argv)
         case 't':
             engine.trace = true;
             break;
+        case 'R':
         case 'l':
         case 'f':
-            if (!worker_parse_log(c, optarg)) {
+            if (!worker_parse_more(c, optarg)) {
                 goto bad;
             }
             break;
@@ -244,6 +256,17 @@ main(int argc, char **argv)
                         "application/octet-stream");
     }
     worker_clamp_conns();
+    if (engine.rehand_slots > 0) {
+        /* Without it the master would keep every connection's descriptor
+         * for ever: no serving without it. */
+        engine.rehand = rehand_map(REHAND_FD, engine.rehand_slots);
+        if (engine.rehand == NULL) {
+            log_error(errno, "cannot map the connection state table (fd %d)",
+                      REHAND_FD);
+            return 1;
+        }
+        fd_close(REHAND_FD); /* the mapping stays */
+    }
     if (accesslog_open(opts.access_log) == -1) {
         log_error(errno, "cannot open the access log %s", opts.access_log);
         return 1;
@@ -290,6 +313,7 @@ main(int argc, char **argv)
     mime_free();
     accesslog_close();
     static_close_root();
+    rehand_unmap(engine.rehand, engine.rehand_slots);
     log_info("exiting");
     (void) log_flush(); /* the last lines: what stderr takes now */
     return 0;

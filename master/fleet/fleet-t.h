@@ -24,8 +24,10 @@
 #include "fleet/backoff.h"
 #include "sched/sched.h"
 
+struct acceptor;
 struct link_ops;
 struct listeners;
+struct rehand_table;
 struct output;
 struct master_options;
 
@@ -70,6 +72,7 @@ struct mworker {
     ev_tstamp last_heard;    /* its latest message (watchdog) */
     uint64_t recycle_after;  /* requests before it is replaced; 0 never */
     struct chan_stats stats; /* its counters, as last reported (STATS) */
+    struct rehand_table *rh; /* owned: its connections' states, or NULL */
     /* Requests a second over the last second, and what it had served
      * then (ops/history.c samples them). */
     double rate;
@@ -108,6 +111,8 @@ struct fleet {
     const struct master_options *opt;
     struct sched *sched;
     struct listeners *lis;       /* accept/: the sockets a worker may get */
+    struct acceptor *acc;        /* accept/: where connections handed
+                                    again arrive (rehand.c) */
     const struct link_ops *kind; /* of every worker: native or Node */
     struct fleet_hooks hooks;
     const char *program; /* what workers run, for log lines */
@@ -135,6 +140,10 @@ struct fleet {
     uint64_t exits;       /* worker exits, for any reason */
     uint64_t restarts[RESTART_CAUSES];
     struct chan_stats stats_gone; /* what exited workers counted */
+    /* Connections whose worker went away (rehand.c): handed to another
+     * worker (by cause: crash, or given back), and closed because they
+     * were busy. */
+    uint64_t rehanded_crash, rehanded_returned, rehand_busy_closed;
 };
 
 static inline struct mworker *

@@ -29,6 +29,15 @@
  *
  * conn_run() is the single place that decides what happens next after any
  * event; it may free the connection, so callers return right after it.
+ *
+ * A connection the master handed with a slot of the shared state table
+ * (conn_state.h) has its state stored there as it changes, a plain store and
+ * no system call: BUSY before each read, IDLE when it waits for the next
+ * request with nothing buffered, CLOSED once shut down and closed, or
+ * RETURNED when a worker told to give idle connections back closes its
+ * descriptor without a shutdown. The master, which keeps its own
+ * descriptor of such a connection, hands an IDLE or RETURNED one to
+ * another worker once this one is gone.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -69,6 +78,13 @@ conn_new(int fd, const struct chan_msg *msg)
     c->id = msg->conn_id;
     c->peer = msg->u.peer;
     c->state = CONN_ACK_PENDING;
+    if (engine.rehand != NULL && msg->u.conn.rehand > 0
+        && msg->u.conn.rehand <= engine.rehand_slots) {
+        /* The master stored the slot's generation before the CONN left. */
+        c->rh_slot = msg->u.conn.rehand;
+        c->rh_gen = rehand_gen_of(rehand_load(engine.rehand, c->rh_slot - 1));
+        c->rh_state = REHAND_HANDED;
+    }
     ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
     ev_init(&c->timer, conn_timer_cb);
@@ -79,9 +95,33 @@ conn_new(int fd, const struct chan_msg *msg)
     return c;
 }
 
+/* Stores <st> in <c>'s slot of the shared table, if it has one. */
+static void
+conn_mark(struct conn *c, enum rehand_state st)
+{
+    if (c->rh_slot != 0 && c->rh_state != st) {
+        c->rh_state = st;
+        rehand_store(engine.rehand, c->rh_slot - 1, c->rh_gen, st);
+    }
+}
+
+bool
+conn_returns(const struct conn *c)
+{
+    return engine.rehand_return && c->rh_slot != 0;
+}
+
 void
 conn_free(struct conn *c)
 {
+    /* The master's descriptor must not keep an ended connection open:
+     * our FIN leaves now, whatever path led here. One given back keeps
+     * the connection as it is for the next worker. */
+    if (c->rh_slot != 0 && !c->returning && !c->shut
+        && c->state != CONN_ACK_PENDING) {
+        (void) c->io->shutdown(c);
+        c->shut = true;
+    }
     if (engine.wowner == c) {
         engine.wowner = NULL;
         engine.wlen = 0;
@@ -100,6 +140,7 @@ conn_free(struct conn *c)
     /* A job's result comes back to nobody: the application drops it. */
     engine.app->conn_closed(c);
     c->io->close(c);
+    conn_mark(c, c->returning ? REHAND_RETURNED : REHAND_CLOSED);
     conn_file_done(c);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -114,6 +155,30 @@ static bool
 conn_output_pending(const struct conn *c)
 {
     return buf_pending(&c->out) > 0 || c->file_left > 0;
+}
+
+/* Between requests with nothing buffered either way and nothing owed:
+ * another worker could take over from the client's next byte. */
+static bool
+conn_idle(const struct conn *c)
+{
+    return c->state == CONN_OPEN && !c->msg_open && !conn_output_pending(c)
+           && buf_pending(&c->in) == 0 && !c->paused && c->job == NULL
+           && !c->close_after && !c->read_eof
+           && !(engine.wowner == c && engine.wlen > 0);
+}
+
+/* Given back to the master, which hands it to another worker: closed
+ * here without a shutdown. */
+static void
+conn_return(struct conn *c)
+{
+    if (engine.trace) {
+        log_trace("C%llu idle; returned to the master",
+                  (unsigned long long) c->id);
+    }
+    c->returning = true;
+    conn_free(c);
 }
 
 /* Waiting for its job with nothing to send: no deadline runs. */
@@ -388,9 +453,11 @@ conn_finish(struct conn *c)
          * pays for its teardown, even when the master's copy, held until
          * our ACK was read, is the last one closed. */
         (void) c->io->shutdown(c);
+        c->shut = true;
         conn_free(c);
         return;
     }
+    c->shut = true;
     if (c->io->shutdown(c) == -1) {
         conn_free(c);
         return;
@@ -448,7 +515,7 @@ conn_job_resume(struct conn *c)
 {
     c->job = NULL;
     engine.wowner = c;
-    if (engine.draining && !c->close_after) {
+    if (engine.draining && !c->close_after && !conn_returns(c)) {
         /* Asked before the drain began: the answer can still say that
          * the connection ends; unanswered input is drained, not reset. */
         c->close_after = true;
@@ -512,6 +579,13 @@ conn_run(struct conn *c)
     if (c->close_after || c->read_eof) {
         conn_finish(c);
         return;
+    }
+    if (c->rh_slot != 0 && conn_idle(c)) {
+        if (conn_returns(c)) {
+            conn_return(c);
+            return;
+        }
+        conn_mark(c, REHAND_IDLE);
     }
     ev_io_start(engine.loop, &c->rio);
     conn_arm_timer(c);
@@ -603,6 +677,9 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         conn_linger_read(c);
         return;
     }
+    /* Before the read: once a byte may have left the kernel for us, only
+     * we can serve this connection. */
+    conn_mark(c, REHAND_BUSY);
     if (c->job != NULL) {
         conn_job_read(c);
         return;
@@ -610,6 +687,9 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     n = conn_read(c);
     if (n == -1) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (conn_idle(c)) {
+                conn_mark(c, REHAND_IDLE);
+            }
             return;
         }
         conn_free(c); /* ECONNRESET and friends: nobody to answer */
@@ -687,6 +767,12 @@ conn_drain(struct conn *c)
 {
     if (c->state != CONN_OPEN || c->msg_open || conn_output_pending(c)
         || c->paused || c->job != NULL) {
+        return;
+    }
+    if (conn_returns(c)) {
+        if (conn_idle(c)) {
+            conn_return(c); /* no race: the next worker reads its bytes */
+        }
         return;
     }
     if (c->requests > 0

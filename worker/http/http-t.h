@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "conn_state.h"
 #include "http/chunk.h"
 #include "http_limits.h"
 
@@ -164,6 +165,12 @@ struct conn {
     bool close_after; /* close once the output is sent */
     bool linger;      /* drain input before closing */
     bool read_eof;
+    bool shut;      /* io->shutdown done: our FIN has left */
+    bool returning; /* given back to the master: closed without a FIN */
+    /* Its slot + 1 in engine.rehand, or 0, and the master's generation
+     * of that slot (conn_state.h). */
+    uint32_t rh_slot, rh_gen;
+    enum rehand_state rh_state; /* last stored */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -214,6 +221,12 @@ struct engine {
     struct http_hooks hooks;    /* set before the first connection */
     struct conn_list pending;   /* adopted, ACK not yet sent, FIFO */
     struct conn_list conns;     /* every connection */
+    /* The table of connection states shared with the master (conn_state.h),
+     * of rehand_slots, or NULL. rehand_return: draining, idle
+     * connections are given back to the master rather than closed. */
+    rehand_word *rehand;
+    uint32_t rehand_slots;
+    bool rehand_return;
     unsigned nconns;
     unsigned in_flight;
     uint64_t served;

@@ -20,6 +20,9 @@ extern const struct conn_io plain_io;
 void conn_set_busy(struct conn *c, bool busy);
 /* A request was answered: one more in engine.served. */
 void conn_count_served(void);
+/* True when <c>, once idle, goes back to the master rather than closed
+ * (a drain the master asked for; conn_state.h). */
+bool conn_returns(const struct conn *c);
 
 /* http.c */
 void http_init(struct conn *c);
