@@ -250,7 +250,8 @@ def main():
     for p in peers:
         if p.endswith("@base") and p.startswith("handoff") and args.baseline:
             p = p[:-len("@base")]
-        if p not in PEERS and not re.match(r"handoff-[a-z-]+-w\d+$", p):
+        if p not in PEERS and not re.match(r"handoff-[a-z-]+?(-w\d+|-norehand|-w\d+-norehand)$", p) \
+                or p.startswith("handoff-node-"):
             raise SystemExit(f"bench: unknown peer {p} (choose from {', '.join(PEERS)})")
     scenarios = [x for x in args.scenarios.split(",") if x]
     for x in scenarios:

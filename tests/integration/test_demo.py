@@ -57,6 +57,11 @@ CLAIMS = {
         r"all ten answers came from W1",
         r"the master made one handoff for the ten requests",
     ],
+    "rehand": [
+        r"the master kept its fd \d+ of C1 after the acknowledgement",
+        r"rehand +C2 \(was C1 on W1\) fd=\d+",
+        r"W2 \(pid \d+\) answered the second request on the connection W1 held",
+    ],
     "none-vs-rr": [
         r"rr, one at a time: even, max 100, min 100",
         r"none, one at a time: max \d+, min \d+ \(reported, not checked",

@@ -187,6 +187,32 @@ def test_watchdog_kill_keeps_idle_connections():
     _graceful(s, sigstop, done)
 
 
+def test_ten_thousand_idle_connections_survive_4_workers_killed_at_once():
+    import resource
+    n = 10000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < n + 1000:
+        sys.stderr.write(f"skipped: descriptor limit {hard}\n")
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 1000), hard))
+    try:
+        s = h.server(workers=4)
+        pool = open_pool(s.port, n)
+        h.check(len({p[2] for p in pool}) == 4, "not served by all four workers")
+        victims = kill_all(s)
+        t0 = time.monotonic()
+        ok, pids = second_requests(pool)
+        sys.stderr.write(f"10,000 idle connections, 4 workers killed: {ok} kept, "
+                         f"second requests in {time.monotonic() - t0:.1f} s\n")
+        h.check(ok == n, f"only {ok} of {n} connections answered")
+        h.check(not pids & set(victims), "a dead worker answered")
+        close_pool(pool)
+        h.wait_until(lambda: h.held_connections(s.pid) == 0, timeout=20,
+                     what="the master to close its descriptors")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_rehand_off_closes_them():
     # The flag that turns it off for the cost comparison: as before.
     s = h.server("--rehand", "off", workers=2)
