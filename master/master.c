@@ -107,7 +107,7 @@ master_stop_progress(struct master *m)
     if (acceptor_pending(&m->acc) == 0) {
         workers_shutdown_idle(&m->fleet);
     }
-    if (m->fleet.nalive == 0) {
+    if (m->fleet.nalive == 0 && upgrade_handing_over(&m->up) == 0) {
         ev_break(m->loop, EVBREAK_ALL);
     }
 }
@@ -225,7 +225,20 @@ master_all_ready(void *ctx)
 static void
 master_step_down(void *ctx)
 {
+    struct master *m = ctx;
+
+    /* Its workers give idle connections back, for the new master. */
+    m->fleet.successor = m->opt.rehand;
     master_stop(ctx, "upgraded");
+}
+
+/* Stepping down: an idle connection goes to the new master. */
+static bool
+master_hand_over(void *ctx, struct mconn *c)
+{
+    struct master *m = ctx;
+
+    return upgrade_hand_over(&m->up, c);
 }
 
 /* The new master of an upgrade will not take over (or has exited);
@@ -334,6 +347,7 @@ master_setup(struct master *m, char **argv)
         .ctx = m,
         .all_ready = master_all_ready,
         .give_up = master_give_up,
+        .hand_over = master_hand_over,
     };
     /* The one place that knows every kind of worker. */
     const struct link_ops *kind =
@@ -369,6 +383,7 @@ master_setup(struct master *m, char **argv)
     upgrade_init(&m->up, m->loop, &m->lis, argv);
     m->up.ctx = m;
     m->up.step_down = master_step_down;
+    m->up.acc = &m->acc;
     m->up.successor_gone = master_successor_gone;
     fleet_init(&m->fleet, m->loop, &m->opt, &m->sched, &m->lis, kind, &hooks);
     m->fleet.acc = &m->acc;

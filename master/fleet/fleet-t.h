@@ -26,6 +26,7 @@
 
 struct acceptor;
 struct link_ops;
+struct mconn;
 struct listeners;
 struct rehand_table;
 struct output;
@@ -104,6 +105,9 @@ struct fleet_hooks {
     void (*all_ready)(void *ctx);
     /* No worker ever booted: the master ends with <status>. */
     void (*give_up)(void *ctx, int status);
+    /* Stopping for a new master (fleet.successor): an idle connection a
+     * worker gave back goes to it; false if it cannot (then it closes). */
+    bool (*hand_over)(void *ctx, struct mconn *c);
 };
 
 struct fleet {
@@ -134,6 +138,7 @@ struct fleet {
     bool ever_ready; /* a worker has been READY since the start */
     bool announced;  /* told systemd READY=1 */
     bool stopping;   /* the master stops: no more starts */
+    bool successor;  /* ...for a new master, which takes idle connections */
     uint32_t next_worker_id;
     uint64_t served_gone; /* requests served by workers that have exited */
     uint64_t handed_gone; /* connections handed to them */
@@ -144,6 +149,7 @@ struct fleet {
      * worker (by cause: crash, or given back), and closed because they
      * were busy. */
     uint64_t rehanded_crash, rehanded_returned, rehand_busy_closed;
+    uint64_t rehanded_upgrade; /* given to a new master (SIGUSR2) */
 };
 
 static inline struct mworker *

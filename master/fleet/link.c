@@ -157,7 +157,8 @@ link_shutdown(struct mworker *w)
     chan_msg_init(&msg, CHAN_SHUTDOWN, w->sw.id);
     /* Idle connections come back to be handed to the others, unless the
      * master is stopping too. */
-    msg.u.shutdown.rehand = w->rh != NULL && !w->fl->stopping;
+    msg.u.shutdown.rehand =
+        w->rh != NULL && (!w->fl->stopping || w->fl->successor);
     link_send(w, &msg, -1);
 }
 

@@ -284,11 +284,17 @@ rehand_scan(struct mworker *w, bool gone)
             i++;
             continue;
         }
-        if (v == REHAND_AGAIN && fl->stopping) {
-            v = REHAND_KILL; /* no worker will take it */
-        }
         rehand_release_slot(rh, slot); /* moves another slot to i */
         rh->nacked--;
+        if (v == REHAND_AGAIN && fl->stopping) {
+            /* No worker of ours will take it: a new master may (SIGUSR2). */
+            if (fl->successor && fl->hooks.hand_over != NULL
+                && fl->hooks.hand_over(fl->hooks.ctx, c)) {
+                fl->rehanded_upgrade++;
+                continue;
+            }
+            v = REHAND_KILL;
+        }
         if (v == REHAND_AGAIN) {
             rehand_again(w, c, st == REHAND_RETURNED);
         } else {

@@ -99,6 +99,7 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     s->rehanded_crash = fl->rehanded_crash;
     s->rehanded_returned = fl->rehanded_returned;
     s->rehand_busy_closed = fl->rehand_busy_closed;
+    s->rehanded_upgrade = fl->rehanded_upgrade;
     s->rehand_kept = 0;
     TAILQ_FOREACH(w, &fl->all, all_link) {
         s->rehand_kept += rehand_kept(w);
@@ -409,12 +410,14 @@ stats_json(const struct stats_snapshot *s, struct sbuf *b)
         (unsigned long long) s->worker_exits, s->nslots, s->workers_ready);
     sbuf_printf(b,
                 "\"rehand\":%s,\"rehanded\":%llu,\"rehanded_crash\":%llu,"
-                "\"rehanded_returned\":%llu,\"rehand_busy_closed\":%llu,"
+                "\"rehanded_returned\":%llu,\"rehanded_upgrade\":%llu,"
+                "\"rehand_busy_closed\":%llu,"
                 "\"rehand_kept\":%llu},",
                 s->rehand ? "true" : "false",
                 (unsigned long long) (s->rehanded_crash + s->rehanded_returned),
                 (unsigned long long) s->rehanded_crash,
                 (unsigned long long) s->rehanded_returned,
+                (unsigned long long) s->rehanded_upgrade,
                 (unsigned long long) s->rehand_busy_closed,
                 (unsigned long long) s->rehand_kept);
     stats_json_restarts_listeners(s, b);

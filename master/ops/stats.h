@@ -83,6 +83,7 @@ struct stats_snapshot {
     uint64_t rehanded_crash;      /* handed again after a worker died */
     uint64_t rehanded_returned;   /* given back by a retiring worker */
     uint64_t rehand_busy_closed;  /* busy when their worker died */
+    uint64_t rehanded_upgrade;    /* given to a new master (SIGUSR2) */
     uint64_t rehand_kept;         /* descriptors the master keeps now */
     struct stats_worker *workers; /* owned */
     size_t nworkers;

@@ -75,8 +75,8 @@ def server_queue(port, client):
     return None
 
 
-def stats(s):
-    with h.connect(s.port) as c:
+def admin_stats(port):
+    with h.connect(port) as c:
         c.sendall(b"GET /stats HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         return json.loads(h.Reader(c).read_response().body)
 
@@ -92,7 +92,8 @@ def kill_all(s):
 
 
 def test_idle_connections_survive_kill9_of_every_worker():
-    s = h.server(workers=2)
+    admin = h.free_port()
+    s = h.server("--admin", f"127.0.0.1:{admin}", workers=2)
     pool = open_pool(s.port, 200)
     before = {p[2] for p in pool}
     h.check(len(before) == 2, f"served by {before}")
@@ -101,6 +102,10 @@ def test_idle_connections_survive_kill9_of_every_worker():
     sys.stderr.write(f"kill -9 of every worker: {ok} of 200 kept\n")
     h.check(ok >= 198, f"only {ok} of 200 connections answered after the kill")
     h.check(not pids & set(victims), f"a dead worker answered: {pids}")
+    m = admin_stats(admin)["master"]
+    h.check(m["rehand"] is True and m["rehanded_crash"] == ok and m["rehanded"] == ok
+            and m["rehand_busy_closed"] == 0, f"/stats says {m}")
+    h.check(m["rehand_kept"] == 200, f"/stats: the master keeps {m['rehand_kept']}")
     close_pool(pool)
 
 
@@ -185,6 +190,27 @@ def test_watchdog_kill_keeps_idle_connections():
         s.wait_ready(1, start=mark)
 
     _graceful(s, sigstop, done)
+
+
+def test_binary_upgrade_moves_idle_connections_to_the_new_master():
+    s = h.server(workers=2)
+    new_master = None
+    try:
+        pool = open_pool(s.port, 200)
+        s.signal(signal.SIGUSR2)
+        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
+                         .group(1))
+        h.check(s.wait_exit() == 0, "the old master did not exit 0")
+        s.wait_log(r"took over 200 idle connections from the old master", timeout=10)
+        ok, pids = second_requests(pool)
+        sys.stderr.write(f"SIGUSR2: {ok} of 200 kept, answered by {sorted(pids)}\n")
+        h.check(ok == 200, f"only {ok} of 200 connections answered")
+        h.check(pids <= set(h.children(new_master)), f"{pids} are not the new master's workers")
+        close_pool(pool)
+    finally:
+        if new_master is not None and h.alive(new_master):
+            os.kill(new_master, signal.SIGTERM)
+            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def test_ten_thousand_idle_connections_survive_4_workers_killed_at_once():
