@@ -37,6 +37,7 @@ channel_master_gone(const char *why)
     while ((c = TAILQ_FIRST(&engine.pending)) != NULL) {
         conn_free(c);
     }
+    graves_close_all(); /* nobody holds their copies any more */
     ev_timer_start(engine.loop, &worker.orphan_w);
     worker_drain("master gone", false);
 }

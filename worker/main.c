@@ -159,11 +159,15 @@ bad:
 static void
 worker_clamp_conns(void)
 {
+    /* With a state table, ended connections' descriptors wait a moment
+     * for the master's copy to close first (graves.c). */
+    uint64_t spare = 64 + (engine.rehand_slots > 0 ? GRAVES_MAX : 0);
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-        && engine.lim.v[LIM_MAX_CONNS] + 64 > rl.rlim_cur) {
-        uint64_t cap = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : rl.rlim_cur / 2;
+        && engine.lim.v[LIM_MAX_CONNS] + spare > rl.rlim_cur) {
+        uint64_t cap =
+            rl.rlim_cur > 2 * spare ? rl.rlim_cur - spare : rl.rlim_cur / 2;
 
         log_warn(0,
                  "--max-conns %llu lowered to %llu to fit the descriptor "
@@ -224,6 +228,9 @@ worker_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     (void) revents;
     report_flush();
     channel_flush();
+    if (engine.rehand != NULL) {
+        graves_sweep();
+    }
     accesslog_flush();
     worker_log_flush(loop);
 }
@@ -302,6 +309,7 @@ main(int argc, char **argv)
     while ((c = TAILQ_FIRST(&engine.conns)) != NULL) {
         conn_free(c);
     }
+    graves_close_all();
     pool_stop();  /* after the connections: every job's result is dropped */
     report_now(); /* the final figures, so the master's totals are exact */
     report_stop();

@@ -348,6 +348,11 @@ def test_master_reference_never_keeps_a_closed_connection_open():
     h.hello_pid(resp)
     h.wait_until(lambda: h.held_connections(s.pid) == 0 and h.fd_count(s.pid) == baseline,
                  what="the master to close its descriptor")
+    # The worker closes its own copy last (it pays for the teardown), but
+    # does close it.
+    worker = s.worker_pids()[0]
+    h.wait_until(lambda: h.held_connections(worker) == 0,
+                 what="the worker to close its descriptors")
 
 
 h.main(globals())

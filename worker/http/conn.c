@@ -78,7 +78,7 @@ conn_new(int fd, const struct chan_msg *msg)
     c->id = msg->conn_id;
     c->peer = msg->u.peer;
     c->state = CONN_ACK_PENDING;
-    if (engine.rehand != NULL && msg->u.conn.rehand > 0
+    if (engine.rehand != NULL && c->io == &plain_io && msg->u.conn.rehand > 0
         && msg->u.conn.rehand <= engine.rehand_slots) {
         /* The master stored the slot's generation before the CONN left. */
         c->rh_slot = msg->u.conn.rehand;
@@ -139,6 +139,12 @@ conn_free(struct conn *c)
     }
     /* A job's result comes back to nobody: the application drops it. */
     engine.app->conn_closed(c);
+    if (c->rh_slot != 0 && !c->returning && c->state != CONN_ACK_PENDING) {
+        /* The master closes its copy first: the last close, and the
+         * socket's teardown, stay ours (graves.c). */
+        graves_add(c->fd, c->rh_slot - 1, c->rh_gen);
+        c->fd = -1;
+    }
     c->io->close(c);
     conn_mark(c, c->returning ? REHAND_RETURNED : REHAND_CLOSED);
     conn_file_done(c);

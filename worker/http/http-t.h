@@ -28,6 +28,9 @@
 #define OUT_HIGH (256 * 1024)  /* stop parsing while this much is unsent */
 #define LINGER_TIMEOUT 2.0     /* seconds to drain input before closing */
 #define DRAIN_IDLE_GRACE 1.0   /* draining: idle this long, then closed */
+/* Descriptors of ended connections kept until the master has closed its
+ * copy (graves.c); the worker's descriptor limit leaves room for them. */
+#define GRAVES_MAX 1024
 
 struct conn;
 
