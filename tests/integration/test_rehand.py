@@ -69,7 +69,10 @@ def server_queue(port, client):
         for line in f.readlines()[1:]:
             fields = line.split()
             local, remote = fields[1], fields[2]
-            if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) == cport:
+            # 01: ESTABLISHED (a connection still being set up shows
+            # nothing queued yet)
+            if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) == cport \
+                    and fields[3] == "01":
                 tx, rx = fields[4].split(":")
                 return int(tx, 16), int(rx, 16)
     return None
@@ -84,6 +87,7 @@ def admin_stats(port):
 def kill_all(s):
     """SIGKILLs every worker of <s> and waits for the replacements."""
     victims = s.worker_pids()
+    h.check(victims, "no worker to kill")
     mark = s.mark()
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
@@ -261,18 +265,21 @@ def test_rehand_off_closes_them():
     close_pool(pool)
 
 
-def _wait_read(port, c, what):
-    """Until the server's end of <c> has nothing unread: its worker took
-    the bytes."""
-    h.wait_until(lambda: (server_queue(port, c) or (0, 1))[1] == 0, what=what)
+def _wait_read(s, c, what):
+    """Until a worker has been reading <c> (its trace says so) and the
+    server's end has nothing unread: the worker took the bytes."""
+    port = c.getsockname()[1]
+    cid = s.wait_log(rf"accept +C(\d+) fd=\d+ from 127\.0\.0\.1:{port}\b").group(1)
+    s.wait_log(rf"trace: C{cid} ack sent; reading")
+    h.wait_until(lambda: (server_queue(s.port, c) or (0, 1))[1] == 0, what=what)
 
 
 def test_half_sent_request_is_closed_others_kept():
-    s = h.server(workers=1)
+    s = h.server("--trace", workers=1)
     pool = open_pool(s.port, 10)
     half = h.connect(s.port)
     half.sendall(b"GET / HTTP/1.1\r\nHo")
-    _wait_read(s.port, half, "the worker to read the half request")
+    _wait_read(s, half, "the worker to read the half request")
     kill_all(s)
     h.check(h.Reader(half).at_eof(), "a half-sent request's connection was not closed")
     ok, _ = second_requests(pool)
@@ -282,13 +289,14 @@ def test_half_sent_request_is_closed_others_kept():
 
 
 def test_pipelined_requests_buffered_are_closed_not_replayed():
-    s = h.server("--threads", "1", workers=1)
+    s = h.server("--threads", "1", "--trace", workers=1)
     c = h.connect(s.port)
     # A long job, and two requests behind it that the worker reads (to
     # notice a reset) but keeps unparsed.
     c.sendall(b"GET /cpu?n=100000000000&offload=1 HTTP/1.1\r\nHost: t\r\n\r\n"
               + GET + GET)
-    _wait_read(s.port, c, "the worker to read the pipelined requests")
+    s.wait_log(r"trace: C\d+ GET /cpu")
+    _wait_read(s, c, "the worker to read the pipelined requests")
     kill_all(s)
     r = h.Reader(c)
     h.check(r.at_eof(), f"the connection was not closed: {r.buf[:200]!r}")
@@ -312,7 +320,7 @@ def test_half_written_response_is_closed():
         c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         # The worker has written what the socket takes and waits for more
         # room: the response is half written.
-        h.wait_until(lambda: (server_queue(s.port, c) or (0, 1)) [0] > 0
+        h.wait_until(lambda: (server_queue(s.port, c) or (0, 1))[0] > 0
                      and server_queue(s.port, c)[1] == 0,
                      what="the response to fill the socket")
         kill_all(s)

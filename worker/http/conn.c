@@ -119,6 +119,7 @@ conn_free(struct conn *c)
      * the connection as it is for the next worker. */
     if (c->rh_slot != 0 && !c->returning && !c->shut
         && c->state != CONN_ACK_PENDING) {
+        conn_mark(c, REHAND_BUSY); /* half closed: nobody else's now */
         (void) c->io->shutdown(c);
         c->shut = true;
     }
@@ -454,6 +455,7 @@ conn_flush(struct conn *c)
 static void
 conn_finish(struct conn *c)
 {
+    conn_mark(c, REHAND_BUSY); /* our FIN leaves: ours to the end */
     if (!c->linger || c->read_eof) {
         /* The FIN leaves from here: the worker that served the connection
          * pays for its teardown, even when the master's copy, held until
@@ -732,6 +734,8 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
         conn_arm_timer(c); /* activity moved it: sleep the rest */
         return;
     }
+    /* A 408 or a close follows: what the client sees next is ours. */
+    conn_mark(c, REHAND_BUSY);
     if (c->state == CONN_OPEN && c->msg_open && !conn_output_pending(c)) {
         /* A request head or body that stalled: say so before closing. */
         if (engine.trace) {
