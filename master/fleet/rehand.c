@@ -284,8 +284,16 @@ rehand_scan(struct mworker *w, bool gone)
             i++;
             continue;
         }
-        rehand_release_slot(rh, slot); /* moves another slot to i */
         rh->nacked--;
+        if (v == REHAND_DROP) {
+            /* Our copy first, then the slot: the worker closes its own
+             * once the slot is freed, last, and pays for the socket's
+             * teardown (worker/http/graves.c). */
+            rehand_close(fl, c, false);
+            rehand_release_slot(rh, slot); /* moves another slot to i */
+            continue;
+        }
+        rehand_release_slot(rh, slot); /* moves another slot to i */
         if (v == REHAND_AGAIN && fl->stopping) {
             /* No worker of ours will take it: a new master may (SIGUSR2). */
             if (fl->successor && fl->hooks.hand_over != NULL

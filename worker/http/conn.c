@@ -188,6 +188,25 @@ conn_return(struct conn *c)
     conn_free(c);
 }
 
+/*
+ * <c> waits for the client: if it is idle, its slot says so, or, during a
+ * drain that gives connections back, it goes back to the master (true:
+ * <c> is freed).
+ */
+static bool
+conn_rest(struct conn *c)
+{
+    if (c->rh_slot == 0 || !conn_idle(c)) {
+        return false;
+    }
+    if (conn_returns(c)) {
+        conn_return(c);
+        return true;
+    }
+    conn_mark(c, REHAND_IDLE);
+    return false;
+}
+
 /* Waiting for its job with nothing to send: no deadline runs. */
 static bool
 conn_job_waiting(const struct conn *c)
@@ -588,12 +607,8 @@ conn_run(struct conn *c)
         conn_finish(c);
         return;
     }
-    if (c->rh_slot != 0 && conn_idle(c)) {
-        if (conn_returns(c)) {
-            conn_return(c);
-            return;
-        }
-        conn_mark(c, REHAND_IDLE);
+    if (conn_rest(c)) {
+        return;
     }
     ev_io_start(engine.loop, &c->rio);
     conn_arm_timer(c);
@@ -695,9 +710,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     n = conn_read(c);
     if (n == -1) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (conn_idle(c)) {
-                conn_mark(c, REHAND_IDLE);
-            }
+            (void) conn_rest(c);
             return;
         }
         conn_free(c); /* ECONNRESET and friends: nobody to answer */
