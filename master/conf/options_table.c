@@ -162,6 +162,8 @@ const struct opt_def options_table[] = {
              "handoff does not preempt the master; normal:\n"
              "SCHED_OTHER)"},
     {.name = "rehand",
+     .offset = FIELD(rehand),
+     .size = sizeof(bool),
      .arg = "on|off",
      .kind = OPT_CUSTOM,
      .set = options_rehand,

@@ -120,7 +120,7 @@ def live_workers(s):
     return {p for p in s.worker_pids() if h.alive(p)}
 
 
-def _graceful(s, event, wait, n=200):
+def _graceful(s, event, wait, n=200, alive=True):
     """200 idle connections, <event>(s), <wait>(s, mark) for it to be
     over, then a second request on each: every one answered, by a
     worker that is still there."""
@@ -132,7 +132,8 @@ def _graceful(s, event, wait, n=200):
     ok, pids = second_requests(pool)
     sys.stderr.write(f"{event.__name__}: {ok} of {n} kept, answered by {sorted(pids)}\n")
     h.check(ok == n, f"only {ok} of {n} connections answered")
-    h.check(pids <= live_workers(s), f"answered by {pids}, alive {live_workers(s)}")
+    if alive:  # (a worker recycled may have answered, then gone)
+        h.check(pids <= live_workers(s), f"answered by {pids}, alive {live_workers(s)}")
     close_pool(pool)
     return before, pids
 
@@ -183,7 +184,7 @@ def test_recycling_keeps_every_idle_connection():
         recycled.append(int(m.group(1)))
         s.wait_log(rf"\(pid {recycled[0]}\) exited with code 0", start=mark, timeout=20)
 
-    before, after = _graceful(s, max_requests, done)
+    before, after = _graceful(s, max_requests, done, alive=False)
     h.check(recycled[0] not in after, f"the recycled worker answered: {after}")
 
 
