@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "app/pool.h"
@@ -179,6 +180,40 @@ worker_clamp_conns(void)
     }
 }
 
+/*
+ * The loop's epoll descriptor, which libev does not tell: the one
+ * "anon_inode:[eventpoll]" this fresh process holds, or -1 (another
+ * backend, or not found). Connections the master keeps a descriptor of
+ * are taken out of it before they close (http/conn.c).
+ */
+static int
+worker_find_epoll(struct ev_loop *loop)
+{
+    char path[64], target[64];
+    int fd, found = -1;
+
+    if (ev_backend(loop) != EVBACKEND_EPOLL) {
+        return -1;
+    }
+    for (fd = 0; fd < 64; fd++) {
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0) {
+            continue;
+        }
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
+            if (found != -1) {
+                return -1; /* two: which is libev's is not known */
+            }
+            found = fd;
+        }
+    }
+    return found;
+}
+
 static void
 worker_signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
@@ -285,6 +320,8 @@ main(int argc, char **argv)
         log_error(0, "cannot create the event loop");
         return 1;
     }
+    engine.epoll_fd =
+        engine.rehand != NULL ? worker_find_epoll(engine.loop) : -1;
     TAILQ_INIT(&engine.pending);
     TAILQ_INIT(&engine.conns);
     engine.log_fields = opts.access_log != NULL;

@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "container_of.h"
 #include "fdutil.h"
@@ -95,6 +96,29 @@ conn_new(int fd, const struct chan_msg *msg)
     return c;
 }
 
+/* Watches <c> from the loop: the kernel's epoll set will hold it. */
+static void
+conn_watch(struct conn *c, ev_io *io)
+{
+    ev_io_start(engine.loop, io);
+    c->polled = true;
+}
+
+/*
+ * The master keeps its own descriptor of a connection with a slot, so
+ * the socket outlives our close, and so would its place in our epoll
+ * set: its next event would reach libev for a descriptor it no longer
+ * knows (a reused number, or none), which it answers by rebuilding the
+ * whole set. Taken out first, while the descriptor is still ours.
+ */
+static void
+conn_unpoll(struct conn *c)
+{
+    if (c->polled && engine.epoll_fd >= 0 && c->fd >= 0) {
+        (void) epoll_ctl(engine.epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    }
+}
+
 /* Stores <st> in <c>'s slot of the shared table, if it has one. */
 static void
 conn_mark(struct conn *c, enum rehand_state st)
@@ -140,6 +164,9 @@ conn_free(struct conn *c)
     }
     /* A job's result comes back to nobody: the application drops it. */
     engine.app->conn_closed(c);
+    if (c->rh_slot != 0) {
+        conn_unpoll(c);
+    }
     if (c->rh_slot != 0 && !c->returning && c->state != CONN_ACK_PENDING) {
         /* The master closes its copy first: the last close, and the
          * socket's teardown, stay ours (graves.c). */
@@ -493,7 +520,7 @@ conn_finish(struct conn *c)
     c->paused = false;
     c->idle_since = ev_now(engine.loop);
     ev_io_stop(engine.loop, &c->wio);
-    ev_io_start(engine.loop, &c->rio);
+    conn_watch(c, &c->rio);
     conn_arm_timer(c);
 }
 
@@ -529,7 +556,7 @@ conn_job_wait(struct conn *c)
     if (c->job_eof || c->read_eof || buf_pending(&c->in) >= JOB_INPUT_MAX) {
         ev_io_stop(engine.loop, &c->rio);
     } else {
-        ev_io_start(engine.loop, &c->rio);
+        conn_watch(c, &c->rio);
     }
 }
 
@@ -573,7 +600,7 @@ conn_run(struct conn *c)
         }
         if (conn_output_pending(c)) {
             /* The client is not reading: wait, and read no more for now. */
-            ev_io_start(engine.loop, &c->wio);
+            conn_watch(c, &c->wio);
             ev_io_stop(engine.loop, &c->rio);
             conn_arm_timer(c);
             return;
@@ -610,7 +637,7 @@ conn_run(struct conn *c)
     if (conn_rest(c)) {
         return;
     }
-    ev_io_start(engine.loop, &c->rio);
+    conn_watch(c, &c->rio);
     conn_arm_timer(c);
 }
 
@@ -710,6 +737,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     n = conn_read(c);
     if (n == -1) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->polled = true; /* back to the loop, which watches it */
             (void) conn_rest(c);
             return;
         }

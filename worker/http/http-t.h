@@ -169,6 +169,7 @@ struct conn {
     bool linger;      /* drain input before closing */
     bool read_eof;
     bool shut;      /* io->shutdown done: our FIN has left */
+    bool polled;    /* the loop has watched it: in the epoll set */
     bool returning; /* given back to the master: closed without a FIN */
     /* Its slot + 1 in engine.rehand, or 0, and the master's generation
      * of that slot (conn_state.h). */
@@ -230,6 +231,7 @@ struct engine {
     rehand_word *rehand;
     uint32_t rehand_slots;
     bool rehand_return;
+    int epoll_fd; /* the loop's epoll set, or -1: not epoll, not found */
     unsigned nconns;
     unsigned in_flight;
     uint64_t served;
