@@ -200,6 +200,11 @@ $(BUILD)/tests/test_backoff: $(BUILD)/obj/tests/unit/test_backoff.o $(BUILD)/obj
 	@echo "  LD      $@"
 	@$(CC) $(SAN) -o $@ $^
 
+$(BUILD)/tests/test_conn_state: $(BUILD)/obj/tests/unit/test_conn_state.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(SAN) -o $@ $^
+
 $(BUILD)/tests/test_numparse: $(BUILD)/obj/tests/unit/test_numparse.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

@@ -136,6 +136,15 @@ struct chan_msg {
     union {
         struct chan_peer peer; /* CONN */
         struct {
+            struct chan_peer peer; /* as u.peer */
+            /* The connection's slot + 1 in the worker's table of
+             * connection states (conn_state.h), or 0: none. */
+            uint32_t rehand;
+        } conn; /* CONN */
+        struct {
+            uint32_t rehand; /* 1: give idle connections back (conn_state.h) */
+        } shutdown;          /* SHUTDOWN */
+        struct {
             uint32_t accepted;   /* 1 taken, 0 refused */
             uint32_t reason;     /* enum chan_refusal, when refused */
             uint32_t open_conns; /* the worker's, counting this one if taken */
@@ -155,6 +164,8 @@ struct chan_msg {
 _Static_assert(sizeof(struct chan_peer) == 20, "chan_peer is wire format");
 _Static_assert(sizeof(struct chan_load) == 24, "chan_load is wire format");
 _Static_assert(sizeof(struct chan_msg) == 40, "chan_msg is wire format");
+_Static_assert(offsetof(struct chan_msg, u.conn.rehand) == 36,
+               "CONN's rehand slot is wire format");
 _Static_assert(CHAN_STATS_WORDS % CHAN_STATS_PER_MSG == 0,
                "STATS messages carry whole triples");
 

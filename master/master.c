@@ -59,6 +59,9 @@ master_sink_release(void *ctx, struct sched_conn *sc)
     struct master *m = ctx;
     struct mconn *c = mconn_of(sc);
 
+    if (c->rh_slot != 0) {
+        return; /* its worker's table keeps it (fleet/rehand.c) */
+    }
     fd_close(c->fd);
     mconn_free(&m->acc.pool, c);
 }
@@ -104,7 +107,7 @@ master_stop_progress(struct master *m)
     if (acceptor_pending(&m->acc) == 0) {
         workers_shutdown_idle(&m->fleet);
     }
-    if (m->fleet.nalive == 0) {
+    if (m->fleet.nalive == 0 && upgrade_handing_over(&m->up) == 0) {
         ev_break(m->loop, EVBREAK_ALL);
     }
 }
@@ -222,7 +225,20 @@ master_all_ready(void *ctx)
 static void
 master_step_down(void *ctx)
 {
+    struct master *m = ctx;
+
+    /* Its workers give idle connections back, for the new master. */
+    m->fleet.successor = m->opt.rehand;
     master_stop(ctx, "upgraded");
+}
+
+/* Stepping down: an idle connection goes to the new master. */
+static bool
+master_hand_over(void *ctx, struct mconn *c)
+{
+    struct master *m = ctx;
+
+    return upgrade_hand_over(&m->up, c);
 }
 
 /* The new master of an upgrade will not take over (or has exited);
@@ -331,6 +347,7 @@ master_setup(struct master *m, char **argv)
         .ctx = m,
         .all_ready = master_all_ready,
         .give_up = master_give_up,
+        .hand_over = master_hand_over,
     };
     /* The one place that knows every kind of worker. */
     const struct link_ops *kind =
@@ -366,9 +383,11 @@ master_setup(struct master *m, char **argv)
     upgrade_init(&m->up, m->loop, &m->lis, argv);
     m->up.ctx = m;
     m->up.step_down = master_step_down;
+    m->up.acc = &m->acc;
     m->up.successor_gone = master_successor_gone;
     m->up.fleet = &m->fleet;
     fleet_init(&m->fleet, m->loop, &m->opt, &m->sched, &m->lis, kind, &hooks);
+    m->fleet.acc = &m->acc;
     acceptor_init(&m->acc, m->loop, &m->opt, &m->sched, &m->lis);
     return kind->resolve(&m->fleet);
 }

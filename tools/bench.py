@@ -71,7 +71,9 @@ TLS_CLIENTS = 4  # s_time processes at once (each one connection at a time)
 TLS_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
-# Also accepted: handoff-<policy>-w<N>, i.e. with --window N; and with
+# Also accepted: handoff-<policy>-w<N>, i.e. with --window N;
+# handoff-<policy>[-w<N>]-norehand, with --rehand off (the cost of
+# connections that outlive their worker, in the same run); and with
 # --baseline DIR, any handoff peer with "@base" after its name runs the
 # binaries in DIR (an older build), to compare two builds in one run.
 
@@ -187,11 +189,16 @@ class Peer:
                    "--node", os.path.join(ROOT, "tools", "bench", "node_cluster.js")] \
                 + (["--node-preload", "off"] if name.endswith("nopreload") else [])
         elif name.startswith("handoff"):
-            m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?$", name)
-            cmd = [os.path.join(build, "handoff"), "--listen", f"127.0.0.1:{self.port}",
+            m = re.match(r"handoff-([a-z-]+?)(?:-w(\d+))?(-norehand)?$", name)
+            # --host and --port as every build has them (an older one may
+            # be the --baseline), --listen beside --listen-tls.
+            where = (["--listen", f"127.0.0.1:{self.port}"] if self.tls_port
+                     else ["--host", "127.0.0.1", "--port", str(self.port)])
+            cmd = [os.path.join(build, "handoff"), *where,
                    "--workers", str(workers), "--policy", m.group(1),
                    "--control", "none", "--root", site, "--demo-routes", "on"] \
-                + (["--window", m.group(2)] if m.group(2) else [])
+                + (["--window", m.group(2)] if m.group(2) else []) \
+                + (["--rehand", "off"] if m.group(3) else [])
             if self.tls_port:
                 cmd += ["--listen-tls", f"127.0.0.1:{self.tls_port}", "--tls-cert", cert[0],
                         "--tls-key", cert[1]]
@@ -334,8 +341,10 @@ def main():
     for p in peers:
         if p.endswith("@base") and p.startswith("handoff") and args.baseline:
             p = p[:-len("@base")]
-        if p not in PEERS + ["handoff-node-nopreload"] \
-                and not re.match(r"handoff-[a-z-]+-w\d+$", p):
+        known = p in PEERS + ["handoff-node-nopreload"] or (
+            re.match(r"handoff-[a-z-]+?(-w\d+)?(-norehand)?$", p)
+            and not p.startswith("handoff-node-"))
+        if not known:
             raise SystemExit(f"bench: unknown peer {p} (choose from {', '.join(PEERS)})")
     scenarios = [x for x in args.scenarios.split(",") if x]
     for x in scenarios:

@@ -40,6 +40,7 @@ channel_master_gone(const char *why)
     while ((c = TAILQ_FIRST(&engine.pending)) != NULL) {
         conn_free(c);
     }
+    graves_close_all(); /* nobody holds their copies any more */
     ev_timer_start(engine.loop, &worker.orphan_w);
     worker_drain("master gone", false);
 }
@@ -145,7 +146,14 @@ channel_handle(const struct chan_msg *msg, int fd)
         log_info("trace %s", engine.trace ? "on" : "off");
         break;
     case CHAN_SHUTDOWN:
-        worker_drain("the master asked", false);
+        /* The master lives on: idle connections go back to it, to be
+         * handed to another worker, rather than closed (conn_state.h). */
+        engine.rehand_return =
+            engine.rehand != NULL && msg->u.shutdown.rehand != 0;
+        worker_drain(engine.rehand_return ? "the master asked; idle "
+                                            "connections go back to it"
+                                          : "the master asked",
+                     false);
         break;
     default:
         log_error(0, "unexpected %s from the master; ignored",

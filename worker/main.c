@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "app/pool.h"
 #include "channel.h"
+#include "conn_state.h"
 #include "fdutil.h"
 #include "http/http.h"
 #include "http/tls.h"
@@ -58,16 +60,28 @@ worker_parse_tls(int c, const char *arg)
     return true;
 }
 
-/* --log-level ('l') or --log-format ('f'), as the master passes them. */
+/* --log-level ('l'), --log-format ('f') or --rehand-slots ('R'), as
+ * the master passes them. */
 static bool
-worker_parse_log(int c, const char *arg)
+worker_parse_more(int c, const char *arg)
 {
+    uint64_t v;
+
+    if (c == 'R') {
+        /* The table itself is on fd REHAND_FD (conn_state.h). */
+        if (!num_parse_cstr(arg, 1, UINT32_MAX, &v)) {
+            return false;
+        }
+        engine.rehand_slots = (uint32_t) v;
+        return true;
+    }
     return c == 'l' ? log_level_parse(arg, &opts.log_level)
                     : log_format_parse(arg, &opts.log_format);
 }
 
-/* The flags that name files and how to log: --root, --access-log,
- * --log-*, --tls-*; false for another letter or a bad value. */
+/* The flags that name files, how to log and the state table's size:
+ * --root, --access-log, --log-*, --tls-*, --rehand-slots; false for
+ * another letter or a bad value. */
 static bool
 worker_parse_file_flags(int c, const char *arg)
 {
@@ -80,7 +94,8 @@ worker_parse_file_flags(int c, const char *arg)
         return true;
     case 'l':
     case 'f':
-        return worker_parse_log(c, arg);
+    case 'R':
+        return worker_parse_more(c, arg);
     case 'C':
     case 'K':
     case 'P':
@@ -107,6 +122,7 @@ worker_parse(int argc, char **argv)
         {"tls-key", required_argument, NULL, 'K'},
         {"tls-ciphers", required_argument, NULL, 'P'},
         {"check-tls", no_argument, NULL, 'T'},
+        {"rehand-slots", required_argument, NULL, 'R'},
         {"version", no_argument, NULL, 'V'},
     };
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + LIM_COUNT + 1];
@@ -147,9 +163,7 @@ worker_parse(int argc, char **argv)
             worker.id = (uint32_t) v;
             have_id = true;
             break;
-        case 's':
-            /* Checked, not kept: the slot is in the command line for ps
-             * and the logs' readers; nothing here needs it. */
+        case 's': /* checked, not kept: for ps and the logs' readers */
             if (!num_parse_cstr(optarg, 0, 1u << 20, &v)) {
                 goto bad;
             }
@@ -194,11 +208,15 @@ bad:
 static void
 worker_clamp_conns(void)
 {
+    /* With a state table, ended connections' descriptors wait a moment
+     * for the master's copy to close first (graves.c). */
+    uint64_t spare = 64 + (engine.rehand_slots > 0 ? GRAVES_MAX : 0);
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-        && engine.lim.v[LIM_MAX_CONNS] + 64 > rl.rlim_cur) {
-        uint64_t cap = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : rl.rlim_cur / 2;
+        && engine.lim.v[LIM_MAX_CONNS] + spare > rl.rlim_cur) {
+        uint64_t cap =
+            rl.rlim_cur > 2 * spare ? rl.rlim_cur - spare : rl.rlim_cur / 2;
 
         log_warn(0,
                  "--max-conns %llu lowered to %llu to fit the descriptor "
@@ -208,6 +226,40 @@ worker_clamp_conns(void)
                  (unsigned long long) rl.rlim_cur);
         engine.lim.v[LIM_MAX_CONNS] = cap > 0 ? cap : 1;
     }
+}
+
+/*
+ * The loop's epoll descriptor, which libev does not tell: the one
+ * "anon_inode:[eventpoll]" this fresh process holds, or -1 (another
+ * backend, or not found). Connections the master keeps a descriptor of
+ * are taken out of it before they close (http/conn.c).
+ */
+static int
+worker_find_epoll(struct ev_loop *loop)
+{
+    char path[64], target[64];
+    int fd, found = -1;
+
+    if (ev_backend(loop) != EVBACKEND_EPOLL) {
+        return -1;
+    }
+    for (fd = 0; fd < 64; fd++) {
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0) {
+            continue;
+        }
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
+            if (found != -1) {
+                return -1; /* two: which is libev's is not known */
+            }
+            found = fd;
+        }
+    }
+    return found;
 }
 
 static void
@@ -259,6 +311,9 @@ worker_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
     (void) revents;
     report_flush();
     channel_flush();
+    if (engine.rehand != NULL) {
+        graves_sweep();
+    }
     accesslog_flush();
     worker_log_flush(loop);
 }
@@ -277,6 +332,51 @@ worker_check_tls(void)
         return 1;
     }
     tls_fini();
+    return 0;
+}
+
+/*
+ * What the worker serves from and with, before its loop: --root, the
+ * MIME table, its connection limit, the TLS contexts, the table of
+ * connection states and the access log. 0, or -1 after saying why.
+ */
+static int
+worker_open_resources(void)
+{
+    if (opts.root != NULL && static_open_root(opts.root) == -1) {
+        log_error(errno, "cannot open --root %s", opts.root);
+        return -1;
+    }
+    if (opts.root != NULL && mime_load("/etc/mime.types") == -1) {
+        log_warn(errno, "cannot read /etc/mime.types; files are served as "
+                        "application/octet-stream");
+    }
+    worker_clamp_conns();
+    if (opts.ntls_cert > 0) {
+        char why[512];
+
+        if (tls_init(opts.tls_cert, opts.tls_key, opts.ntls_cert,
+                     opts.tls_ciphers, why, sizeof(why))
+            == -1) {
+            log_error(0, "%s", why);
+            return -1;
+        }
+    }
+    if (engine.rehand_slots > 0) {
+        /* Without it the master would keep every connection's descriptor
+         * for ever: no serving without it. */
+        engine.rehand = rehand_map(REHAND_FD, engine.rehand_slots);
+        if (engine.rehand == NULL) {
+            log_error(errno, "cannot map the connection state table (fd %d)",
+                      REHAND_FD);
+            return -1;
+        }
+        fd_close(REHAND_FD); /* the mapping stays */
+    }
+    if (accesslog_open(opts.access_log) == -1) {
+        log_error(errno, "cannot open the access log %s", opts.access_log);
+        return -1;
+    }
     return 0;
 }
 
@@ -302,27 +402,7 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (opts.root != NULL && static_open_root(opts.root) == -1) {
-        log_error(errno, "cannot open --root %s", opts.root);
-        return 1;
-    }
-    if (opts.root != NULL && mime_load("/etc/mime.types") == -1) {
-        log_warn(errno, "cannot read /etc/mime.types; files are served as "
-                        "application/octet-stream");
-    }
-    worker_clamp_conns();
-    if (opts.ntls_cert > 0) {
-        char why[512];
-
-        if (tls_init(opts.tls_cert, opts.tls_key, opts.ntls_cert,
-                     opts.tls_ciphers, why, sizeof(why))
-            == -1) {
-            log_error(0, "%s", why);
-            return 1;
-        }
-    }
-    if (accesslog_open(opts.access_log) == -1) {
-        log_error(errno, "cannot open the access log %s", opts.access_log);
+    if (worker_open_resources() == -1) {
         return 1;
     }
 
@@ -332,6 +412,8 @@ main(int argc, char **argv)
         log_error(0, "cannot create the event loop");
         return 1;
     }
+    engine.epoll_fd =
+        engine.rehand != NULL ? worker_find_epoll(engine.loop) : -1;
     TAILQ_INIT(&engine.pending);
     TAILQ_INIT(&engine.conns);
     engine.log_fields = opts.access_log != NULL;
@@ -356,6 +438,7 @@ main(int argc, char **argv)
     while ((c = TAILQ_FIRST(&engine.conns)) != NULL) {
         conn_free(c);
     }
+    graves_close_all();
     pool_stop();  /* after the connections: every job's result is dropped */
     report_now(); /* the final figures, so the master's totals are exact */
     report_stop();
@@ -368,6 +451,7 @@ main(int argc, char **argv)
     tls_fini();
     accesslog_close();
     static_close_root();
+    rehand_unmap(engine.rehand, engine.rehand_slots);
     log_info("exiting");
     (void) log_flush(); /* the last lines: what stderr takes now */
     return 0;

@@ -36,6 +36,14 @@ struct mconn {
     /* What the link that carries it numbers the handoff by, for the
      * answer that names it (Node: the seq of its newconn). */
     uint64_t link_tag;
+    /* Its slot + 1 in the state table of the worker it was handed to
+     * (fleet/rehand.c), or 0. While set, that table owns the record, and
+     * keeps the fd after the worker's acknowledgement. */
+    uint32_t rh_slot;
+    /* A connection handed again: what it was called, and the worker
+     * that left it idle (for the trace). */
+    uint64_t rehand_of;
+    uint32_t rehand_from;
 };
 
 struct mconn_pool {

@@ -62,10 +62,11 @@ struct master_options {
     uint64_t worker_timeout_ms; /* watchdog; 0 off */
     uint64_t max_requests;      /* recycle a worker after this; 0 off */
     uint64_t max_requests_jitter;
-    uint64_t max_rss_mb;     /* recycle a worker above this; 0 off */
-    bool worker_batch;       /* --worker-sched batch: workers in SCHED_BATCH */
-    const char *root;        /* --root: serve files from here, or NULL */
-    bool demo_routes;        /* --demo-routes; by default on without root */
+    uint64_t max_rss_mb; /* recycle a worker above this; 0 off */
+    bool worker_batch;   /* --worker-sched batch: workers in SCHED_BATCH */
+    bool rehand;      /* --rehand on: idle connections outlive their worker */
+    const char *root; /* --root: serve files from here, or NULL */
+    bool demo_routes; /* --demo-routes; by default on without root */
     const char *access_log;  /* --access-log FILE, "-" for stderr, or NULL */
     bool admin;              /* --admin [HOST:]PORT given */
     char admin_host[64];     /* ...its HOST (brackets stripped) */

@@ -106,6 +106,8 @@ options_row_show(const struct opt_def *r, const struct master_options *o,
         snprintf(buf, len, "%s", log_format_name(o->log_format));
     } else if (strcmp(r->name, "demo-routes") == 0) {
         snprintf(buf, len, "%s", o->demo_routes ? "on" : "off");
+    } else if (strcmp(r->name, "rehand") == 0) {
+        snprintf(buf, len, "%s", o->rehand ? "on" : "off");
     } else {
         snprintf(buf, len, "(changed)");
     }

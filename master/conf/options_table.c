@@ -41,6 +41,8 @@ static bool options_demo(struct options_set *set, const char *v, char *err,
                          size_t len);
 static bool options_worker_sched(struct options_set *set, const char *v,
                                  char *err, size_t len);
+static bool options_rehand(struct options_set *set, const char *v, char *err,
+                           size_t len);
 static bool options_log_level(struct options_set *set, const char *v, char *err,
                               size_t len);
 static bool options_log_format(struct options_set *set, const char *v,
@@ -220,6 +222,16 @@ const struct opt_def options_table[] = {
              "batch: SCHED_BATCH, so that a worker woken by a\n"
              "handoff does not preempt the master; normal:\n"
              "SCHED_OTHER)"},
+    {.name = "rehand",
+     .offset = FIELD(rehand),
+     .size = sizeof(bool),
+     .arg = "on|off",
+     .kind = OPT_CUSTOM,
+     .set = options_rehand,
+     .native = true,
+     .help = "idle keep-alive connections outlive their\n"
+             "worker: handed to another when it crashes,\n"
+             "retires or is replaced (default on)"},
     {.name = "access-log",
      .arg = "FILE",
      .kind = OPT_PATH,
@@ -689,6 +701,18 @@ options_worker_sched(struct options_set *set, const char *v, char *err,
 }
 
 static bool
+options_rehand(struct options_set *set, const char *v, char *err, size_t len)
+{
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+        snprintf(err, len,
+                 "invalid value '%s' for --rehand (expected on or off)", v);
+        return false;
+    }
+    set->o->rehand = strcmp(v, "on") == 0;
+    return true;
+}
+
+static bool
 options_log_level(struct options_set *set, const char *v, char *err, size_t len)
 {
     if (!log_level_parse(v, &set->o->log_level)) {
@@ -852,6 +876,7 @@ options_begin(struct options_set *set, struct master_options *o)
     o->max_queue = 4096;
     o->grace_ms = 10000;
     o->worker_batch = true;
+    o->rehand = true;
     o->policy = &policy_rr;
     limits_default(&o->limits);
     o->worker_timeout_ms = 30000; /* gunicorn's default */

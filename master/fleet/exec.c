@@ -1,14 +1,16 @@
 /*
  * exec.c: starting a child program, as Node's cluster.fork() starts a
  * worker: fork and exec, the child's end of its channel as fd
- * EXEC_CHANNEL_FD, nothing else of the master across exec (every other
- * descriptor is close-on-exec).
+ * EXEC_CHANNEL_FD and its table of connection states as REHAND_FD,
+ * nothing else of the master across exec (every other descriptor is
+ * close-on-exec).
  *
  * Everything the child needs (argv, the environment) is built before
  * fork: between fork and exec the child runs only async-signal-safe
  * calls.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf/runas.h"
+#include "conn_state.h"
 #include "fdutil.h"
 #include "fleet/exec.h"
 
@@ -74,8 +77,14 @@ static void __attribute__((noreturn))
 exec_child(const struct exec_cmd *cmd, int chan_fd)
 {
     static const char msg[] = "handoff: cannot exec the worker program\n";
+    int rh = cmd->rehand_fd;
 
     exec_child_signals();
+    /* Out of the way of the descriptors set below, then at REHAND_FD. */
+    if (rh > 0 && rh <= REHAND_FD
+        && (rh = fcntl(rh, F_DUPFD, REHAND_FD + 1)) == -1) {
+        _exit(127);
+    }
     /* A SCHED_BATCH task woken up does not preempt the one running: a
      * worker woken by its CONN lets the master finish its turn (accept,
      * hand out, close) instead of switching to it and back for each
@@ -95,6 +104,9 @@ exec_child(const struct exec_cmd *cmd, int chan_fd)
             _exit(127);
         }
     } else if (dup2(chan_fd, EXEC_CHANNEL_FD) == -1) {
+        _exit(127);
+    }
+    if (rh > 0 && dup2(rh, REHAND_FD) == -1) {
         _exit(127);
     }
     if (cmd->envp != NULL) {

@@ -1,5 +1,6 @@
 /*
- * exec.h: starting a child program (exec.c): a worker with its channel,
+ * exec.h: starting a child program (exec.c): a worker with its channel
+ * (and its table of connection states),
  * or (ops/upgrade.c) a new master.
  */
 #ifndef HS_MASTER_EXEC_H
@@ -22,6 +23,9 @@ struct exec_cmd {
     /* The child's stdout and stderr (not owned), or 0: the master's. */
     int out_fd, err_fd;
     const struct runas *runas; /* who it becomes first, or NULL */
+    /* A worker's table of connection states (not owned), its REHAND_FD
+     * (common/conn_state.h) in the child; or 0: none. */
+    int rehand_fd;
 };
 
 void exec_child_signals(void);

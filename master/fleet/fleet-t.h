@@ -25,8 +25,11 @@
 #include "fleet/tickets.h"
 #include "sched/sched.h"
 
+struct acceptor;
 struct link_ops;
+struct mconn;
 struct listeners;
+struct rehand_table;
 struct output;
 struct master_options;
 
@@ -71,6 +74,7 @@ struct mworker {
     ev_tstamp last_heard;    /* its latest message (watchdog) */
     uint64_t recycle_after;  /* requests before it is replaced; 0 never */
     struct chan_stats stats; /* its counters, as last reported (STATS) */
+    struct rehand_table *rh; /* owned: its connections' states, or NULL */
     /* Requests a second over the last second, and what it had served
      * then (ops/history.c samples them). */
     double rate;
@@ -102,6 +106,9 @@ struct fleet_hooks {
     void (*all_ready)(void *ctx);
     /* No worker ever booted: the master ends with <status>. */
     void (*give_up)(void *ctx, int status);
+    /* Stopping for a new master (fleet.successor): an idle connection a
+     * worker gave back goes to it; false if it cannot (then it closes). */
+    bool (*hand_over)(void *ctx, struct mconn *c);
 };
 
 struct fleet {
@@ -109,6 +116,8 @@ struct fleet {
     const struct master_options *opt;
     struct sched *sched;
     struct listeners *lis;       /* accept/: the sockets a worker may get */
+    struct acceptor *acc;        /* accept/: where connections handed
+                                    again arrive (rehand.c) */
     const struct link_ops *kind; /* of every worker: native or Node */
     struct fleet_hooks hooks;
     const char *program; /* what workers run, for log lines */
@@ -132,6 +141,7 @@ struct fleet {
     bool ever_ready; /* a worker has been READY since the start */
     bool announced;  /* told systemd READY=1 */
     bool stopping;   /* the master stops: no more starts */
+    bool successor;  /* ...for a new master, which takes idle connections */
     uint32_t next_worker_id;
     uint64_t served_gone; /* requests served by workers that have exited */
     uint64_t handed_gone; /* connections handed to them */
@@ -139,6 +149,11 @@ struct fleet {
     uint64_t restarts[RESTART_CAUSES];
     struct chan_stats stats_gone; /* what exited workers counted */
     struct tickets tickets;       /* TLS session-ticket keys (tickets.c) */
+    /* Connections whose worker went away (rehand.c): handed to another
+     * worker (by cause: crash, or given back), and closed because they
+     * were busy. */
+    uint64_t rehanded_crash, rehanded_returned, rehand_busy_closed;
+    uint64_t rehanded_upgrade; /* given to a new master (SIGUSR2) */
 };
 
 static inline struct mworker *

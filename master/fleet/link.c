@@ -21,6 +21,7 @@
 #include "fleet/link.h"
 #include "fleet/mworker.h"
 #include "fleet/native.h"
+#include "fleet/rehand.h"
 #include "fleet/workers.h"
 #include "log.h"
 
@@ -145,6 +146,7 @@ link_handoff(struct mworker *w, struct mconn *c)
     chan_msg_init(&msg, CHAN_CONN, w->sw.id);
     msg.conn_id = c->sc.id;
     msg.u.peer = c->peer;
+    msg.u.conn.rehand = rehand_assign(w, c);
     link_send(w, &msg, c->fd);
 }
 
@@ -174,6 +176,10 @@ link_shutdown(struct mworker *w)
     struct chan_msg msg;
 
     chan_msg_init(&msg, CHAN_SHUTDOWN, w->sw.id);
+    /* Idle connections come back to be handed to the others, unless the
+     * master is stopping too. */
+    msg.u.shutdown.rehand =
+        w->rh != NULL && (!w->fl->stopping || w->fl->successor);
     link_send(w, &msg, -1);
 }
 
@@ -244,6 +250,32 @@ link_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
     link_flush(w);
 }
 
+/* Before the scheduler hears of an answer: a connection taken stays in
+ * <w>'s table of states (the master keeps its fd), one refused leaves
+ * it. */
+static void
+link_ack_rehand(struct mworker *w, const struct chan_msg *msg)
+{
+    struct sched_conn *sc;
+
+    if (w->rh == NULL) {
+        return;
+    }
+    TAILQ_FOREACH(sc, &w->sw.inflight, link) {
+        if (sc->id == msg->conn_id) {
+            break;
+        }
+    }
+    if (sc == NULL) {
+        return; /* sched_ack() says so */
+    }
+    if (msg->u.ack.accepted) {
+        (void) rehand_acked(w, mconn_of(sc));
+    } else {
+        rehand_unassign(w, mconn_of(sc));
+    }
+}
+
 static void
 link_handle(struct mworker *w, const struct chan_msg *msg)
 {
@@ -261,6 +293,7 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
         }
         break;
     case CHAN_ACK:
+        link_ack_rehand(w, msg);
         if (sched_ack(fl->sched, &w->sw, msg->conn_id,
                       msg->u.ack.accepted ? SCHED_ACCEPTED
                       : msg->u.ack.reason == CHAN_REFUSE_FULL
@@ -287,6 +320,7 @@ link_handle(struct mworker *w, const struct chan_msg *msg)
             link_trace_load(w, &msg->u.load);
         }
         sched_load(fl->sched, &w->sw, &msg->u.load);
+        rehand_report(w, msg->u.load.open_conns);
         workers_check_recycle(w);
         break;
     default:
@@ -391,6 +425,7 @@ const struct link_ops native_link_ops = {
     .title = "worker",
     /* Fixed-size records, one per datagram, each sent whole or not. */
     .sock_type = SOCK_SEQPACKET,
+    .rehand = true,
     .resolve = native_resolve,
     .command = native_command,
     .start = link_start,

@@ -36,6 +36,9 @@ struct link_ops {
     /* Its program writes to stdout and stderr itself: the master reads
      * them and logs each line as the worker's (output.c). */
     bool capture_output;
+    /* It keeps a table of its connections' states that the master
+     * reads (conn_state.h), so that they can be handed again when it goes. */
+    bool rehand;
 
     /* The kind, once at start-up: checks its program (one line on stderr
      * and -1 if it cannot run) and sets fl->program. */

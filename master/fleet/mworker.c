@@ -12,10 +12,12 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include "accept/accept-t.h"
 #include "fdutil.h"
 #include "fleet/link.h"
 #include "fleet/mworker.h"
 #include "fleet/output.h"
+#include "fleet/rehand.h"
 #include "log.h"
 
 /* A record for the fleet's kind of worker, not yet started; NULL on
@@ -58,6 +60,7 @@ mworker_destroy(struct mworker *w)
         TAILQ_REMOVE(&fl->all, w, all_link);
     }
     output_close(w); /* its last lines */
+    rehand_free(w);
     chan_outbox_free(&w->out);
     if (w->link->free != NULL) {
         w->link->free(w);
@@ -93,7 +96,14 @@ mworker_close(struct mworker *w)
 void
 mworker_lost(struct mworker *w)
 {
+    struct sched_conn *sc;
+
     mworker_close(w);
+    /* Back to the scheduler, which hands them elsewhere: not this
+     * worker's table's any more. */
+    TAILQ_FOREACH(sc, &w->sw.inflight, link) {
+        rehand_unassign(w, mconn_of(sc));
+    }
     sched_worker_gone(w->fl->sched, &w->sw);
 }
 

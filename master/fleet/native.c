@@ -20,6 +20,7 @@
 #include "conf/tlscheck.h"
 #include "fdutil.h"
 #include "fleet/native.h"
+#include "fleet/rehand.h"
 #include "http_limits.h"
 
 /*
@@ -252,6 +253,10 @@ native_command(const struct mworker *w, struct exec_cmd *cmd)
         || !native_arg(argv, &argc, "--channel-fd")
         || !native_arg(argv, &argc, "%d", EXEC_CHANNEL_FD)
         || !native_flags(w->fl, argv, &argc)) {
+        return -1;
+    }
+    if (rehand_slots(w) > 0
+        && !native_arg(argv, &argc, "--rehand-slots=%u", rehand_slots(w))) {
         return -1;
     }
     return 0;

@@ -35,6 +35,7 @@
 #include "fleet/link.h"
 #include "fleet/mworker.h"
 #include "fleet/output.h"
+#include "fleet/rehand.h"
 #include "fleet/spawn.h"
 #include "log.h"
 
@@ -67,6 +68,7 @@ spawn_prepare(struct slot *s, int sv[2])
     sched_worker_init(&w->sw, ++fl->next_worker_id);
     w->sw.key = s->index;
     w->slot = s;
+    (void) rehand_open(w); /* without: its connections end with it */
     return w;
 }
 
@@ -93,8 +95,10 @@ spawn_process(struct mworker *w, int chan)
         cmd.err_fd = out[1];
     }
     cmd.runas = &w->fl->runas;
+    cmd.rehand_fd = rehand_fd(w) > 0 ? rehand_fd(w) : 0;
     w->pid = exec_worker(&cmd, chan);
     err = errno;
+    rehand_forked(w); /* the child has it, or there is no child */
     exec_cmd_free(&cmd);
     fd_close(out[0]); /* the child's ends: it has its own copies */
     fd_close(out[1]);
@@ -230,6 +234,9 @@ spawn_child_cb(struct ev_loop *loop, ev_child *cw, int revents)
      * so acknowledged connections are released, not handed out again. */
     w->link->drain(w);
     mworker_lost(w);
+    /* Dead, so its table says its last word: idle connections go to
+     * other workers (rehand.c). */
+    rehand_worker_gone(w);
     spawn_vacate(w, lived);
     mworker_destroy(w);
 }

@@ -22,6 +22,7 @@
 #include "fdutil.h"
 #include "fleet/fleet-t.h"
 #include "fleet/link.h"
+#include "fleet/rehand.h"
 #include "json.h"
 #include "ops/history.h"
 #include "ops/ops-t.h"
@@ -94,6 +95,15 @@ stats_take_master(struct stats_snapshot *s, const struct ops_env *env)
     s->handed_total = fl->handed_gone;
     s->counted = fl->stats_gone;
     s->rate = history_rate();
+    s->rehand = env->opt->rehand;
+    s->rehanded_crash = fl->rehanded_crash;
+    s->rehanded_returned = fl->rehanded_returned;
+    s->rehand_busy_closed = fl->rehand_busy_closed;
+    s->rehanded_upgrade = fl->rehanded_upgrade;
+    s->rehand_kept = 0;
+    TAILQ_FOREACH(w, &fl->all, all_link) {
+        s->rehand_kept += rehand_kept(w);
+    }
     memcpy(s->restarts, fl->restarts, sizeof(s->restarts));
     s->nworkers = 0;
     TAILQ_FOREACH(w, &fl->all, all_link) {
@@ -390,7 +400,7 @@ stats_json(const struct stats_snapshot *s, struct sbuf *b)
         "\"accept_queue_max\":%u,\"accepting\":%s,"
         "\"accept_paused\":%s%s%s,\"stopping\":%s,"
         "\"worker_exits\":%llu,\"workers\":%u,"
-        "\"workers_ready\":%zu},",
+        "\"workers_ready\":%zu,",
         HANDOFF_VERSION, s->pid, s->uptime_s, s->policy,
         (unsigned long long) s->accepted, s->queued,
         (unsigned long long) s->handoffs, (unsigned long long) s->acks,
@@ -400,6 +410,18 @@ stats_json(const struct stats_snapshot *s, struct sbuf *b)
         s->paused != NULL ? "\"" : "", s->paused != NULL ? s->paused : "null",
         s->paused != NULL ? "\"" : "", s->stopping ? "true" : "false",
         (unsigned long long) s->worker_exits, s->nslots, s->workers_ready);
+    sbuf_printf(b,
+                "\"rehand\":%s,\"rehanded\":%llu,\"rehanded_crash\":%llu,"
+                "\"rehanded_returned\":%llu,\"rehanded_upgrade\":%llu,"
+                "\"rehand_busy_closed\":%llu,"
+                "\"rehand_kept\":%llu},",
+                s->rehand ? "true" : "false",
+                (unsigned long long) (s->rehanded_crash + s->rehanded_returned),
+                (unsigned long long) s->rehanded_crash,
+                (unsigned long long) s->rehanded_returned,
+                (unsigned long long) s->rehanded_upgrade,
+                (unsigned long long) s->rehand_busy_closed,
+                (unsigned long long) s->rehand_kept);
     stats_json_restarts_listeners(s, b);
     /* Node workers (--node) send no load reports: what only a report
      * tells is unknown for them, and says so (null), rather than 0. */
@@ -463,6 +485,9 @@ stats_prometheus_master(const struct stats_snapshot *s, struct sbuf *b)
     stats_counter(b, "handoff_reclaims_total",
                   "Handoffs to a worker that died first, handed to another.",
                   s->reclaims);
+    stats_counter(b, "handoff_rehanded_total",
+                  "Idle connections whose worker went away, handed to another.",
+                  s->rehanded_crash + s->rehanded_returned);
     if (s->reports) { /* Node workers do not report it */
         stats_counter(b, "handoff_requests_total",
                       "Requests served by all workers, past and present.",

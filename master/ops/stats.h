@@ -78,7 +78,14 @@ struct stats_snapshot {
     size_t workers_ready;
     bool reports; /* the workers' kind reports load: served is known */
     uint64_t served_total, handed_total;
-    double rate;                  /* requests a second, the last second */
+    double rate; /* requests a second, the last second */
+    /* Connections that outlived their worker (fleet/rehand.c). */
+    bool rehand;                  /* --rehand on */
+    uint64_t rehanded_crash;      /* handed again after a worker died */
+    uint64_t rehanded_returned;   /* given back by a retiring worker */
+    uint64_t rehand_busy_closed;  /* busy when their worker died */
+    uint64_t rehanded_upgrade;    /* given to a new master (SIGUSR2) */
+    uint64_t rehand_kept;         /* descriptors the master keeps now */
     struct stats_worker *workers; /* owned */
     size_t nworkers;
     struct stats_slot *slots; /* owned, nslots of them */

@@ -77,6 +77,22 @@ trace_sched_event(const struct sched *s, enum sched_event ev,
 
     switch (ev) {
     case SCHED_EV_ARRIVE:
+        if (mconn_of(c)->rehand_of != 0 && mconn_of(c)->rehand_from != 0) {
+            /* Its worker went away with it idle: a new arrival. */
+            snprintf(what, sizeof(what),
+                     "rehand   C%llu (was C%llu on W%u) fd=%d", cid,
+                     (unsigned long long) mconn_of(c)->rehand_of,
+                     mconn_of(c)->rehand_from, mconn_of(c)->fd);
+            break;
+        }
+        if (mconn_of(c)->rehand_of != 0) {
+            /* Idle at the old master of an upgrade (SIGUSR2). */
+            snprintf(what, sizeof(what),
+                     "rehand   C%llu (was C%llu at the old master) fd=%d", cid,
+                     (unsigned long long) mconn_of(c)->rehand_of,
+                     mconn_of(c)->fd);
+            break;
+        }
         snprintf(what, sizeof(what), "accept   C%llu fd=%d from %s", cid,
                  mconn_of(c)->fd,
                  trace_peer(&mconn_of(c)->peer, peer, sizeof(peer)));
@@ -86,6 +102,12 @@ trace_sched_event(const struct sched *s, enum sched_event ev,
                  MW_ARGS(mworker_of(w)));
         break;
     case SCHED_EV_ACCEPTED:
+        if (mconn_of(c)->rh_slot != 0) {
+            snprintf(what, sizeof(what),
+                     "ack      C%llu <- W%u accepted, master keeps fd %d", cid,
+                     wid, mconn_of(c)->fd);
+            break;
+        }
         snprintf(what, sizeof(what),
                  "ack      C%llu <- W%u accepted, master closes fd %d", cid,
                  wid, mconn_of(c)->fd);

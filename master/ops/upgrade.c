@@ -7,11 +7,13 @@
  * under reuseport; the new master matches them with its own --listen by
  * address, or, when they are systemd's, takes them as they are, with
  * their names in HANDOFF_LISTEN_FDNAMES), its --admin socket
- * (HANDOFF_ADMIN_FD) and the write end of a pipe (HANDOFF_UPGRADE_FD). Both
+ * (HANDOFF_ADMIN_FD) and one end of a socketpair (HANDOFF_UPGRADE_FD). Both
  * masters accept on the same socket meanwhile. When the new master's workers
- * are all READY it writes "R" to the pipe; the old master then stops
- * gracefully: its workers finish their requests and it exits, and the listening
- * socket lives on in the new master. If the new master dies first, or is not
+ * are all READY it writes "R" on it; the old master then stops
+ * gracefully: its workers finish their requests and give their idle
+ * connections back, which go to the new master on the same socket
+ * (upgrade_conns.c), and it exits; the listening socket lives on in the
+ * new master. If the new master dies first, or is not
  * ready within UPGRADE_TIMEOUT_S, the old master says so and goes on serving as
  * before; once the new master has exited it takes the control socket's path
  * back (control_reclaim(), from master.c's successor_gone hook).
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,7 +45,7 @@
 #include "ops/upgrade.h"
 
 #define UPGRADE_TIMEOUT_S 30.0
-#define UPGRADE_READY 'R' /* the new master's word on the pipe */
+#define UPGRADE_READY 'R' /* the new master's word on the socket */
 
 /* What the new master is handed. */
 struct upgrade_handover {
@@ -51,7 +54,7 @@ struct upgrade_handover {
     size_t nfds;
     bool systemd; /* they are systemd's: names go with them */
     int admin;    /* the --admin socket, or -1 */
-    int pipe[2];  /* [1] is the new master's "ready" pipe */
+    int pipe[2];  /* [1] is the new master's end: "ready", then connections */
     int tickets;  /* the session-ticket keys' pipe (fleet/tickets.c), or -1 */
     char **envp;  /* owned */
 };
@@ -67,6 +70,8 @@ upgrade_init(struct upgrade *up, struct ev_loop *loop,
     up->argv = argv;
     up->fd = -1;
     up->parent_fd = inherit_take_upgrade();
+    up->handover_fd = -1;
+    chan_outbox_init(&up->out);
     n = readlink("/proc/self/exe", up->self_path, sizeof(up->self_path) - 1);
     up->self_path[n > 0 ? n : 0] = '\0';
 }
@@ -102,13 +107,17 @@ upgrade_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return;
     }
-    upgrade_end(up);
     if (n == 1 && c == UPGRADE_READY) {
+        /* The socket stays: idle connections go to the new master on it. */
+        upgrade_conns_open(up, up->fd);
+        up->fd = -1;
+        upgrade_end(up);
         log_info("upgrade: the new master (pid %ld) is ready; this one steps "
                  "down",
                  (long) up->pid);
         up->step_down(up->ctx);
     } else {
+        upgrade_end(up);
         /* Its end closed without "ready": it is dead, or dying. What it
          * took (the control socket's path, the pid file) is ours again
          * now, before the line that says so is read. */
@@ -248,8 +257,12 @@ upgrade_start(struct upgrade *up, bool stopping)
         log_warn(0, "SIGUSR2: no listening socket to hand over");
         return;
     }
-    if (pipe2(h.pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-        log_error(errno, "SIGUSR2: pipe2() failed; no upgrade");
+    /* A socket rather than a pipe: the "ready" comes back on it, then
+     * this master's idle connections go the other way. */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                   h.pipe)
+        == -1) {
+        log_error(errno, "SIGUSR2: socketpair() failed; no upgrade");
         return;
     }
     h.tickets = tickets_handover(up->fleet);
@@ -302,9 +315,9 @@ upgrade_ready(struct upgrade *up)
     do {
         n = write(up->parent_fd, &(char){UPGRADE_READY}, 1);
     } while (n == -1 && errno == EINTR);
-    fd_close(up->parent_fd);
-    up->parent_fd = -1;
     log_info("upgrade: all workers ready; told the old master");
+    /* Its idle connections come on the same socket, until it exits. */
+    upgrade_conns_take(up);
 }
 
 void
@@ -314,6 +327,7 @@ upgrade_fini(struct upgrade *up)
         upgrade_end(up);
     }
     ev_child_stop(up->loop, &up->child);
+    upgrade_conns_fini(up);
     fd_close(up->parent_fd);
     up->parent_fd = -1;
 }

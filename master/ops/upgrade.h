@@ -7,10 +7,15 @@
 #include <ev.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
+#include "chan.h"
+
+struct acceptor;
 struct fleet;
 struct listeners;
+struct mconn;
 
 struct upgrade {
     struct ev_loop *loop;
@@ -24,7 +29,18 @@ struct upgrade {
     ev_io ready_r;
     ev_timer timer;
     ev_child child;
-    int parent_fd; /* as a new master: the old one's pipe, or -1 */
+    int parent_fd; /* as a new master: the old one's socket, or -1 */
+    /* Idle connections moving from the old master to the new one
+     * (upgrade_conns.c), on the socket of the "ready": */
+    struct acceptor *acc; /* their records' pool; where they arrive */
+    int handover_fd;      /* old master, stepping down: ours, or -1 */
+    struct chan_outbox out;
+    struct mconn **sending; /* the records of out's messages, in order */
+    size_t nsending, capsending;
+    uint64_t sending_base; /* out's message number of sending[0] */
+    ev_io handover_w;      /* the socket is writable again */
+    ev_io take_r;          /* new master: connections from the old one */
+    uint64_t handed_over, taken_over;
     /* The core's: the new master is ready, this one stops; the new
      * master will not take over (it failed, timed out or exited): told
      * as soon as that is known, and again at its exit. */
@@ -39,5 +55,18 @@ void upgrade_start(struct upgrade *up, bool stopping);
 bool upgrade_successor(const struct upgrade *up);
 void upgrade_ready(struct upgrade *up);
 void upgrade_fini(struct upgrade *up);
+
+/* upgrade_conns.c */
+/* Old master, stepping down: <fd> (the "ready" socket) takes connections
+ * to the new master. */
+void upgrade_conns_open(struct upgrade *up, int fd);
+/* Gives idle connection <c> to the new master (true: its record is
+ * ours now), or false when there is none to take it. */
+bool upgrade_hand_over(struct upgrade *up, struct mconn *c);
+/* Connections queued for the new master and not yet sent. */
+size_t upgrade_handing_over(const struct upgrade *up);
+/* New master, ready: takes the connections the old one sends. */
+void upgrade_conns_take(struct upgrade *up);
+void upgrade_conns_fini(struct upgrade *up);
 
 #endif

@@ -84,10 +84,30 @@ def sockets(pid):
     return sorted(out)
 
 
+def _other_inodes():
+    """Inodes of the sockets that are not TCP: UNIX, UDP, netlink."""
+    out = set()
+    for table, col in (("/proc/net/unix", 6), ("/proc/net/udp", 9), ("/proc/net/udp6", 9),
+                       ("/proc/net/netlink", 8)):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > col:
+                        out.add(fields[col])
+        except FileNotFoundError:
+            pass
+    return out
+
+
 def held_connections(pid):
-    """How many TCP connections <pid> holds open."""
-    conns = _tcp_inodes(listening=False)
-    return sum(1 for _, inode in sockets(pid) if inode in conns)
+    """How many TCP connections <pid> holds a descriptor of, ended ones
+    included (the master keeps its descriptor of a connection its worker
+    has closed until the worker's next load report; such a socket is no
+    longer in /proc/net/tcp)."""
+    other = _tcp_inodes(listening=True) | _other_inodes()
+    return sum(1 for _, inode in sockets(pid) if inode not in other)
 
 
 def listening_sockets(pid):

@@ -371,6 +371,41 @@ def test_sessions_resume_after_a_worker_is_recycled_or_killed():
     h.check(h.hello_pid(resp) != pid and reused, "not resumed after a crash")
 
 
+def test_tls_connections_are_not_handed_again():
+    # A TLS session lives in its worker's memory: the master keeps no
+    # descriptor of an HTTPS connection (--rehand is on by default), and
+    # one idle when its worker dies is closed, never handed to another
+    # worker that could not decrypt it.
+    s = tls_server(workers=2)
+    conns = []
+    try:
+        for _ in range(10):
+            c = tls_connect(s.port)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            h.check(h.Reader(c).read_response().status == 200, "no answer over TLS")
+            conns.append(c)
+        h.wait_until(lambda: h.held_connections(s.pid) == 0,
+                     what="the master to keep no HTTPS connection "
+                     f"(holds {h.held_connections(s.pid)})")
+        mark = s.mark()
+        for pid in s.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        s.wait_ready(2, start=mark)
+        for c in conns:
+            c.settimeout(5 * h.SLOW)
+            try:
+                c.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                data = c.recv(4096)
+            except (OSError, ssl.SSLError):
+                data = b""
+            h.check(data == b"", f"an HTTPS connection outlived its worker: {data[:80]!r}")
+        resp, _, _ = get(s.port)
+        h.check(resp.status == 200, "no answer after the workers came back")
+    finally:
+        for c in conns:
+            c.close()
+
+
 class HttpsWrk(h.Wrk):
     """The harness's wrk, over HTTPS."""
 

@@ -33,10 +33,20 @@
  *
  * conn_run() is the single place that decides what happens next after any
  * event; it may free the connection, so callers return right after it.
+ *
+ * A connection the master handed with a slot of the shared state table
+ * (conn_state.h) has its state stored there as it changes, a plain store and
+ * no system call: BUSY before each read, IDLE when it waits for the next
+ * request with nothing buffered, CLOSED once shut down and closed, or
+ * RETURNED when a worker told to give idle connections back closes its
+ * descriptor without a shutdown. The master, which keeps its own
+ * descriptor of such a connection, hands an IDLE or RETURNED one to
+ * another worker once this one is gone.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "container_of.h"
 #include "fdutil.h"
@@ -80,6 +90,13 @@ conn_new(int fd, const struct chan_msg *msg)
         return NULL;
     }
     c->state = CONN_ACK_PENDING;
+    if (engine.rehand != NULL && c->io == &plain_io && msg->u.conn.rehand > 0
+        && msg->u.conn.rehand <= engine.rehand_slots) {
+        /* The master stored the slot's generation before the CONN left. */
+        c->rh_slot = msg->u.conn.rehand;
+        c->rh_gen = rehand_gen_of(rehand_load(engine.rehand, c->rh_slot - 1));
+        c->rh_state = REHAND_HANDED;
+    }
     ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
     ev_init(&c->timer, conn_timer_cb);
@@ -90,9 +107,57 @@ conn_new(int fd, const struct chan_msg *msg)
     return c;
 }
 
+/* Watches <c> from the loop: the kernel's epoll set will hold it. */
+static void
+conn_watch(struct conn *c, ev_io *io)
+{
+    ev_io_start(engine.loop, io);
+    c->polled = true;
+}
+
+/*
+ * The master keeps its own descriptor of a connection with a slot, so
+ * the socket outlives our close, and so would its place in our epoll
+ * set: its next event would reach libev for a descriptor it no longer
+ * knows (a reused number, or none), which it answers by rebuilding the
+ * whole set. Taken out first, while the descriptor is still ours.
+ */
+static void
+conn_unpoll(struct conn *c)
+{
+    if (c->polled && engine.epoll_fd >= 0 && c->fd >= 0) {
+        (void) epoll_ctl(engine.epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    }
+}
+
+/* Stores <st> in <c>'s slot of the shared table, if it has one. */
+static void
+conn_mark(struct conn *c, enum rehand_state st)
+{
+    if (c->rh_slot != 0 && c->rh_state != st) {
+        c->rh_state = st;
+        rehand_store(engine.rehand, c->rh_slot - 1, c->rh_gen, st);
+    }
+}
+
+bool
+conn_returns(const struct conn *c)
+{
+    return engine.rehand_return && c->rh_slot != 0;
+}
+
 void
 conn_free(struct conn *c)
 {
+    /* The master's descriptor must not keep an ended connection open:
+     * our FIN leaves now, whatever path led here. One given back keeps
+     * the connection as it is for the next worker. */
+    if (c->rh_slot != 0 && !c->returning && !c->shut
+        && c->state != CONN_ACK_PENDING) {
+        conn_mark(c, REHAND_BUSY); /* half closed: nobody else's now */
+        (void) c->io->shutdown(c);
+        c->shut = true;
+    }
     if (engine.wowner == c) {
         engine.wowner = NULL;
         engine.wlen = 0;
@@ -110,7 +175,17 @@ conn_free(struct conn *c)
     }
     /* A job's result comes back to nobody: the application drops it. */
     engine.app->conn_closed(c);
+    if (c->rh_slot != 0) {
+        conn_unpoll(c);
+    }
+    if (c->rh_slot != 0 && !c->returning && c->state != CONN_ACK_PENDING) {
+        /* The master closes its copy first: the last close, and the
+         * socket's teardown, stay ours (graves.c). */
+        graves_add(c->fd, c->rh_slot - 1, c->rh_gen);
+        c->fd = -1;
+    }
     c->io->close(c);
+    conn_mark(c, c->returning ? REHAND_RETURNED : REHAND_CLOSED);
     conn_file_done(c);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -125,6 +200,49 @@ static bool
 conn_output_pending(const struct conn *c)
 {
     return buf_pending(&c->out) > 0 || c->file_left > 0;
+}
+
+/* Between requests with nothing buffered either way and nothing owed:
+ * another worker could take over from the client's next byte. */
+static bool
+conn_idle(const struct conn *c)
+{
+    return c->state == CONN_OPEN && !c->msg_open && !conn_output_pending(c)
+           && buf_pending(&c->in) == 0 && !c->paused && c->job == NULL
+           && !c->close_after && !c->read_eof
+           && !(engine.wowner == c && engine.wlen > 0);
+}
+
+/* Given back to the master, which hands it to another worker: closed
+ * here without a shutdown. */
+static void
+conn_return(struct conn *c)
+{
+    if (engine.trace) {
+        log_trace("C%llu idle; returned to the master",
+                  (unsigned long long) c->id);
+    }
+    c->returning = true;
+    conn_free(c);
+}
+
+/*
+ * <c> waits for the client: if it is idle, its slot says so, or, during a
+ * drain that gives connections back, it goes back to the master (true:
+ * <c> is freed).
+ */
+static bool
+conn_rest(struct conn *c)
+{
+    if (c->rh_slot == 0 || !conn_idle(c)) {
+        return false;
+    }
+    if (conn_returns(c)) {
+        conn_return(c);
+        return true;
+    }
+    conn_mark(c, REHAND_IDLE);
+    return false;
 }
 
 /* Waiting for its job with nothing to send: no deadline runs. */
@@ -436,14 +554,17 @@ conn_flush(struct conn *c)
 static void
 conn_finish(struct conn *c)
 {
+    conn_mark(c, REHAND_BUSY); /* our FIN leaves: ours to the end */
     if (!c->linger || c->read_eof) {
         /* The FIN leaves from here: the worker that served the connection
          * pays for its teardown, even when the master's copy, held until
          * our ACK was read, is the last one closed. */
         (void) c->io->shutdown(c);
+        c->shut = true;
         conn_free(c);
         return;
     }
+    c->shut = true;
     if (c->io->shutdown(c) == -1) {
         conn_free(c);
         return;
@@ -452,7 +573,7 @@ conn_finish(struct conn *c)
     c->paused = false;
     c->idle_since = ev_now(engine.loop);
     ev_io_stop(engine.loop, &c->wio);
-    ev_io_start(engine.loop, &c->rio);
+    conn_watch(c, &c->rio);
     conn_arm_timer(c);
 }
 
@@ -488,7 +609,7 @@ conn_job_wait(struct conn *c)
     if (c->job_eof || c->read_eof || buf_pending(&c->in) >= JOB_INPUT_MAX) {
         ev_io_stop(engine.loop, &c->rio);
     } else {
-        ev_io_start(engine.loop, &c->rio);
+        conn_watch(c, &c->rio);
     }
 }
 
@@ -501,7 +622,7 @@ conn_job_resume(struct conn *c)
 {
     c->job = NULL;
     engine.wowner = c;
-    if (engine.draining && !c->close_after) {
+    if (engine.draining && !c->close_after && !conn_returns(c)) {
         /* Asked before the drain began: the answer can still say that
          * the connection ends; unanswered input is drained, not reset. */
         c->close_after = true;
@@ -532,7 +653,7 @@ conn_run(struct conn *c)
         }
         if (conn_output_pending(c)) {
             /* The client is not reading: wait, and read no more for now. */
-            ev_io_start(engine.loop, &c->wio);
+            conn_watch(c, &c->wio);
             ev_io_stop(engine.loop, &c->rio);
             conn_arm_timer(c);
             return;
@@ -566,7 +687,10 @@ conn_run(struct conn *c)
         conn_finish(c);
         return;
     }
-    ev_io_start(engine.loop, &c->rio);
+    if (conn_rest(c)) {
+        return;
+    }
+    conn_watch(c, &c->rio);
     conn_arm_timer(c);
 }
 
@@ -660,6 +784,9 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         conn_linger_read(c);
         return;
     }
+    /* Before the read: once a byte may have left the kernel for us, only
+     * we can serve this connection. */
+    conn_mark(c, REHAND_BUSY);
     if (c->job != NULL) {
         conn_job_read(c);
         return;
@@ -670,6 +797,8 @@ conn_read_cb(struct ev_loop *loop, ev_io *io, int revents)
             if (c->io_read_wants_write) {
                 ev_io_start(engine.loop, &c->wio); /* then read again */
             }
+            c->polled = true; /* back to the loop, which watches it */
+            (void) conn_rest(c);
             return;
         }
         conn_free(c); /* ECONNRESET and friends: nobody to answer */
@@ -722,6 +851,8 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
         conn_free(c);
         return;
     }
+    /* A 408 or a close follows: what the client sees next is ours. */
+    conn_mark(c, REHAND_BUSY);
     if (c->state == CONN_OPEN && c->msg_open && !conn_output_pending(c)) {
         /* A request head or body that stalled: say so before closing. */
         if (engine.trace) {
@@ -763,6 +894,12 @@ conn_drain(struct conn *c)
 {
     if (c->state != CONN_OPEN || c->msg_open || conn_output_pending(c)
         || c->paused || c->job != NULL) {
+        return;
+    }
+    if (conn_returns(c)) {
+        if (conn_idle(c)) {
+            conn_return(c); /* no race: the next worker reads its bytes */
+        }
         return;
     }
     if (c->requests > 0

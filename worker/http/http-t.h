@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "conn_state.h"
 #include "http/chunk.h"
 #include "http_limits.h"
 
@@ -27,6 +28,9 @@
 #define OUT_HIGH (256 * 1024)  /* stop parsing while this much is unsent */
 #define LINGER_TIMEOUT 2.0     /* seconds to drain input before closing */
 #define DRAIN_IDLE_GRACE 1.0   /* draining: idle this long, then closed */
+/* Descriptors of ended connections kept until the master has closed its
+ * copy (graves.c); the worker's descriptor limit leaves room for them. */
+#define GRAVES_MAX 1024
 
 struct conn;
 
@@ -175,6 +179,13 @@ struct conn {
     bool close_after; /* close once the output is sent */
     bool linger;      /* drain input before closing */
     bool read_eof;
+    bool shut;      /* io->shutdown done: our FIN has left */
+    bool polled;    /* the loop has watched it: in the epoll set */
+    bool returning; /* given back to the master: closed without a FIN */
+    /* Its slot + 1 in engine.rehand, or 0, and the master's generation
+     * of that slot (conn_state.h). */
+    uint32_t rh_slot, rh_gen;
+    enum rehand_state rh_state; /* last stored */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -227,6 +238,13 @@ struct engine {
     struct http_hooks hooks;    /* set before the first connection */
     struct conn_list pending;   /* adopted, ACK not yet sent, FIFO */
     struct conn_list conns;     /* every connection */
+    /* The table of connection states shared with the master (conn_state.h),
+     * of rehand_slots, or NULL. rehand_return: draining, idle
+     * connections are given back to the master rather than closed. */
+    rehand_word *rehand;
+    uint32_t rehand_slots;
+    bool rehand_return;
+    int epoll_fd; /* the loop's epoll set, or -1: not epoll, not found */
     unsigned nconns;
     unsigned in_flight;
     uint64_t served;

@@ -297,7 +297,8 @@ http_answer(struct conn *c)
 {
     c->msg_open = false;
     c->requests++;
-    if (!llhttp_should_keep_alive(&c->parser) || engine.draining
+    if (!llhttp_should_keep_alive(&c->parser)
+        || (engine.draining && !conn_returns(c))
         || c->requests >= engine.lim.v[LIM_MAX_CONN_REQUESTS]
         || engine.lim.v[LIM_KEEPALIVE_TIMEOUT] == 0) {
         c->close_after = true;

@@ -55,6 +55,12 @@ void conn_out_file(struct conn *c, int fd, off_t off, uint64_t len,
 void conn_job_resume(struct conn *c);
 void conn_job_done(struct conn *c);
 
+/* graves.c */
+/* Closes what the master has let go of (once per loop turn). */
+void graves_sweep(void);
+/* Closes them all (the master is gone, or the worker exits). */
+void graves_close_all(void);
+
 /* http.c */
 const char *http_url(const struct request *r, size_t *len);
 /* True for a HEAD request, whose responses have no body. */

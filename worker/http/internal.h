@@ -12,6 +12,11 @@ int buf_append(struct buf *b, const void *data, size_t len);
 size_t buf_pending(const struct buf *b);
 void buf_free(struct buf *b);
 
+/* graves.c */
+/* <fd> of an ended connection with slot <slot> (0-based) of generation
+ * <gen>: closed once the master has closed its copy. */
+void graves_add(int fd, uint32_t slot, uint32_t gen);
+
 /* plain_io.c */
 extern const struct conn_io plain_io;
 
@@ -28,6 +33,9 @@ struct ssl_ctx_st *tls_default_ctx(void);
 void conn_set_busy(struct conn *c, bool busy);
 /* A request was answered: one more in engine.served. */
 void conn_count_served(void);
+/* True when <c>, once idle, goes back to the master rather than closed
+ * (a drain the master asked for; conn_state.h). */
+bool conn_returns(const struct conn *c);
 
 /* http.c */
 void http_init(struct conn *c);
