@@ -90,7 +90,7 @@ LDLIBS = -lev
 # does the TLS handshakes of HTTPS listeners (OpenSSL 3, libssl-dev); the
 # master only checks certificates against their keys (libcrypto).
 WORKER_LDLIBS = $(LDLIBS) -pthread -lssl -lcrypto
-MASTER_LDLIBS = $(LDLIBS) -lcrypto
+MASTER_LDLIBS = $(LDLIBS)
 
 COMMON_SRC = $(wildcard common/*.c)
 MASTER_SRC = $(sort $(shell find master -name '*.c'))

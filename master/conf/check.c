@@ -218,21 +218,20 @@ static void
 check_tls(const struct options_set *set, const char *bin,
           struct conf_errors *errs)
 {
-    const struct tls_files *t = &set->o->tls;
     char at[320], why[768];
-    unsigned i;
 
-    if (bin != NULL && set->o->tls_ciphers != NULL
-        && tlscheck_ciphers(bin, t, set->o->tls_ciphers, why, sizeof(why))
+    /* Without the worker program (reported on its own) nothing checks. */
+    if (bin != NULL
+        && tlscheck_files(bin, &set->o->tls, set->o->tls_ciphers, why,
+                          sizeof(why))
                == -1) {
-        conf_error(errs, "%s%s", check_at(set, "tls-ciphers", at, sizeof(at)),
+        conf_error(errs, "%s%s",
+                   check_at(set,
+                            strncmp(why, "--tls-ciphers", 13) == 0
+                                ? "tls-ciphers"
+                                : "tls-cert",
+                            at, sizeof(at)),
                    why);
-    }
-    for (i = 0; i < t->ncert && i < t->nkey; i++) {
-        if (tlscheck_pair(t->cert[i], t->key[i], why, sizeof(why)) == -1) {
-            conf_error(errs, "%s%s", check_at(set, "tls-cert", at, sizeof(at)),
-                       why);
-        }
     }
 }
 

@@ -146,10 +146,9 @@ native_resolve(struct fleet *fl)
                 strerror(errno));
         return -1;
     }
-    if (tlscheck_files(&fl->opt->tls, why, sizeof(why)) == -1
-        || tlscheck_ciphers(fl->worker_bin, &fl->opt->tls, fl->opt->tls_ciphers,
-                            why, sizeof(why))
-               == -1) {
+    if (tlscheck_files(fl->worker_bin, &fl->opt->tls, fl->opt->tls_ciphers, why,
+                       sizeof(why))
+        == -1) {
         fprintf(stderr, "handoff: %s\n", why);
         return -1;
     }

@@ -7,6 +7,7 @@
  * another made. kTLS is asked for (SSL_OP_ENABLE_KTLS); tls_io.c uses it
  * where the kernel took it.
  */
+#include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -15,6 +16,7 @@
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http/internal.h"
 #include "http/tls.h"
@@ -186,16 +188,27 @@ tls_ctx_new(const char *cert, const char *key, const char *ciphers, char *why,
     if (ciphers == NULL) {
         ciphers = TLS_DEFAULT_CIPHERS;
     }
+    ERR_clear_error(); /* what follows reads OpenSSL's error queue */
     if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
         snprintf(why, len, "--tls-ciphers %s: %s", ciphers,
                  tls_err("no cipher matches"));
+    } else if (access(cert, R_OK) == -1) {
+        /* OpenSSL's own words for a missing file name no errno. */
+        snprintf(why, len, "--tls-cert %s: %s", cert, strerror(errno));
+    } else if (access(key, R_OK) == -1) {
+        snprintf(why, len, "--tls-key %s: %s", key, strerror(errno));
     } else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(why, len, "--tls-cert %s: %s", cert,
                  tls_err("not a PEM certificate"));
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1
+               && ERR_GET_REASON(ERR_peek_last_error())
+                      != X509_R_KEY_VALUES_MISMATCH) {
         snprintf(why, len, "--tls-key %s: %s", key,
                  tls_err("not a PEM private key"));
-    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+    } else if (ERR_peek_last_error() != 0
+               || SSL_CTX_check_private_key(ctx) != 1) {
+        /* OpenSSL refuses a key that is not the certificate's as it
+         * loads it, with KEY_VALUES_MISMATCH: the same words either way. */
         snprintf(why, len, "--tls-key %s does not match --tls-cert %s", key,
                  cert);
     } else {
