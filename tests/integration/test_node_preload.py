@@ -95,13 +95,79 @@ def test_a_draining_worker_that_accepts_itself_stops_accepting():
         h.check(s.stop() == 0, f"{policy}: exit code")
 
 
-def test_idle_keepalive_connections_are_closed_only_after_their_next_response():
+GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def idle_pool(s, n, pids):
+    """<n> keep-alive connections, one request each, answered by one of
+    <pids> without Connection: close."""
+    conns = []
+    for _ in range(n):
+        c = h.connect(s.port)
+        conns.append((c, h.Reader(c)))
+        c.sendall(GET)
+        resp = conns[-1][1].read_response()
+        h.check(h.hello_pid(resp) in pids and resp.header("connection") != "close",
+                f"first answer: {resp}")
+    return conns
+
+
+def test_idle_keepalive_connections_are_given_back_at_a_reload():
     # 200 idle keep-alive connections and one request in flight when the
-    # workers are retired: the old workers keep them all; each next
-    # request is answered, by the old worker, with Connection: close, and
-    # only then is the connection closed. (Once the connection handover
-    # has landed they will go back to the master instead.)
-    s = nw.node_server(HELLO, workers=2)
+    # workers are retired (SIGHUP): each old worker gives its idle
+    # connections back to the master (process.send(msg, socket)), which
+    # hands them to the live workers; the request in flight is answered
+    # without Connection: close, and its connection goes back too. Once the
+    # old workers have exited, a second request on each connection is
+    # answered by a new worker, on the same connection.
+    s = nw.node_server(HELLO, "--admin", "127.0.0.1:0", "--trace", workers=2)
+    get = admin(s)
+    old = set(s.worker_pids())
+    conns = []
+    try:
+        conns = idle_pool(s, 200, old)
+        slow = h.connect(s.port, timeout=30)
+        conns.append((slow, h.Reader(slow)))
+        slow.sendall(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        s.wait_log(r"load +W\d+: \d+ open, 1 in flight")
+        mark = s.mark()
+        s.signal(signal.SIGHUP)
+        s.wait_log(r"rolling restart done", start=mark, timeout=30)
+        s.wait_log(r"exited with code 0", start=mark, count=2, timeout=30)
+        new = set(s.worker_pids())
+        h.check(not (old & new) and len(new) == 2, f"workers {old} then {new}")
+        log = s.log()[mark:]
+        given = [int(n) for n in re.findall(r"drains: \d+ open connections?, \d+ requests? "
+                                            r"in flight; (\d+) idle given back", log)]
+        h.check(sum(given) >= 200, f"the drains gave back {given}")
+        resp = conns[-1][1].read_response()
+        h.check(h.hello_pid(resp) in old and resp.header("connection") != "close",
+                f"the request in flight: {resp}")
+        ok = 0
+        for c, r in conns:
+            try:
+                c.sendall(GET)
+                resp = r.read_response()
+                ok += h.hello_pid(resp) in new and resp.header("connection") != "close"
+            except (OSError, EOFError, h.TestFailure):
+                pass
+        sys.stderr.write(f"SIGHUP of Node workers: {ok} of 201 kept\n")
+        h.check(ok == 201, f"only {ok} of 201 connections answered by a new worker")
+        m = stats_of(get)["master"]
+        traced = len(re.findall(r"rehand +C\d+ \(given back by W\d+\) fd=\d+", s.log()))
+        h.check(m["rehanded_returned"] >= 201 and traced == m["rehanded_returned"],
+                f"/stats: {m['rehanded_returned']} returned, {traced} traced")
+    finally:
+        for c, _ in conns:
+            c.close()
+
+
+def test_idle_keepalive_connections_are_closed_only_after_their_next_response():
+    # --rehand off: 200 idle keep-alive connections and one request in
+    # flight when the workers are retired: the old workers keep them all;
+    # each next request is answered, by the old worker, with Connection:
+    # close, and only then is the connection closed.
+    s = nw.node_server(HELLO, "--rehand", "off", workers=2)
     old = set(s.worker_pids())
     conns = []
     try:
