@@ -143,14 +143,8 @@ def test_idle_keepalive_connections_are_given_back_at_a_reload():
         resp = conns[-1][1].read_response()
         h.check(h.hello_pid(resp) in old and resp.header("connection") != "close",
                 f"the request in flight: {resp}")
-        ok = 0
-        for c, r in conns:
-            try:
-                c.sendall(GET)
-                resp = r.read_response()
-                ok += h.hello_pid(resp) in new and resp.header("connection") != "close"
-            except (OSError, EOFError, h.TestFailure):
-                pass
+        ok, pids = second_requests(conns)
+        h.check(pids <= new, f"answered by {pids}, not only by the new workers {new}")
         sys.stderr.write(f"SIGHUP of Node workers: {ok} of 201 kept\n")
         h.check(ok == 201, f"only {ok} of 201 connections answered by a new worker")
         m = stats_of(get)["master"]
@@ -160,6 +154,59 @@ def test_idle_keepalive_connections_are_given_back_at_a_reload():
     finally:
         for c, _ in conns:
             c.close()
+
+
+def second_requests(conns):
+    """A second request on each connection: how many were answered
+    without Connection: close, and by which pids."""
+    ok, pids = 0, set()
+    for c, r in conns:
+        try:
+            c.sendall(GET)
+            resp = r.read_response()
+            pids.add(h.hello_pid(resp))
+            ok += resp.header("connection") != "close"
+        except (OSError, EOFError, h.TestFailure):
+            pass
+    return ok, pids
+
+
+def test_idle_keepalive_connections_survive_scale_down_and_a_binary_upgrade():
+    # One worker fewer (SIGTTOU): the retiring worker gives its idle
+    # connections back and the other one answers them all.
+    s = nw.node_server(HELLO, workers=2)
+    conns = idle_pool(s, 100, set(s.worker_pids()))
+    try:
+        mark = s.mark()
+        s.signal(signal.SIGTTOU)
+        gone = int(s.wait_log(r"worker W\d+ \(pid (\d+)\) retiring: one worker fewer",
+                              start=mark).group(1))
+        s.wait_log(r"\(pid %d\) exited with code 0" % gone, start=mark, timeout=30)
+        ok, pids = second_requests(conns)
+        h.check(ok == 100 and gone not in pids and len(pids) == 1,
+                f"SIGTTOU: {ok} of 100 kept, answered by {pids} (retired: {gone})")
+    finally:
+        for c, _ in conns:
+            c.close()
+    # A binary upgrade (SIGUSR2): the old master's workers give theirs
+    # back, and the old master hands them to the new one's.
+    s = nw.node_server(HELLO, workers=2)
+    conns = idle_pool(s, 100, set(s.worker_pids()))
+    new_master = None
+    try:
+        s.signal(signal.SIGUSR2)
+        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
+                         .group(1))
+        h.check(s.wait_exit() == 0, "the old master did not exit 0")
+        ok, pids = second_requests(conns)
+        h.check(ok == 100 and pids <= set(h.children(new_master)),
+                f"SIGUSR2: {ok} of 100 kept, answered by {pids}")
+    finally:
+        for c, _ in conns:
+            c.close()
+        if new_master is not None and h.alive(new_master):
+            os.kill(new_master, signal.SIGTERM)
+            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def test_idle_keepalive_connections_are_closed_only_after_their_next_response():
