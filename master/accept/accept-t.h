@@ -41,7 +41,8 @@ struct mconn {
      * keeps the fd after the worker's acknowledgement. */
     uint32_t rh_slot;
     /* A connection handed again: what it was called, and the worker
-     * that left it idle (for the trace). */
+     * that left it idle (for the trace); 0 and the worker: a Node worker
+     * gave it back (the master had no record of it left). */
     uint64_t rehand_of;
     uint32_t rehand_from;
 };

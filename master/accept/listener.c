@@ -629,6 +629,46 @@ listeners_worker_fd(const struct listeners *l, enum policy_accept how, int slot)
                          : -1;
 }
 
+/* A connection to <got> is one <lis> accepts: the same port, and <lis>'s
+ * address or a wildcard. */
+static bool
+listeners_accepts_at(const struct sockaddr *lis, const struct sockaddr *got)
+{
+    if (lis->sa_family == AF_INET && got->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *) lis,
+                                 *b = (const void *) got;
+
+        return a->sin_port == b->sin_port
+               && (a->sin_addr.s_addr == htonl(INADDR_ANY)
+                   || a->sin_addr.s_addr == b->sin_addr.s_addr);
+    }
+    if (lis->sa_family == AF_INET6 && got->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *) lis,
+                                  *b = (const void *) got;
+
+        return a->sin6_port == b->sin6_port
+               && (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)
+                   || memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr))
+                          == 0);
+    }
+    return false;
+}
+
+int
+listeners_of_local(const struct listeners *l, const struct sockaddr *local)
+{
+    unsigned i;
+
+    for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
+        if (l->l[i].open
+            && listeners_accepts_at((const struct sockaddr *) &l->l[i].addr,
+                                    local)) {
+            return (int) i;
+        }
+    }
+    return -1;
+}
+
 /* Every open socket, each listener's in index order (reuseport: each
  * slot's), into <fds>, with its listener's name into <names>; how many. */
 size_t

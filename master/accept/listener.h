@@ -42,6 +42,9 @@ int listeners_fd_of(const struct listeners *l, unsigned i,
 /* The same for the first listener (a Node worker listens on one). */
 int listeners_worker_fd(const struct listeners *l, enum policy_accept how,
                         int slot);
+/* The open listener that would have accepted a connection whose own
+ * address is <local> (its address, or a wildcard, and its port), or -1. */
+int listeners_of_local(const struct listeners *l, const struct sockaddr *local);
 size_t listeners_fds(const struct listeners *l, int *fds,
                      char (*names)[INHERIT_NAME_MAX], size_t max);
 

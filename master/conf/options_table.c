@@ -228,10 +228,10 @@ const struct opt_def options_table[] = {
      .arg = "on|off",
      .kind = OPT_CUSTOM,
      .set = options_rehand,
-     .native = true,
      .help = "idle keep-alive connections outlive their\n"
              "worker: handed to another when it crashes,\n"
-             "retires or is replaced (default on)"},
+             "retires or is replaced (a Node worker's,\n"
+             "with the preload, when it retires) (default on)"},
     {.name = "access-log",
      .arg = "FILE",
      .kind = OPT_PATH,

@@ -20,6 +20,11 @@
  *
  * The table owns the records of the connections it holds (mconn), from
  * the handoff until they close or go back to the scheduler.
+ *
+ * A kind without a table (Node's workers, whose HTTP state the master
+ * cannot see) gives an idle connection back itself, with its descriptor
+ * (node/node_giveback.c): it gets a new record and is handed again the
+ * same way.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +33,7 @@
 #include <unistd.h>
 
 #include "accept/accept-t.h"
+#include "accept/listener.h"
 #include "accept/mconn.h"
 #include "conf/options.h"
 #include "conn_state.h"
@@ -318,6 +324,72 @@ rehand_scan(struct mworker *w, bool gone)
             rehand_close(fl, c, v == REHAND_KILL);
         }
     }
+}
+
+/* A new record for the connection on <fd> (owned), as its accept would
+ * have made it; NULL (logged, <fd> closed) when it cannot be. */
+static struct mconn *
+rehand_record(struct mworker *w, int fd)
+{
+    struct fleet *fl = w->fl;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct mconn *c;
+    int lis;
+
+    if (getpeername(fd, (struct sockaddr *) &ss, &len) == -1) {
+        /* Its client has gone (ENOTCONN): nothing to hand again. */
+        fd_close(fd);
+        return NULL;
+    }
+    c = mconn_new(&fl->acc->pool);
+    if (c == NULL) {
+        log_error(ENOMEM, "cannot take back a connection from W%u; closed",
+                  w->sw.id);
+        fd_close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    chan_peer_from(&c->peer, (struct sockaddr *) &ss);
+    len = sizeof(ss);
+    lis = getsockname(fd, (struct sockaddr *) &ss, &len) == 0
+              ? listeners_of_local(fl->lis, (struct sockaddr *) &ss)
+              : -1;
+    if (lis < 0) {
+        lis = fl->lis->first >= 0 ? fl->lis->first : 0; /* what Node serves */
+    }
+    c->peer.listener = (uint8_t) lis;
+    return c;
+}
+
+void
+rehand_given_back(struct mworker *w, int fd)
+{
+    struct fleet *fl = w->fl;
+    struct mconn *c = rehand_record(w, fd);
+
+    if (c == NULL) {
+        return;
+    }
+    if (!fl->opt->rehand || fl->lis->l[c->peer.listener].tls) {
+        /* Not asked for (--rehand off); or its TLS session is the
+         * worker's, and no other could go on with it. */
+        log_warn(0, "W%u gave back a connection %s; closed", w->sw.id,
+                 fl->opt->rehand ? "of a TLS listener" : "with --rehand off");
+        rehand_close(fl, c, true);
+        return;
+    }
+    if (fl->stopping) {
+        /* No worker of ours will take it: a new master may (SIGUSR2). */
+        if (fl->successor && fl->hooks.hand_over != NULL
+            && fl->hooks.hand_over(fl->hooks.ctx, c)) {
+            fl->rehanded_upgrade++;
+            return;
+        }
+        rehand_close(fl, c, true);
+        return;
+    }
+    rehand_again(w, c, true);
 }
 
 void

@@ -34,6 +34,10 @@ bool rehand_acked(struct mworker *w, struct mconn *c);
  * closed, and hands again what it gave back; without a look at the table
  * unless <w> holds fewer connections than the master keeps for it. */
 void rehand_report(struct mworker *w, uint32_t open_conns);
+/* <w>, a worker of a kind without a table, gave back the idle connection
+ * on <fd> (owned): it is handed again as a new arrival (the new master's,
+ * when stepping down), or closed when it may not be. */
+void rehand_given_back(struct mworker *w, int fd);
 /* <w> was reaped: its idle connections go to other workers, the rest
  * close; the table goes. */
 void rehand_worker_gone(struct mworker *w);

@@ -20,7 +20,9 @@
  * whose cmd does not start with NODE_ are the program's process.send()
  * messages; they are logged. NODE_HANDOFF lines are handoff's preload's
  * (node_preload.c), and so is the drain that replaces disconnect where
- * the preload is.
+ * the preload is; a NODE_HANDLE from the worker may be an idle connection
+ * the preload gives back, and NODE_SOCKET_* lines follow it
+ * (node_giveback.c).
  *
  * Differences from Node's primary, each deliberate: the master keeps a
  * connection's fd until the worker accepts it, so a worker that dies or
@@ -46,6 +48,7 @@
 #include "log.h"
 #include "node/node-t.h"
 #include "node/node_cluster.h"
+#include "node/node_giveback.h"
 #include "node/node_link.h"
 #include "node/node_preload.h"
 #include "sbuf.h"
@@ -510,10 +513,13 @@ node_cluster_message(struct mworker *w, const struct json_value *msg)
     }
 }
 
-/* A NODE_HANDLE from the worker (process.send(msg, handle)): the master
- * keeps no handle, but answers as Node does so the worker's queue moves. */
+/* A NODE_HANDLE from the worker (process.send(msg, handle)): an idle
+ * connection the preload gives back is handed again (node_giveback.c);
+ * of any other the master keeps no handle. Either is answered as Node
+ * does, so the worker's queue moves. */
 static void
-node_worker_handle(struct mworker *w, const char *line, size_t len)
+node_worker_handle(struct mworker *w, const struct json_value *msg,
+                   const char *line, size_t len)
 {
     static const char ack[] = "{\"cmd\":\"NODE_HANDLE_ACK\"}";
     static const char nack[] = "{\"cmd\":\"NODE_HANDLE_NACK\"}";
@@ -521,6 +527,11 @@ node_worker_handle(struct mworker *w, const char *line, size_t len)
 
     if (fd == -1) {
         (void) node_link_send_urgent(w, nack, sizeof(nack) - 1);
+        return;
+    }
+    if (node_giveback_handle(w, msg, fd)) {
+        /* Taken: the worker may close its handle now. */
+        (void) node_link_send_urgent(w, ack, sizeof(ack) - 1);
         return;
     }
     fd_close(fd);
@@ -597,9 +608,11 @@ node_cluster_line(struct mworker *w, const char *line, size_t len)
     } else if (strcmp(cmd, "NODE_HANDLE_NACK") == 0) {
         node_handle_answer(w, false);
     } else if (strcmp(cmd, "NODE_HANDLE") == 0) {
-        node_worker_handle(w, line, len);
+        node_worker_handle(w, &msg, line, len);
     } else if (strcmp(cmd, "NODE_HANDOFF") == 0) {
         node_preload_message(w, &msg);
+    } else if (strncmp(cmd, "NODE_SOCKET_", STRLEN_LIT("NODE_SOCKET_")) == 0) {
+        node_giveback_socket_list(w, cmd, &msg);
     }
     /* Other internal commands are not the cluster's business. */
 }

@@ -15,7 +15,10 @@
  * The master sends {"cmd":"NODE_HANDOFF","act":"drain"} in place of
  * Node's disconnect to a worker whose preload has reported: it finishes
  * its connections without closing an idle one under its client, then
- * leaves by cluster.worker.disconnect() (exitedAfterDisconnect).
+ * leaves by cluster.worker.disconnect() (exitedAfterDisconnect). With
+ * "giveback":true (node_giveback.c) it gives idle connections back to the
+ * master instead of waiting for their next request; its draining reports
+ * count them (given_back).
  * A worker that never reported (the preload off, or a stand-in) is told
  * disconnect, as Node's primary does, and /stats shows null for it.
  */
@@ -31,6 +34,7 @@
 #include "fleet/mworker.h"
 #include "log.h"
 #include "node/node-t.h"
+#include "node/node_giveback.h"
 #include "node/node_link.h"
 #include "node/node_preload.h"
 #include "sched/sched.h"
@@ -97,10 +101,17 @@ node_preload_report(struct mworker *w, const struct json_value *msg)
     }
     if (!nl->drain_told && json_get(msg, "draining", &v)
         && v.type == JSON_TRUE) {
+        uint64_t given = node_preload_count(msg, "given_back", UINT32_MAX);
+        char also[64] = "";
+
+        if (given > 0) {
+            snprintf(also, sizeof(also), "; %llu idle given back",
+                     (unsigned long long) given);
+        }
         log_info("worker " MW_FMT " drains: %u open connection%s, %u "
-                 "request%s in flight",
+                 "request%s in flight%s",
                  MW_ARGS(w), l.open_conns, l.open_conns == 1 ? "" : "s",
-                 l.in_flight, l.in_flight == 1 ? "" : "s");
+                 l.in_flight, l.in_flight == 1 ? "" : "s", also);
         nl->drain_told = true;
     }
     if (w->fl->opt->trace) {
@@ -144,11 +155,16 @@ bool
 node_preload_drain(struct mworker *w)
 {
     static const char drain[] = "{\"cmd\":\"NODE_HANDOFF\",\"act\":\"drain\"}";
+    static const char giveback[] = "{\"cmd\":\"NODE_HANDOFF\",\"act\":"
+                                   "\"drain\",\"giveback\":true}";
+    bool give = node_giveback_wanted(w);
 
     if (!node_of(w)->reports) {
         return false;
     }
-    if (node_link_send(w, drain, sizeof(drain) - 1, -1, 0) == -1) {
+    if (node_link_send(w, give ? giveback : drain,
+                       give ? sizeof(giveback) - 1 : sizeof(drain) - 1, -1, 0)
+        == -1) {
         log_error(0, "cannot queue a drain for W%u; killing it", w->sw.id);
         (void) kill(w->pid, SIGKILL);
     }

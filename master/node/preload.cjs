@@ -12,15 +12,18 @@
 //                  that least-loaded and p2c see a worker busy in a long
 //                  synchronous handler before it stops reading;
 //   a drain        that drops nothing when the master retires the worker:
-//                  requests in flight are served, each connection's next
-//                  response says Connection: close, and an idle connection
-//                  is never closed under its client (Node's server.close()
-//                  does that since Node 19: the read errors of a reload).
+//                  requests in flight are served, each idle connection
+//                  goes back to the master, which hands it to a live
+//                  worker (below), or, where it cannot, its next response
+//                  says Connection: close; an idle connection is never
+//                  closed under its client (Node's server.close() does
+//                  that since Node 19: the read errors of a reload).
 //
 // The wire (docs/node-workers.md): the preload sends
 // {"cmd":"NODE_HANDOFF","act":"load",...}; the master reads a cmd that
 // starts with NODE_ as its own, never as the program's process.send(). The
-// master sends {"cmd":"NODE_HANDOFF","act":"drain"} in place of Node's
+// master sends {"cmd":"NODE_HANDOFF","act":"drain"} (with "giveback":true
+// where connections may come back) in place of Node's
 // disconnect once it has had a report: Node emits a NODE_ message as
 // 'internalMessage', which its own code ignores unless the cmd is
 // NODE_CLUSTER or NODE_HANDLE*, so the program's process.on('message')
@@ -33,9 +36,22 @@
 // patches http.Server, replaces createServer or runs several servers is
 // counted all the same, and the preload changes no prototype.
 //
-// Giving idle connections back to the master (process.send(msg, socket))
-// waits for the master's side of the connection handover; drain() is where
-// it goes: an idle connection would be sent instead of waited for.
+// Giving idle connections back. When the drain says "giveback":true (the
+// master hands connections again: --rehand on, a policy under which it
+// accepts), each connection idle at the drain, or once its requests in
+// flight are answered, goes back to the master with process.send(msg,
+// socket), Node's own way to pass a socket to its primary, instead of
+// being answered with Connection: close: {"cmd":"NODE_HANDOFF",
+// "act":"giveback"} in a NODE_HANDLE line with the descriptor. The master
+// hands it to a live worker; Node closes its handle (no FIN) at the
+// master's NODE_HANDLE_ACK. Idle is Node's own idle of
+// server.closeIdleConnections() and more: no request in flight, no byte of
+// a next request in the parser, nothing buffered either way, not ended;
+// reading stops before the send, so that whatever the client sends next
+// stays in the kernel for the worker that gets the connection. A
+// connection that cannot be given back (a pipelined or half-read request
+// after its answer, an upgraded or an HTTPS one) closes after its next
+// response, as without.
 'use strict';
 
 (function handoffPreload() {
@@ -74,8 +90,19 @@
   let sentLast = 0; // when the last report of a change went out
   let timer = null;
   let draining = false;
+  let giveback = false; // the drain gives idle connections back
+  let givenBack = 0;
+  // Given back, not yet sent: Node sends one handle at a time (each after
+  // the master's ACK of the one before), and until its turn a socket is
+  // still the server's, which the disconnect's server.close() would close
+  // as idle (closeIdleConnections, Node 19 on). The drain ends after.
+  let giving = 0;
   let left = false;
   let sweepTimer = null;
+  // _http_server.js's private list of an http.Server's parsers
+  // (ConnectionsList), found once: its active() are those in the middle
+  // of a request, from its first byte to its end.
+  let kConnections;
 
   function ignore() {}
 
@@ -95,6 +122,7 @@
     };
     if (draining) {
       msg.draining = true;
+      msg.given_back = givenBack;
     }
     send.call(process, msg, ignore);
   }
@@ -190,7 +218,7 @@
   }
 
   function leave() {
-    if (!draining || open > 0 || left) {
+    if (!draining || open > 0 || giving > 0 || left) {
       return;
     }
     left = true;
@@ -203,13 +231,19 @@
     }
   }
 
-  // Draining: closes each HTTP connection (it has its parser) idle since
-  // the last sweep: no request in flight, nothing read, nothing left to
+  // Draining: gives back what has become idle (if the drain gives back),
+  // and closes each HTTP connection (it has its parser) idle since the
+  // last sweep: no request in flight, nothing read, nothing left to
   // write. One upgraded (WebSocket) or a plain net server's is waited for,
   // as Node waits for it.
   function sweep() {
+    let given = 0;
     for (const s of sockets) {
       const rec = s[kRec];
+      if (giveback && giveBack(s)) {
+        given++;
+        continue;
+      }
       if (rec.busy === 0 && s.parser != null && s.bytesRead === rec.swept &&
           s.writableLength === 0) {
         s.destroy();
@@ -217,22 +251,131 @@
         rec.swept = s.bytesRead;
       }
     }
+    if (given > 0) {
+      gaveBack();
+    }
     sweepTimer = setTimeout(sweep, SWEEP_MS);
     sweepTimer.unref();
   }
 
-  function drain() {
+  // The server's list of parsers, or undefined (not an http.Server, or a
+  // Node without it: nothing is given back).
+  function connectionsOf(server) {
+    if (server == null) {
+      return undefined;
+    }
+    if (kConnections === undefined) {
+      kConnections = Object.getOwnPropertySymbols(server).find(
+        (sym) => sym.description === 'http.server.connections');
+    }
+    const list = kConnections === undefined ? undefined : server[kConnections];
+    return list != null && typeof list.active === 'function' ? list : undefined;
+  }
+
+  // <s> can go back to the master: handed by it (its server's handle is
+  // cluster's round-robin one), HTTP/1 with its parser (not upgraded, not
+  // HTTPS: a TLS session lives here), open both ways, nothing buffered
+  // either way, no request in flight, no byte of one read.
+  function idleNow(s, rec) {
+    const srv = s.server;
+    if (rec.busy !== 0 || rec.given || s.parser == null || s._handle == null ||
+        s.destroyed || s.readableEnded || s.writableEnded ||
+        s.readableLength !== 0 || s.writableLength !== 0 ||
+        s._httpMessage != null || srv == null || srv._handle == null ||
+        Object.getPrototypeOf(srv._handle) !== Object.prototype) {
+      return false;
+    }
+    // A parser is active from a request's first byte to its end (and from
+    // its start, until the first request: nothing read yet is idle too).
+    const list = connectionsOf(srv);
+    return list !== undefined &&
+      (s.bytesRead === 0 || !list.active().includes(s.parser));
+  }
+
+  // The master could not be told: the connection is this worker's again,
+  // and closes after its next response.
+  function givenBackFailed(s) {
+    const rec = s[kRec];
+    if (s._handle == null || s.destroyed || !rec.given) {
+      return; // sent after all, or gone
+    }
+    rec.given = false;
+    rec.fallback = true;
+    sockets.add(s);
+    open++;
+    givenBack--;
+    s._handle.reading = true;
+    s._handle.readStart();
+  }
+
+  // Gives <s> back to the master if it is idle; true if it went.
+  function giveBack(s) {
+    const rec = s[kRec];
+    if (!process.connected || !idleNow(s, rec)) {
+      return false;
+    }
+    // Reading stops before anything else: a byte Node read now would be
+    // lost to the worker that gets the connection.
+    s._handle.reading = false;
+    s._handle.readStop();
+    rec.given = true;
+    sockets.delete(s);
+    open--;
+    givenBack++;
+    giving++;
+    s.setTimeout(0); // no keepAliveTimeout while it waits for its turn
+    send.call(process, { cmd: 'NODE_HANDOFF', act: 'giveback' }, s, (err) => {
+      giving--;
+      if (err) {
+        givenBackFailed(s);
+      }
+      if (draining) {
+        setImmediate(leave);
+      }
+    });
+    return true;
+  }
+
+  // Some connections went back: the master hears of it, and the drain may
+  // be over.
+  function gaveBack() {
+    changed();
+    setImmediate(leave);
+  }
+
+  // A response of <s> went out (its socket is detached from it now):
+  // given back if idle, else it closes after its last parsed response.
+  function afterResponse(s) {
+    const rec = s[kRec];
+    if (rec.given || rec.fallback) {
+      return;
+    }
+    if (giveBack(s)) {
+      gaveBack();
+      return;
+    }
+    rec.fallback = true;
+    if (rec.last !== null) {
+      closeAfter(rec, rec.last);
+    }
+  }
+
+  function drain(msg) {
     if (draining) {
       return;
     }
     draining = true;
+    giveback = msg.giveback === true;
     for (const s of sockets) {
       const rec = s[kRec];
-      if (rec.last !== null) {
-        closeAfter(rec, rec.last);
-      }
       rec.swept = s.bytesRead;
       stopListening(s.server);
+      if (giveback && giveBack(s)) {
+        continue;
+      }
+      if (rec.last !== null && !giveback) {
+        closeAfter(rec, rec.last);
+      }
     }
     sweepTimer = setTimeout(sweep, DRAIN_IDLE_MS);
     sweepTimer.unref();
@@ -242,6 +385,9 @@
 
   function onClose() {
     const rec = this[kRec];
+    if (rec.given) {
+      return; // counted out when given back
+    }
     sockets.delete(this);
     open--;
     inflight -= rec.busy; // answers that will never finish
@@ -257,12 +403,19 @@
   // request, which follows, is.
   function onSocket(msg) {
     const s = msg.socket;
-    s[kRec] = { busy: 0, last: null, lastKeep: true, swept: -1 };
+    s[kRec] = {
+      busy: 0, last: null, lastKeep: true, swept: -1,
+      given: false, // sent to the master
+      fallback: false, // could not be: it closes after its next response
+    };
     sockets.add(s);
     open++;
     s.on('close', onClose); // once, as a socket closes once
     if (draining) {
       stopListening(s.server);
+      if (giveback) {
+        setImmediate(afterResponse, s); // once http has its parser on it
+      }
     }
   }
 
@@ -279,10 +432,10 @@
     }
     rec.busy++;
     inflight++;
-    if (draining) {
+    if (draining && (!giveback || rec.fallback)) {
       closeAfter(rec, msg.response);
     } else {
-      rec.last = msg.response;
+      rec.last = msg.response; // draining: given back once answered
     }
     if (changed()) {
       tellEndFirst(msg.response);
@@ -299,6 +452,11 @@
     served++;
     if (rec.last === msg.response) {
       rec.last = null;
+    }
+    if (giveback && rec.busy === 0 && msg.socket[kRec] === rec) {
+      // Node detaches the response from its socket after this message,
+      // before any read: the next tick sees the connection as it is.
+      process.nextTick(afterResponse, msg.socket);
     }
     changed();
   }
@@ -329,7 +487,7 @@
   process.on('internalMessage', (msg) => {
     if (msg !== null && typeof msg === 'object' && msg.cmd === 'NODE_HANDOFF' &&
         msg.act === 'drain') {
-      drain();
+      drain(msg);
     }
   });
 

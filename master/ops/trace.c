@@ -85,6 +85,13 @@ trace_sched_event(const struct sched *s, enum sched_event ev,
                      mconn_of(c)->rehand_from, mconn_of(c)->fd);
             break;
         }
+        if (mconn_of(c)->rehand_from != 0) {
+            /* A Node worker's preload gave it back, idle. */
+            snprintf(what, sizeof(what),
+                     "rehand   C%llu (given back by W%u) fd=%d", cid,
+                     mconn_of(c)->rehand_from, mconn_of(c)->fd);
+            break;
+        }
         if (mconn_of(c)->rehand_of != 0) {
             /* Idle at the old master of an upgrade (SIGUSR2). */
             snprintf(what, sizeof(what),

@@ -95,13 +95,126 @@ def test_a_draining_worker_that_accepts_itself_stops_accepting():
         h.check(s.stop() == 0, f"{policy}: exit code")
 
 
-def test_idle_keepalive_connections_are_closed_only_after_their_next_response():
+GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def idle_pool(s, n, pids):
+    """<n> keep-alive connections, one request each, answered by one of
+    <pids> without Connection: close."""
+    conns = []
+    for _ in range(n):
+        c = h.connect(s.port)
+        conns.append((c, h.Reader(c)))
+        c.sendall(GET)
+        resp = conns[-1][1].read_response()
+        h.check(h.hello_pid(resp) in pids and resp.header("connection") != "close",
+                f"first answer: {resp}")
+    return conns
+
+
+def test_idle_keepalive_connections_are_given_back_at_a_reload():
     # 200 idle keep-alive connections and one request in flight when the
-    # workers are retired: the old workers keep them all; each next
-    # request is answered, by the old worker, with Connection: close, and
-    # only then is the connection closed. (Once the connection handover
-    # has landed they will go back to the master instead.)
+    # workers are retired (SIGHUP): each old worker gives its idle
+    # connections back to the master (process.send(msg, socket)), which
+    # hands them to the live workers; the request in flight is answered
+    # without Connection: close, and its connection goes back too. Once the
+    # old workers have exited, a second request on each connection is
+    # answered by a new worker, on the same connection.
+    s = nw.node_server(HELLO, "--admin", "127.0.0.1:0", "--trace", workers=2)
+    get = admin(s)
+    old = set(s.worker_pids())
+    conns = []
+    try:
+        conns = idle_pool(s, 200, old)
+        slow = h.connect(s.port, timeout=30)
+        conns.append((slow, h.Reader(slow)))
+        slow.sendall(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        s.wait_log(r"load +W\d+: \d+ open, 1 in flight")
+        mark = s.mark()
+        s.signal(signal.SIGHUP)
+        s.wait_log(r"rolling restart done", start=mark, timeout=30)
+        s.wait_log(r"exited with code 0", start=mark, count=2, timeout=30)
+        new = set(s.worker_pids())
+        h.check(not (old & new) and len(new) == 2, f"workers {old} then {new}")
+        log = s.log()[mark:]
+        given = [int(n) for n in re.findall(r"drains: \d+ open connections?, \d+ requests? "
+                                            r"in flight; (\d+) idle given back", log)]
+        h.check(sum(given) >= 200, f"the drains gave back {given}")
+        resp = conns[-1][1].read_response()
+        h.check(h.hello_pid(resp) in old and resp.header("connection") != "close",
+                f"the request in flight: {resp}")
+        ok, pids = second_requests(conns)
+        h.check(pids <= new, f"answered by {pids}, not only by the new workers {new}")
+        sys.stderr.write(f"SIGHUP of Node workers: {ok} of 201 kept\n")
+        h.check(ok == 201, f"only {ok} of 201 connections answered by a new worker")
+        m = stats_of(get)["master"]
+        traced = len(re.findall(r"rehand +C\d+ \(given back by W\d+\) fd=\d+", s.log()))
+        h.check(m["rehanded_returned"] >= 201 and traced == m["rehanded_returned"],
+                f"/stats: {m['rehanded_returned']} returned, {traced} traced")
+    finally:
+        for c, _ in conns:
+            c.close()
+
+
+def second_requests(conns):
+    """A second request on each connection: how many were answered
+    without Connection: close, and by which pids."""
+    ok, pids = 0, set()
+    for c, r in conns:
+        try:
+            c.sendall(GET)
+            resp = r.read_response()
+            pids.add(h.hello_pid(resp))
+            ok += resp.header("connection") != "close"
+        except (OSError, EOFError, h.TestFailure):
+            pass
+    return ok, pids
+
+
+def test_idle_keepalive_connections_survive_scale_down_and_a_binary_upgrade():
+    # One worker fewer (SIGTTOU): the retiring worker gives its idle
+    # connections back and the other one answers them all.
     s = nw.node_server(HELLO, workers=2)
+    conns = idle_pool(s, 100, set(s.worker_pids()))
+    try:
+        mark = s.mark()
+        s.signal(signal.SIGTTOU)
+        gone = int(s.wait_log(r"worker W\d+ \(pid (\d+)\) retiring: one worker fewer",
+                              start=mark).group(1))
+        s.wait_log(r"\(pid %d\) exited with code 0" % gone, start=mark, timeout=30)
+        ok, pids = second_requests(conns)
+        h.check(ok == 100 and gone not in pids and len(pids) == 1,
+                f"SIGTTOU: {ok} of 100 kept, answered by {pids} (retired: {gone})")
+    finally:
+        for c, _ in conns:
+            c.close()
+    # A binary upgrade (SIGUSR2): the old master's workers give theirs
+    # back, and the old master hands them to the new one's.
+    s = nw.node_server(HELLO, workers=2)
+    conns = idle_pool(s, 100, set(s.worker_pids()))
+    new_master = None
+    try:
+        s.signal(signal.SIGUSR2)
+        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
+                         .group(1))
+        h.check(s.wait_exit() == 0, "the old master did not exit 0")
+        ok, pids = second_requests(conns)
+        h.check(ok == 100 and pids <= set(h.children(new_master)),
+                f"SIGUSR2: {ok} of 100 kept, answered by {pids}")
+    finally:
+        for c, _ in conns:
+            c.close()
+        if new_master is not None and h.alive(new_master):
+            os.kill(new_master, signal.SIGTERM)
+            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
+
+
+def test_idle_keepalive_connections_are_closed_only_after_their_next_response():
+    # --rehand off: 200 idle keep-alive connections and one request in
+    # flight when the workers are retired: the old workers keep them all;
+    # each next request is answered, by the old worker, with Connection:
+    # close, and only then is the connection closed.
+    s = nw.node_server(HELLO, "--rehand", "off", workers=2)
     old = set(s.worker_pids())
     conns = []
     try:

@@ -115,13 +115,14 @@ def test_trace_shows_nodes_handoff_timeline():
                    r'"msg":\{"cmd":"NODE_CLUSTER","act":"newconn","key":"null:\d+:4:undefined:0",'
                    r'"seq":(\d+)\}\} \+ fd \d+')
     seq = m.group(1)
-    log = s.log()
-    at = log.index(m.group(0))
-    rest = log[at:]
-    h.check(re.search(r'ipc\s+<- W1 \{"cmd":"NODE_HANDLE_ACK"\}', rest), "no NODE_HANDLE_ACK")
-    h.check(re.search(r'ipc\s+<- W1 \{"cmd":"NODE_CLUSTER","ack":' + seq + r',"accepted":true', rest),
-            "no accepted ack")
-    h.check(re.search(r"ack\s+C1 <- W1 accepted, master closes fd", rest), "no release")
+    # The client may have its answer before the master has logged the
+    # worker's lines: each is waited for, and they come in this order.
+    at = []
+    for line in (r'ipc\s+<- W1 \{"cmd":"NODE_HANDLE_ACK"\}',
+                 r'ipc\s+<- W1 \{"cmd":"NODE_CLUSTER","ack":' + seq + r',"accepted":true',
+                 r"ack\s+C1 <- W1 accepted, master closes fd"):
+        at.append(s.log().index(s.wait_log(line).group(0)))
+    h.check(s.log().index(m.group(0)) < at[0] < at[1] < at[2], f"out of order: {at}")
 
 
 def test_stats_say_what_node_workers_do_not_report():
