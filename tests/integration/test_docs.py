@@ -198,14 +198,16 @@ def test_every_demo_scenario_is_documented():
 
 
 def test_the_repository_stands_alone():
-    """No tracked file points outside the repository (../shared/, or this
-    machine's own paths)."""
+    """No tracked file points outside the repository (the shared folder
+    beside the checkout, or this machine's own paths)."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
                            text=True, timeout=30).stdout.split("\0")
-    outside = re.compile(r"\.\./shared\b|(?<![\w.])/work/")
+    # Spelt in pieces, so that this file passes its own check.
+    sibling, machine = re.escape("." * 2 + "/" + "shared"), re.escape("/" + "work" + "/")
+    outside = re.compile(rf"{sibling}\b|(?<![\w.]){machine}")
     bad = []
     for rel in filter(None, files):
-        if rel.startswith(".ci/") or rel == "tests/integration/test_docs.py":
+        if rel.startswith(".ci/"):
             continue
         try:
             with open(os.path.join(ROOT, rel), errors="replace") as f:
