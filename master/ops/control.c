@@ -85,36 +85,37 @@ control_complete(const char *in, size_t len)
 /* The handlers, one per row of control_cmds.h: <arg> has been checked
  * (ctl_cmd_arg()), a count is in <n>. */
 
+/* A snapshot of the figures rendered by <render>, into <out>. */
 static void
-control_do_stats(struct oneshot *srv, const char *arg, uint64_t n,
-                 struct sbuf *out)
+control_render(struct oneshot *srv, struct sbuf *out,
+               void (*render)(const struct stats_snapshot *, struct sbuf *))
 {
     struct stats_snapshot snap;
 
-    (void) arg;
-    (void) n;
     if (stats_take(&snap, srv->ctx) == -1) {
         out->failed = true;
         return;
     }
-    stats_json(&snap, out);
+    render(&snap, out);
     stats_release(&snap);
+}
+
+static void
+control_do_stats(struct oneshot *srv, const char *arg, uint64_t n,
+                 struct sbuf *out)
+{
+    (void) arg;
+    (void) n;
+    control_render(srv, out, stats_json);
 }
 
 static void
 control_do_status(struct oneshot *srv, const char *arg, uint64_t n,
                   struct sbuf *out)
 {
-    struct stats_snapshot snap;
-
     (void) arg;
     (void) n;
-    if (stats_take(&snap, srv->ctx) == -1) {
-        out->failed = true;
-        return;
-    }
-    stats_table(&snap, out);
-    stats_release(&snap);
+    control_render(srv, out, stats_table);
 }
 
 static void

@@ -295,6 +295,25 @@ def connect(port, host="127.0.0.1", timeout=10.0):
     return s
 
 
+def connectable(port, host="127.0.0.1", timeout=1.0):
+    """Whether something accepts a TCP connection on <port> now."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def read_to_eof(sock):
+    """Everything <sock> receives until its peer closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 class Response:
     def __init__(self, status, reason, headers, body, version):
         self.status = status

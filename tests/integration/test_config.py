@@ -165,18 +165,11 @@ def test_sighup_applies_the_file_under_load():
         mark = s.mark()
         s.signal(signal.SIGHUP)
         s.wait_log(rf"no longer listening on 127\.0\.0\.1:{extra}", start=mark)
-        h.check(not _connectable(extra), "the removed listener still accepts")
+        h.check(not h.connectable(extra, timeout=2), "the removed listener still accepts")
         h.hello_pid(h.request(port, "/"))
     finally:
         c.close()
 
-
-def _connectable(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_removed_listener_closes_in_workers_that_accept():
@@ -188,7 +181,7 @@ def test_removed_listener_closes_in_workers_that_accept():
         h.hello_pid(h.request(extra, "/"))
         c.write(f"listen 127.0.0.1:{port}\npolicy none\n")
         s.signal(signal.SIGHUP)
-        h.wait_until(lambda: not _connectable(extra), what="the removed listener to close")
+        h.wait_until(lambda: not h.connectable(extra, timeout=2), what="the removed listener to close")
         h.hello_pid(h.request(port, "/"))
         # a policy that changes who accepts takes a new master
         c.write(f"listen 127.0.0.1:{port}\npolicy rr\n")

@@ -114,12 +114,7 @@ def server_state(sock):
         c.settimeout(10)
         c.connect(sock)
         c.sendall(b"show stat\n")
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = h.read_to_eof(c)
     rows = data.decode().splitlines()
     head = rows[0].lstrip("# ").split(",")
     for row in rows[1:]:

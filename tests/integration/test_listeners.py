@@ -141,7 +141,7 @@ def test_socket_activation_with_names():
                              "2", "--admin", f"127.0.0.1:{admin}", "--listen", "127.0.0.1:1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        h.wait_until(lambda: _connectable(p1), what="systemd-socket-activate to listen")
+        h.wait_until(lambda: h.connectable(p1), what="systemd-socket-activate to listen")
         h.hello_pid(h.request(p1, "/"))
         h.hello_pid(h.request(p2, "/"))
         st = stats(f"127.0.0.1:{admin}")
@@ -153,13 +153,6 @@ def test_socket_activation_with_names():
     h.check("2 listening sockets handed over by systemd" in out, out[-2000:])
     h.check(proc.returncode == 0, f"exit {proc.returncode}: {out[-2000:]}")
 
-
-def _connectable(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_upgrade_carries_every_listener():

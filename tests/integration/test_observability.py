@@ -148,12 +148,7 @@ def test_metrics_count_what_was_sent():
             with h.connect(s.port) as c:
                 c.sendall(raw)
                 sent += len(raw)
-                data = b""
-                while True:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = h.read_to_eof(c)
                 received += len(data)
     text = h.wait_until(lambda: (lambda t: t if series(
         t, "handoff_http_request_duration_seconds_count").get("") == 35 else None)(
@@ -365,12 +360,7 @@ def test_handoffctl():
             c.connect(sock)
             c.sendall(b"stats")
             c.shutdown(socket.SHUT_WR)
-            out = b""
-            while True:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
+            out = h.read_to_eof(c)
         h.check(json.loads(out)["master"]["workers"] == 1, out[:200])
         # the default path carries the port
         s2 = h.server(workers=1)

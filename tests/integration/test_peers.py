@@ -28,7 +28,7 @@ def test_systemd_socket_activation():
         # The socket exists before handoff does; the first connection
         # starts it, and it serves on the socket it was given (--port 1
         # would need root and another address: it must not be used).
-        h.wait_until(lambda: _connectable(port), what="systemd-socket-activate to listen")
+        h.wait_until(lambda: h.connectable(port), what="systemd-socket-activate to listen")
         r = h.request(port, "/")
         h.hello_pid(r)
         for _ in range(5):
@@ -39,13 +39,6 @@ def test_systemd_socket_activation():
     h.check("handed over by systemd" in out, out[-2000:])
     h.check(proc.returncode == 0, f"exit {proc.returncode}")
 
-
-def _connectable(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_sd_notify():
@@ -140,7 +133,7 @@ def test_haproxy_in_front_with_proxy_v2():
             f.write(scaling_haproxy_cfg(front, s.port))
         haproxy = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
-        h.wait_until(lambda: _connectable(front), what="HAProxy to listen")
+        h.wait_until(lambda: h.connectable(front), what="HAProxy to listen")
         pids = set()
         # the client comes from 127.0.0.2; HAProxy itself from 127.0.0.1
         for _ in range(6):
