@@ -12,7 +12,7 @@
 #   make bench-node one Node program under Node's primary, PM2 and handoff
 #                   --node: throughput, the primary's cost, reload errors
 #   make experiment every scheduling policy under every workload, with plots
-#   make paper      docs/policies.md's figures, from scratch (about 20 min)
+#   make paper      docs/policies.md's figures, from scratch (about 16 min)
 #   make demo       a guided tour of the scheduler, live in the terminal
 #                   (tools/demo; one scenario: make demo DEMO=burst)
 #   make deps       install the Debian packages we need (as root)
@@ -341,7 +341,7 @@ experiment: all
 	@tools/experiment --build $(BUILD) $(EXPERIMENT)
 
 # docs/policies.md's figures and CSVs, from scratch, into docs/policies/
-# (about 20 minutes; see the doc). Options in PAPER="--runs 7".
+# (about 16 minutes; see the doc). Options in PAPER="--runs 7".
 paper: all
 	@tools/experiment --build $(BUILD) --paper $(PAPER)
 

@@ -175,6 +175,7 @@ def test_make_install():
         root = os.path.join(tmp, "opt/handoff")
         for rel, mode in (("bin/handoff", 0o755), ("bin/handoffctl", 0o755),
                           ("lib/handoff/handoff-worker", 0o755),
+                          ("lib/handoff/handoff-preload.cjs", 0o644),
                           ("share/man/man1/handoff.1", 0o644)):
             st = os.stat(os.path.join(root, rel))
             h.check(st.st_mode & 0o777 == mode, f"{rel}: {oct(st.st_mode)}")
@@ -182,6 +183,18 @@ def test_make_install():
         s = h.Server(workers=1, binary=os.path.join(root, "bin/handoff"))
         h._servers.append(s)
         h.hello_pid(h.request(s.port, "/"))
+        # and a Node program under it gets the installed preload
+        hello = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node",
+                             "hello_cluster.js")
+        s = h.Server("--node", hello, workers=1, binary=os.path.join(root, "bin/handoff"))
+        h._servers.append(s)
+        pid = h.hello_pid(h.request(s.port, "/"))
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        preload = os.path.join(root, "lib/handoff/handoff-preload.cjs")
+        h.check(b"--require" in argv and os.path.realpath(
+                    argv[argv.index(b"--require") + 1].decode()) == preload,
+                f"the Node worker's argv: {argv}")
         man = subprocess.run(["man", "-l", os.path.join(root, "share/man/man1/handoff.1")],
                              capture_output=True, text=True, timeout=30,
                              env=dict(os.environ, MANPAGER="cat", PAGER="cat"))
