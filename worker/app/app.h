@@ -44,6 +44,10 @@ void static_close_root(void);
 /* Serves the file at request path <path> (not decoded, no query) to a
  * GET or HEAD (routes.c refuses other methods). */
 void static_serve(struct conn *c, const char *path, size_t plen);
+/* The status the file <path> names would be answered with if it is not
+ * served (404, 403, 301, ...), or 0 for a file: a request refused
+ * whatever its body gets it without a 100 first. */
+int static_refusal(const char *path, size_t plen);
 
 /* mime.c */
 int mime_load(const char *path);

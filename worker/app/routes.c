@@ -360,9 +360,10 @@ routes_refusal(const struct conn *c)
     case ROUTE_DEMO_NOT_ALLOWED:
     case ROUTE_STATIC_NOT_ALLOWED:
         return 405;
+    case ROUTE_STATIC:
+        /* A file that is not there is not there whatever the body. */
+        return static_refusal(t.path, t.plen);
     default:
-        /* Success, or a file's answer, which needs the file system: the
-         * body is read first. */
         return 0;
     }
 }

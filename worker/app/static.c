@@ -264,8 +264,9 @@ static_if_range_holds(const struct conn *c, const char *etag, time_t mtime)
     return static_parse_date(v, len, &t) && t == mtime;
 }
 
-static void
-static_error(struct conn *c, int err)
+/* The status a failed open of a request's file answers with. */
+static int
+static_errno_status(int err)
 {
     switch (err) {
     case ENOENT:
@@ -274,21 +275,17 @@ static_error(struct conn *c, int err)
     case EXDEV:        /* the path leads out of the root */
     case ELOOP:
     case ENXIO: /* a socket or FIFO with nobody behind it */
-        response_error(c, 404);
-        break;
+        return 404;
     case EACCES:
     case EPERM:
-        response_error(c, 403);
-        break;
+        return 403;
     case EMFILE:
     case ENFILE:
     case ENOMEM:
-        response_error(c, 503);
-        break;
+        return 503;
     default:
-        log_warn(err, "C%llu: cannot open a file", (unsigned long long) c->id);
-        response_error(c, 500);
-        break;
+        log_warn(err, "cannot open a file beneath --root");
+        return 500;
     }
 }
 
@@ -323,45 +320,40 @@ static_redirect_dir(struct conn *c, const char *path, size_t plen)
  * the directory it names (no listings). <rel> holds the path decoded, <n>
  * bytes, with room for "/index.html" after them; it is extended to the
  * file's name beneath the root, <rlen> bytes. Fills <st>. Returns the
- * file's descriptor, or -1 once the request has been answered.
+ * file's descriptor, or -1 with the status to answer in <status> (301
+ * for a directory without its slash).
  */
 static int
-static_open_target(struct conn *c, const char *path, size_t plen, char *rel,
-                   size_t n, size_t *rlen, struct stat *st)
+static_open_target(const char *path, size_t plen, char *rel, size_t n,
+                   size_t *rlen, struct stat *st, int *status)
 {
     int fd;
 
     *rlen = n;
     fd = static_open_beneath(n > 0 ? rel : ".");
-    if (fd == -1) {
-        static_error(c, errno);
-        return -1;
-    }
-    if (fstat(fd, st) == -1) {
+    if (fd == -1 || fstat(fd, st) == -1) {
+        *status = static_errno_status(errno);
         fd_close(fd);
-        static_error(c, errno);
         return -1;
     }
     if (S_ISDIR(st->st_mode)) {
         fd_close(fd);
         if (plen == 0 || path[plen - 1] != '/') {
-            static_redirect_dir(c, path, plen);
+            *status = 301;
             return -1;
         }
         memcpy(rel + n, n > 0 ? "/index.html" : "index.html", n > 0 ? 12 : 11);
         fd = static_open_beneath(rel);
         if (fd == -1 || fstat(fd, st) == -1) {
-            int err = errno;
-
+            *status = static_errno_status(errno);
             fd_close(fd);
-            static_error(c, err);
             return -1;
         }
         *rlen = strlen(rel);
     }
     if (!S_ISREG(st->st_mode)) {
         fd_close(fd);
-        response_error(c, 404);
+        *status = 404;
         return -1;
     }
     return fd;
@@ -413,11 +405,11 @@ static_range(const struct conn *c, const struct stat *st, const char *etag,
 
 /*
  * The cache's entry for the file request path <path> names, opened and
- * cached if it is not there yet; NULL once the request has been answered
- * (no such file, a redirect, an error).
+ * cached if it is not there yet; NULL with the status to answer in
+ * <status> (no such file, a redirect, an error).
  */
 static struct file_entry *
-static_lookup(struct conn *c, const char *path, size_t plen)
+static_find(const char *path, size_t plen, int *status)
 {
     char rel[URL_MAX + 16];
     ssize_t n = static_decode(path, plen, rel, sizeof(rel) - 12);
@@ -427,7 +419,7 @@ static_lookup(struct conn *c, const char *path, size_t plen)
     int fd;
 
     if (n < 0) {
-        response_error(c, 400);
+        *status = 400;
         return NULL;
     }
     e = filecache_get(rel, (size_t) n, static_root_fd);
@@ -435,16 +427,46 @@ static_lookup(struct conn *c, const char *path, size_t plen)
         return e;
     }
     /* The decoded path stays the key: opening only appends to it. */
-    fd = static_open_target(c, path, plen, rel, (size_t) n, &rlen, &st);
+    fd = static_open_target(path, plen, rel, (size_t) n, &rlen, &st, status);
     if (fd == -1) {
         return NULL;
     }
     e = filecache_put(rel, (size_t) n, rel, rlen, fd, &st,
                       mime_type(rel, rlen));
     if (e == NULL) {
-        response_error(c, 503);
+        *status = 503;
     }
     return e;
+}
+
+/* static_find(), the request answered when it finds nothing. */
+static struct file_entry *
+static_lookup(struct conn *c, const char *path, size_t plen)
+{
+    int status = 500;
+    struct file_entry *e = static_find(path, plen, &status);
+
+    if (e == NULL) {
+        if (status == 301) {
+            static_redirect_dir(c, path, plen);
+        } else {
+            response_error(c, status);
+        }
+    }
+    return e;
+}
+
+int
+static_refusal(const char *path, size_t plen)
+{
+    int status = 500;
+    struct file_entry *e = static_find(path, plen, &status);
+
+    if (e == NULL) {
+        return status;
+    }
+    filecache_release(e); /* static_serve() finds it in the cache */
+    return 0;
 }
 
 void
