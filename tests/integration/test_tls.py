@@ -486,6 +486,45 @@ def client_hello(port):
     return out.read()
 
 
+def gone_client(port):
+    """A client that completes its handshake, sends a request and
+    close_notify in the same flight, and closes before reading anything
+    (as wrk does to the connections open when its time is up): the
+    worker's answer meets a peer that has gone."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_ctx().wrap_bio(inc, out, server_hostname="localhost")
+    with h.connect(port) as raw:
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(out.read())
+                data = raw.recv(65536)
+                h.check(data, "the server closed during the handshake")
+                inc.write(data)
+        obj.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try:
+            obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass  # its close_notify is written; the server's is not read
+        raw.sendall(out.read())
+
+
+def test_a_client_gone_before_its_answer_leaves_the_worker_serving():
+    # The answer's SSL_write fails on the closed socket, after the
+    # client's close_notify: that is the end of this connection, not a
+    # write to try again (a worker spun on it for ever, answering no one).
+    s = tls_server(workers=1)
+    _, pid = s.ready_workers().popitem()
+    for _ in range(20):
+        gone_client(s.port)
+    for _ in range(3):
+        resp, _, _ = get(s.port)
+        h.check(h.hello_pid(resp) == pid, f"answered by {resp.body!r}, not W1 (pid {pid})")
+    h.check(h.alive(pid) and s.worker_pids() == [pid], "the worker was replaced")
+
+
 def test_garbage_and_truncated_records_end_cleanly():
     s = tls_server()
     hello = client_hello(s.port)

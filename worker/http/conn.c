@@ -464,6 +464,12 @@ conn_send(struct conn *c, const char *data, size_t len)
     while (done < len) {
         ssize_t n = c->io->write(c, data + done, len - done, c->file_left > 0);
 
+        if (n == 0) {
+            /* No progress and no EAGAIN: nothing to wait for, and
+             * trying again would spin. */
+            errno = EPIPE;
+            return -1;
+        }
         if (n == -1) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 break;

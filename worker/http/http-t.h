@@ -111,6 +111,8 @@ struct conn_io {
     /* <more>: a file body follows at once, so the kernel may hold these
      * bytes to send them with its first part (MSG_MORE): a head in a
      * packet of its own costs a round of ACKs on every response. */
+    /* Never 0 for <len> > 0: a peer that has gone is -1 with EPIPE (a
+     * writer that took 0 for "try again" would spin). */
     ssize_t (*write)(struct conn *c, const void *buf, size_t len, bool more);
     /* <len> bytes of file <fd> from *<off>, which moves on. */
     ssize_t (*sendfile)(struct conn *c, int fd, off_t *off, size_t len);

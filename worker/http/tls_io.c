@@ -210,7 +210,14 @@ tls_io_fail(struct conn *c, int rc, bool reading)
         errno = EAGAIN;
         return -1;
     case SSL_ERROR_ZERO_RETURN:
-        return 0; /* close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+        /* close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF). To a read
+         * it is the end; to a write it is a peer that has gone, which
+         * 0 (no progress) would have a writer try again for ever. */
+        if (!reading) {
+            errno = EPIPE;
+            return -1;
+        }
+        return 0;
     case SSL_ERROR_SYSCALL:
         if (errno == 0) {
             errno = ECONNRESET;
