@@ -202,6 +202,8 @@ link_notify(struct mworker *w, enum chan_type type, uint32_t arg)
     link_send(w, &msg, -1);
 }
 
+static void link_drain(struct mworker *w);
+
 static void
 link_flush(struct mworker *w)
 {
@@ -222,8 +224,13 @@ link_flush(struct mworker *w)
                 ev_timer_start(fl->loop, &w->chan_retry);
             }
         } else {
-            /* EPIPE, ECONNRESET: the worker is gone; its exit is next. */
+            /* EPIPE, ECONNRESET: the worker is gone; its exit is next.
+             * What it sent before it went is read first, as at its exit
+             * (its acknowledgements, its DRAINING): closed now, the
+             * channel would lose them, and acknowledged connections
+             * would be handed out again. */
             log_warn(errno, "sendmsg() to W%u failed", w->sw.id);
+            link_drain(w);
             mworker_lost(w);
         }
         break;

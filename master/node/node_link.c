@@ -340,6 +340,9 @@ node_link_flush(struct mworker *w)
             return;
         }
         log_warn(errno, "sendmsg() to W%u failed", w->sw.id);
+        /* The worker is gone: what it sent before it went is read first,
+         * as at its exit, so that none of its answers is lost. */
+        node_link_drain(w);
         nl->on_closed(w);
         return;
     }
