@@ -264,10 +264,14 @@ listeners_fill_slots(struct listeners *l, unsigned i, unsigned nslots,
     return 0;
 }
 
-/* True when <a> and <b> are the same address and port (port 0 in <want>:
- * any port). */
+/*
+ * True when <got> is <want>'s address and port: port 0 in <want> matches
+ * any port and, with <wildcard>, so does its unspecified address (0.0.0.0,
+ * ::) any address, as a socket bound to it accepts on every one.
+ */
 static bool
-listeners_same(const struct sockaddr *want, const struct sockaddr *got)
+listeners_match(const struct sockaddr *want, const struct sockaddr *got,
+                bool wildcard)
 {
     if (want->sa_family != got->sa_family) {
         return false;
@@ -276,17 +280,26 @@ listeners_same(const struct sockaddr *want, const struct sockaddr *got)
         const struct sockaddr_in *a = (const void *) want,
                                  *b = (const void *) got;
 
-        return a->sin_addr.s_addr == b->sin_addr.s_addr
+        return (a->sin_addr.s_addr == b->sin_addr.s_addr
+                || (wildcard && a->sin_addr.s_addr == htonl(INADDR_ANY)))
                && (a->sin_port == 0 || a->sin_port == b->sin_port);
     }
     if (want->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const void *) want,
                                   *b = (const void *) got;
 
-        return memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0
+        return (memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0
+                || (wildcard && IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)))
                && (a->sin6_port == 0 || a->sin6_port == b->sin6_port);
     }
     return false;
+}
+
+/* The same address and port (port 0 in <want>: any port). */
+static bool
+listeners_same(const struct sockaddr *want, const struct sockaddr *got)
+{
+    return listeners_match(want, got, false);
 }
 
 /* Sockets handed over at start-up, not yet taken. */
@@ -629,31 +642,6 @@ listeners_worker_fd(const struct listeners *l, enum policy_accept how, int slot)
                          : -1;
 }
 
-/* A connection to <got> is one <lis> accepts: the same port, and <lis>'s
- * address or a wildcard. */
-static bool
-listeners_accepts_at(const struct sockaddr *lis, const struct sockaddr *got)
-{
-    if (lis->sa_family == AF_INET && got->sa_family == AF_INET) {
-        const struct sockaddr_in *a = (const void *) lis,
-                                 *b = (const void *) got;
-
-        return a->sin_port == b->sin_port
-               && (a->sin_addr.s_addr == htonl(INADDR_ANY)
-                   || a->sin_addr.s_addr == b->sin_addr.s_addr);
-    }
-    if (lis->sa_family == AF_INET6 && got->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const void *) lis,
-                                  *b = (const void *) got;
-
-        return a->sin6_port == b->sin6_port
-               && (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)
-                   || memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr))
-                          == 0);
-    }
-    return false;
-}
-
 int
 listeners_of_local(const struct listeners *l, const struct sockaddr *local)
 {
@@ -661,8 +649,8 @@ listeners_of_local(const struct listeners *l, const struct sockaddr *local)
 
     for (i = 0; i < CHAN_LISTENERS_MAX; i++) {
         if (l->l[i].open
-            && listeners_accepts_at((const struct sockaddr *) &l->l[i].addr,
-                                    local)) {
+            && listeners_match((const struct sockaddr *) &l->l[i].addr, local,
+                               true)) {
             return (int) i;
         }
     }

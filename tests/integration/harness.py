@@ -9,6 +9,7 @@ that only send requests share one from shared_server() (as redis's
 start_server blocks do), checked after each of them.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -149,6 +150,22 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError):
         return False
+
+
+@contextlib.contextmanager
+def upgraded(server, timeout=15):
+    """SIGUSR2 to <server>: yields the new master's pid once it says it
+    is ready, and stops that master (SIGTERM) when the block ends, as the
+    harness stops only the masters it started."""
+    server.signal(signal.SIGUSR2)
+    pid = int(server.wait_log(r"the new master \(pid (\d+)\) is ready",
+                              timeout=timeout).group(1))
+    try:
+        yield pid
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            wait_until(lambda: not alive(pid), what="the new master to stop")
 
 
 def children(pid):

@@ -163,11 +163,7 @@ def test_upgrade_carries_every_listener():
         h._servers.append(s)
         before = h.listening_sockets(s.pid)
         load = h.Wrk(p4, duration=4)  # wrk's harness speaks IPv4: [::1] by hand below
-        new_master = None
-        try:
-            s.signal(signal.SIGUSR2)
-            new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready",
-                                        timeout=15).group(1))
+        with h.upgraded(s) as new_master:
             h.check(s.wait_exit() == 0, "the old master did not exit 0")
             load.check_no_failures(f"SIGUSR2 ({policy})")
             # the same sockets, taken over, not bound again
@@ -175,10 +171,6 @@ def test_upgrade_carries_every_listener():
                     f"{policy}: {h.listening_sockets(new_master)} != {before}")
             h.hello_pid(h.request(p4, "/"))
             h.hello_pid(h.request(p6, "/", host="::1"))
-        finally:
-            if new_master is not None and h.alive(new_master):
-                os.kill(new_master, signal.SIGTERM)
-                h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def run(*args):

@@ -192,21 +192,15 @@ def test_idle_keepalive_connections_survive_scale_down_and_a_binary_upgrade():
     # back, and the old master hands them to the new one's.
     s = nw.node_server(HELLO, workers=2)
     conns = idle_pool(s, 100, set(s.worker_pids()))
-    new_master = None
     try:
-        s.signal(signal.SIGUSR2)
-        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
-                         .group(1))
-        h.check(s.wait_exit() == 0, "the old master did not exit 0")
-        ok, pids = second_requests(conns)
-        h.check(ok == 100 and pids <= set(h.children(new_master)),
-                f"SIGUSR2: {ok} of 100 kept, answered by {pids}")
+        with h.upgraded(s) as new_master:
+            h.check(s.wait_exit() == 0, "the old master did not exit 0")
+            ok, pids = second_requests(conns)
+            h.check(ok == 100 and pids <= set(h.children(new_master)),
+                    f"SIGUSR2: {ok} of 100 kept, answered by {pids}")
     finally:
         for c, _ in conns:
             c.close()
-        if new_master is not None and h.alive(new_master):
-            os.kill(new_master, signal.SIGTERM)
-            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def test_idle_keepalive_connections_are_closed_only_after_their_next_response():

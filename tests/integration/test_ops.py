@@ -59,7 +59,6 @@ def test_binary_upgrade_under_load():
     # Run from a copy, then replace the binary on disk: SIGUSR2 must start
     # the new file, hand it the socket, and the old master must exit 0.
     tmp = tempfile.mkdtemp(prefix="handoff-upgrade-")
-    new_master = None
     try:
         for name in ("handoff", "handoff-worker"):
             shutil.copy2(os.path.join(h.BUILD, name), tmp)
@@ -70,40 +69,27 @@ def test_binary_upgrade_under_load():
         shutil.copy2(os.path.join(h.BUILD, "handoff"), fresh)
         os.rename(fresh, os.path.join(tmp, "handoff"))  # a new inode
         new_ino = os.stat(os.path.join(tmp, "handoff")).st_ino
-        s.signal(signal.SIGUSR2)
-        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
-                         .group(1))
-        h.check(s.wait_exit() == 0, "the old master did not exit 0")
-        h.check(os.stat(f"/proc/{new_master}/exe").st_ino == new_ino,
-                "the new master does not run the new binary")
-        load.check_no_failures("SIGUSR2")
-        # the new master serves on the same port, with its own workers
-        h.hello_pid(h.request(s.port, "/"))
-        h.check(len([p for p in h.children(new_master) if h.alive(p)]) == 2)
+        with h.upgraded(s) as new_master:
+            h.check(s.wait_exit() == 0, "the old master did not exit 0")
+            h.check(os.stat(f"/proc/{new_master}/exe").st_ino == new_ino,
+                    "the new master does not run the new binary")
+            load.check_no_failures("SIGUSR2")
+            # the new master serves on the same port, with its own workers
+            h.hello_pid(h.request(s.port, "/"))
+            h.check(len([p for p in h.children(new_master) if h.alive(p)]) == 2)
     finally:
-        if new_master is not None and h.alive(new_master):
-            os.kill(new_master, signal.SIGTERM)
-            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_upgrade_keeps_a_fixed_admin_port():
     admin_port = h.free_port()
     s = h.server("--admin", f"127.0.0.1:{admin_port}", workers=1)
-    new_master = None
-    try:
-        s.signal(signal.SIGUSR2)
-        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
-                         .group(1))
+    with h.upgraded(s) as new_master:
         h.check(s.wait_exit() == 0, "the old master did not exit 0")
         import json
         import urllib.request
         with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats", timeout=10) as r:
             h.check(json.load(r)["pid"] == new_master, "the admin port is not the new master's")
-    finally:
-        if new_master is not None and h.alive(new_master):
-            os.kill(new_master, signal.SIGTERM)
-            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def test_failed_upgrade_keeps_serving():

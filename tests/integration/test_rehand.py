@@ -205,12 +205,8 @@ def test_watchdog_kill_keeps_idle_connections():
 
 def test_binary_upgrade_moves_idle_connections_to_the_new_master():
     s = h.server(workers=2)
-    new_master = None
-    try:
-        pool = open_pool(s.port, 200)
-        s.signal(signal.SIGUSR2)
-        new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready", timeout=15)
-                         .group(1))
+    pool = open_pool(s.port, 200)
+    with h.upgraded(s) as new_master:
         h.check(s.wait_exit() == 0, "the old master did not exit 0")
         s.wait_log(r"took over 200 idle connections from the old master", timeout=10)
         ok, pids = second_requests(pool)
@@ -218,10 +214,6 @@ def test_binary_upgrade_moves_idle_connections_to_the_new_master():
         h.check(ok == 200, f"only {ok} of 200 connections answered")
         h.check(pids <= set(h.children(new_master)), f"{pids} are not the new master's workers")
         close_pool(pool)
-    finally:
-        if new_master is not None and h.alive(new_master):
-            os.kill(new_master, signal.SIGTERM)
-            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def test_ten_thousand_idle_connections_survive_4_workers_killed_at_once():

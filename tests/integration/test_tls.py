@@ -285,19 +285,12 @@ def test_sessions_resume_on_every_worker_after_sighup_and_upgrade():
     _, _, reused = get(s.port, session=sess)
     h.check(reused, "a ticket from before SIGHUP did not resume")
     # SIGUSR2: the new master takes the keys over the upgrade's pipe
-    s.signal(signal.SIGUSR2)
-    new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready",
-                                timeout=15).group(1))
-    try:
+    with h.upgraded(s) as new_master:
         s.wait_log(r"master\[%d\] info: session-ticket keys taken over" % new_master)
         h.check(s.wait_exit() == 0, "the old master did not exit 0")
         resumed_across_workers(s, "after SIGUSR2")
         _, _, reused = get(s.port, session=sess)
         h.check(reused, "a ticket from the old master did not resume")
-    finally:
-        if h.alive(new_master):
-            os.kill(new_master, signal.SIGTERM)
-            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def test_node_workers_get_the_masters_keys():
@@ -321,17 +314,10 @@ def test_node_workers_get_the_masters_keys():
     h.check(len(pids) == 2, f"rr used one Node worker only: {pids}")
     # the keys are the master's, not the first worker's: they survive an
     # upgrade, whose Node workers are all new
-    s.signal(signal.SIGUSR2)
-    new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready",
-                                timeout=20).group(1))
-    try:
+    with h.upgraded(s, timeout=20):
         h.check(s.wait_exit() == 0, "the old master did not exit 0")
         _, _, reused = get(s.port, session=sess)
         h.check(reused, "a session from before the upgrade did not resume")
-    finally:
-        if h.alive(new_master):
-            os.kill(new_master, signal.SIGTERM)
-            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def _node_answers(port):
@@ -428,16 +414,9 @@ def test_sighup_and_upgrade_under_https_load_fail_nothing():
             s.wait_ready(2, start=mark)
         load.check_no_failures(f"SIGHUP twice under HTTPS {what}")
     load = HttpsWrk(s.port, duration=5)
-    s.signal(signal.SIGUSR2)
-    new_master = int(s.wait_log(r"the new master \(pid (\d+)\) is ready",
-                                timeout=15).group(1))
-    try:
+    with h.upgraded(s):
         h.check(s.wait_exit() == 0, "the old master did not exit 0")
         load.check_no_failures("SIGUSR2 under HTTPS keep-alive")
-    finally:
-        if h.alive(new_master):
-            os.kill(new_master, signal.SIGTERM)
-            h.wait_until(lambda: not h.alive(new_master), what="the new master to stop")
 
 
 def test_ticket_keys_rotate_and_old_ones_still_decrypt():
