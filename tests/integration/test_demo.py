@@ -8,6 +8,7 @@ tracing off again when it leaves, and a follower that does not read loses
 lines (and is told) without slowing the master down."""
 
 import fcntl
+import itertools
 import os
 import re
 import select
@@ -110,6 +111,20 @@ def run_demo(*args, build=None, timeout=120, columns=80):
                           cwd=ROOT, timeout=timeout * h.SLOW)
 
 
+def failed(p):
+    """What a failed run of the demo printed, ending with its first failed
+    claim (which the summary's FAIL line then shows), unwrapped."""
+    lines = ANSI.sub("", p.stdout).splitlines()
+    first = next((i for i, l in enumerate(lines) if l.lstrip().startswith("\u2717")), None)
+    why = ""
+    if first is not None:
+        indent = len(lines[first]) - len(lines[first].lstrip())
+        more = itertools.takewhile(
+            lambda l: l.strip() and len(l) - len(l.lstrip()) > indent, lines[first + 1:])
+        why = " ".join(l.strip() for l in [lines[first], *more])
+    return f"exit {p.returncode}\n{p.stdout}\n{p.stderr}\n{why}"
+
+
 def unwrapped(text):
     """<text> with every indented line joined to the one before it, so
     that a claim is found whether or not the width wrapped it."""
@@ -191,7 +206,7 @@ def test_list():
 def test_scenarios():
     for name, claims in CLAIMS.items():
         p = run_demo(name, columns=80)
-        h.check(p.returncode == 0, f"{name}: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+        h.check(p.returncode == 0, f"{name}: {failed(p)}")
         h.check("\033[" not in p.stdout, f"{name}: colour without a terminal")
         for rx in claims:
             h.check(re.search(rx, unwrapped(p.stdout)),
@@ -210,7 +225,7 @@ def test_narrow_output_and_commands_that_run():
     # a handoff line starts a server, and a handoffctl line after it (with
     # that server's port) adds its worker.
     p = run_demo("free-workers", "none-vs-rr", "node-wire", columns=60)
-    h.check(p.returncode == 0, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+    h.check(p.returncode == 0, failed(p))
     check_width(p.stdout, 60, "60 columns")
     check_nothing_left(p.stdout)
     cmds = check_commands(p.stdout, "60 columns")
