@@ -225,8 +225,17 @@ class WebDriver:
         self.proc = subprocess.Popen(["chromedriver", f"--port={self.port}"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{self.port}"
-        h.wait_until(self._up, timeout=20, what="chromedriver")
         self.profile = tempfile.mkdtemp(prefix="handoff-chromium-")
+        try:
+            self._start()
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait(10)
+            subprocess.run(["rm", "-rf", self.profile])
+            raise
+
+    def _start(self):
+        h.wait_until(self._up, timeout=60, what="chromedriver")
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -272,12 +281,14 @@ def test_dashboard_in_chromium():
     # the build folder.
     s = h.server("--admin", "0", workers=2)
     addr = admin_addr(s)
-    load = h.Wrk(s.port, duration=25, conns=8)
-    wd = None
+    # The browser first, then the load: its first start on a new machine
+    # reads Chromium from a cold disk, which could outlast the load.
+    wd = WebDriver()
+    load = None
     try:
+        load = h.Wrk(s.port, duration=25, conns=8)
         h.wait_until(lambda: (get_json(f"http://{addr}/stats")["totals"]["requests_per_s"] or 0)
                      > 0, timeout=20, what="a request rate in /stats")
-        wd = WebDriver()
         wd.call("POST", wd.s("/url"), {"url": f"http://{addr}/"})
 
         def js(code):
@@ -313,9 +324,9 @@ def test_dashboard_in_chromium():
         sys.stderr.write(f"dashboard: first paint {first}, {before} -> {after}, "
                          f"{points} chart points; screenshot {out}\n")
     finally:
-        if wd is not None:
-            wd.close()
-        load.result()
+        wd.close()
+        if load is not None:
+            load.result()
 
 
 def handoffctl(*args):
