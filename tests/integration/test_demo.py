@@ -76,6 +76,8 @@ CLAIMS = {
         r"rr: every connection went to the worker idle longest \(400 of 400\)",
         r"none: no such queue: the worker idle longest won \d+ of 400",
         r"exclusive: one bare process took \d+ of 400",
+        r"blocking accept\(\): the process idle longest won \d+ of 400: the kernel's "
+        r"own first-in, first-out queue",
         r"none: the two that served most recently won \d+ of 400 .*\(reported, not "
         r"checked",
         # The three sentences of explanation.
