@@ -287,8 +287,15 @@ def test_dashboard_in_chromium():
     load = None
     try:
         load = h.Wrk(s.port, duration=25, conns=8)
-        h.wait_until(lambda: (get_json(f"http://{addr}/stats")["totals"]["requests_per_s"] or 0)
-                     > 0, timeout=20, what="a request rate in /stats")
+
+        def rates():
+            st = get_json(f"http://{addr}/stats")
+            return [st["totals"]["requests_per_s"] or 0] + [
+                w["requests_per_s"] or 0 for w in st["workers"]]
+
+        # Each worker's rate comes with its load reports, a second apart.
+        h.wait_until(lambda: all(r > 0 for r in rates()), timeout=20,
+                     what="a request rate in /stats, in all and for each worker")
         wd.call("POST", wd.s("/url"), {"url": f"http://{addr}/"})
 
         def js(code):
