@@ -578,20 +578,32 @@ def test_failed_upgrade_keeps_the_control_socket():
     # SIGUSR2: the new master binds the control socket's path as it
     # starts. Killed before it is ready, it leaves the old master serving,
     # which must be reachable by handoffctl again; its follower goes on.
+    # The new master's worker never says READY (it waits, its pid in
+    # <tmp>/hung.pid), so the new master cannot be ready when killed.
     tmp = tempfile.mkdtemp(prefix="handoff-follow-")
     newpid = None
     lazy = None
+    hung = os.path.join(tmp, "hung.pid")
+    worker = os.path.join(tmp, "worker.sh")
+    with open(worker, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"if [ -e {tmp}/hang ]; then echo $$ > {hung}.new && mv {hung}.new {hung}"
+                " && exec sleep 60; fi\n"
+                f"exec {os.path.join(h.BUILD, 'handoff-worker')} \"$@\"\n")
+    os.chmod(worker, 0o755)
     try:
         sock = control_sock(tmp)
-        s = h.server("--control", sock, workers=1)
+        s = h.server("--control", sock, "--worker-bin", worker, workers=1)
         lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         lazy.connect(sock)
         lazy.sendall(b"trace\n")
+        open(os.path.join(tmp, "hang"), "w").close()
         mark = s.mark()
         s.signal(signal.SIGUSR2)
         m = s.wait_log(r"master\[(\d+)\] info: control socket ", start=mark)
         newpid = int(m.group(1))
         h.check(newpid != s.pid, "the old master rebound its control socket")
+        h.wait_until(lambda: os.path.exists(hung), what="the new master's worker")
         os.kill(newpid, signal.SIGKILL)
         s.wait_log(rf"the new master \(pid {newpid}\) exited", start=mark)
         p = subprocess.run([HANDOFFCTL, "--socket", sock, "stats"],
@@ -611,9 +623,12 @@ def test_failed_upgrade_keeps_the_control_socket():
     finally:
         if lazy is not None:
             lazy.close()
-        if newpid is not None:
-            for pid in h.children(newpid):  # its workers, orphaned
-                os.kill(pid, signal.SIGKILL)
+        if os.path.exists(hung):  # the new master's worker, orphaned
+            with open(hung) as f:
+                try:
+                    os.kill(int(f.read()), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         subprocess.run(["rm", "-rf", tmp])
 
 
