@@ -168,6 +168,20 @@ def upgraded(server, timeout=15):
             wait_until(lambda: not alive(pid), what="the new master to stop")
 
 
+def switched_worker(tmp, instead):
+    """A --worker-bin that is the real worker until <tmp>/switch exists,
+    and from then on runs the shell line <instead> (a broken deploy, a
+    worker that never says READY). Returns (its path, the switch's path)."""
+    path = os.path.join(tmp, "worker.sh")
+    switch = os.path.join(tmp, "switch")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"if [ -e {switch} ]; then {instead}; fi\n"
+                f"exec {os.path.join(BUILD, 'handoff-worker')} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path, switch
+
+
 def children(pid):
     """Live child processes of <pid>, from /proc."""
     out = []

@@ -579,25 +579,20 @@ def test_failed_upgrade_keeps_the_control_socket():
     # starts. Killed before it is ready, it leaves the old master serving,
     # which must be reachable by handoffctl again; its follower goes on.
     # The new master's worker never says READY (it waits, its pid in
-    # <tmp>/hung.pid), so the new master cannot be ready when killed.
+    # hung.pid), so the new master cannot be ready when killed.
     tmp = tempfile.mkdtemp(prefix="handoff-follow-")
     newpid = None
     lazy = None
     hung = os.path.join(tmp, "hung.pid")
-    worker = os.path.join(tmp, "worker.sh")
-    with open(worker, "w") as f:
-        f.write("#!/bin/sh\n"
-                f"if [ -e {tmp}/hang ]; then echo $$ > {hung}.new && mv {hung}.new {hung}"
-                " && exec sleep 60; fi\n"
-                f"exec {os.path.join(h.BUILD, 'handoff-worker')} \"$@\"\n")
-    os.chmod(worker, 0o755)
+    worker, hang = h.switched_worker(
+        tmp, f"echo $$ > {hung}.new && mv {hung}.new {hung} && exec sleep 60")
     try:
         sock = control_sock(tmp)
         s = h.server("--control", sock, "--worker-bin", worker, workers=1)
         lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         lazy.connect(sock)
         lazy.sendall(b"trace\n")
-        open(os.path.join(tmp, "hang"), "w").close()
+        open(hang, "w").close()
         mark = s.mark()
         s.signal(signal.SIGUSR2)
         m = s.wait_log(r"master\[(\d+)\] info: control socket ", start=mark)

@@ -278,18 +278,6 @@ def test_worker_that_never_boots_exits_3():
             h.check(gap >= 0.1 * 2 ** i * 0.9, f"slot {slot}: restart gaps {gaps}")
 
 
-def boot_once_worker(tmp):
-    """A --worker-bin that is the real worker unless <tmp>/fail exists,
-    and then exits 1 at once, as a broken deploy would."""
-    path = os.path.join(tmp, "worker.sh")
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n"
-                f"[ -e {tmp}/fail ] && exit 1\n"
-                f"exec {os.path.join(h.BUILD, 'handoff-worker')} \"$@\"\n")
-    os.chmod(path, 0o755)
-    return path, os.path.join(tmp, "fail")
-
-
 def stats(addr):
     with urllib.request.urlopen(f"http://{addr}/stats", timeout=10) as r:
         return json.loads(r.read())
@@ -304,7 +292,7 @@ def test_no_ready_worker_pauses_accepting():
     tmp = tempfile.mkdtemp(prefix="handoff-boot-")
     conns = []
     try:
-        worker, fail = boot_once_worker(tmp)
+        worker, fail = h.switched_worker(tmp, "exit 1")  # a broken deploy
         s = h.server("--worker-bin", worker, "--admin", "127.0.0.1:0", "--trace", workers=1)
         addr = s.wait_log(r"admin listening on http://([0-9.]+:\d+)/").group(1)
         st = stats(addr)["master"]
