@@ -51,6 +51,8 @@ def test_cyclic_rotates_concurrent_connections():
     finally:
         for c in conns:
             c.close()
+    # The trace line may reach the log after the answer reaches the client.
+    s.wait_log(r"handoff +C\d+ -> W\d", count=9)
     handoffs = re.findall(r"handoff +C\d+ -> W(\d)", s.log())
     # the same cycle of all three, in the order they joined
     h.check(sorted(handoffs[:3]) == ["1", "2", "3"] and handoffs == handoffs[:3] * 3,
